@@ -1,0 +1,281 @@
+/**
+ * WECOM_APPS and friends, parsed and validated once per isolate into typed
+ * objects. Errors name the app and the field (`WECOM_APPS.hr.encodingAESKey …`),
+ * never a value: the whole object is a secret.
+ */
+import { decodeBase64, importEncodingAesKey, type AesKey } from "./crypto/index.js";
+import { WecomError } from "./errors.js";
+
+export interface WebhookConfig {
+  readonly url: string;
+  /** The signing key: the bytes behind `whsec_…`. */
+  readonly signingKey: Uint8Array<ArrayBuffer>;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly maxAttempts: number;
+  readonly minBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+export interface PullConfig {
+  readonly token: string;
+}
+
+export interface AppConfig {
+  readonly name: string;
+  readonly token: string;
+  readonly encodingAESKey: string;
+  /** `"*"` accepts any receiveId; otherwise the exact strings accepted. */
+  readonly receiveIds: "*" | readonly string[];
+  readonly webhook?: WebhookConfig;
+  readonly pull?: PullConfig;
+}
+
+export interface GatewayConfig {
+  /** Valid apps, by name. */
+  readonly apps: ReadonlyMap<string, AppConfig>;
+  /** Apps whose entry is invalid: name → what is wrong with it. */
+  readonly invalidApps: ReadonlyMap<string, string>;
+  readonly maxSkewSeconds: number;
+  readonly debug: boolean;
+}
+
+export interface ConfigEnv {
+  WECOM_APPS?: string;
+  WECOM_MAX_SKEW_SECONDS?: string;
+  WECOM_DEBUG?: string;
+  /** "1" only in demo/wrangler.toml: lets the published sample key through. */
+  WECOM_DEMO?: string;
+}
+
+/** The EncodingAESKey WeCom publishes with its sample code: public, so never a real app's. */
+export const SAMPLE_ENCODING_AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+
+export const APP_NAME = /^[a-z0-9_-]{1,64}$/;
+
+export const WEBHOOK_DEFAULTS = {
+  timeoutMs: 10_000,
+  maxAttempts: 20,
+  minBackoffMs: 1_000,
+  maxBackoffMs: 3_600_000,
+} as const;
+
+const DEFAULT_MAX_SKEW_SECONDS = 300;
+
+let cache: { key: string; config: GatewayConfig | WecomError } | undefined;
+
+/**
+ * The gateway's configuration, parsed on first use in this isolate and
+ * again only if the environment's strings change. Throws a WecomError
+ * (`not_configured` or `invalid_config`) when nothing can be served.
+ */
+export function loadConfig(env: ConfigEnv): GatewayConfig {
+  const key = [env.WECOM_APPS, env.WECOM_MAX_SKEW_SECONDS, env.WECOM_DEBUG, env.WECOM_DEMO].join("\u0000");
+  if (cache?.key !== key) {
+    let config: GatewayConfig | WecomError;
+    try {
+      config = parseConfig(env);
+    } catch (error) {
+      if (!(error instanceof WecomError)) throw error;
+      config = error;
+    }
+    cache = { key, config };
+  }
+  if (cache.config instanceof WecomError) throw cache.config;
+  return cache.config;
+}
+
+export function parseConfig(env: ConfigEnv): GatewayConfig {
+  const maxSkewSeconds = parseSkew(env.WECOM_MAX_SKEW_SECONDS);
+  const debug = env.WECOM_DEBUG === "1" || env.WECOM_DEBUG === "true";
+  const demo = env.WECOM_DEMO === "1";
+  const raw = env.WECOM_APPS;
+  if (raw === undefined || raw.trim() === "") {
+    throw new WecomError(
+      "not_configured",
+      "WECOM_APPS is not set: add it with `wrangler secret put WECOM_APPS` (see README, Configuration)",
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new WecomError("invalid_config", "WECOM_APPS is not valid JSON");
+  }
+  if (!isObject(parsed)) throw new WecomError("invalid_config", "WECOM_APPS must be a JSON object of apps");
+
+  const apps = new Map<string, AppConfig>();
+  const invalidApps = new Map<string, string>();
+  for (const [name, value] of Object.entries(parsed)) {
+    try {
+      apps.set(name, parseApp(name, value, demo));
+    } catch (error) {
+      if (!(error instanceof ConfigFieldError)) throw error;
+      invalidApps.set(name, error.message);
+    }
+  }
+  if (apps.size === 0 && invalidApps.size === 0) {
+    throw new WecomError("not_configured", "WECOM_APPS has no apps");
+  }
+  return { apps, invalidApps, maxSkewSeconds, debug };
+}
+
+function parseSkew(value: string | undefined): number {
+  if (value === undefined || value === "") return DEFAULT_MAX_SKEW_SECONDS;
+  if (!/^\d{1,10}$/.test(value)) {
+    throw new WecomError("invalid_config", "WECOM_MAX_SKEW_SECONDS must be a whole number of seconds (0 turns the check off)");
+  }
+  return Number(value);
+}
+
+class ConfigFieldError extends Error {}
+
+function fail(path: string, problem: string): never {
+  throw new ConfigFieldError(`${path} ${problem}`);
+}
+
+const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "webhook", "pull"]);
+const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs", "maxAttempts", "minBackoffMs", "maxBackoffMs"]);
+const PULL_KEYS = new Set(["token"]);
+/** Headers the gateway sets itself; a configured value would break the signature or the framing. */
+const RESERVED_HEADERS = new Set([
+  "webhook-id",
+  "webhook-timestamp",
+  "webhook-signature",
+  "content-type",
+  "content-length",
+  "host",
+  "transfer-encoding",
+]);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function parseApp(name: string, value: unknown, demo: boolean): AppConfig {
+  const path = `WECOM_APPS.${name}`;
+  if (!APP_NAME.test(name)) fail(`WECOM_APPS["${name.slice(0, 64)}"]`, "is not a valid app name ([a-z0-9_-]{1,64})");
+  if (!isObject(value)) fail(path, "must be an object");
+  rejectUnknownKeys(path, value, APP_KEYS);
+
+  const token = value.token;
+  if (typeof token !== "string" || !/^[\x21-\x7e]{1,128}$/.test(token)) {
+    fail(`${path}.token`, "must be the callback Token from the WeCom admin console (1-128 visible ASCII characters)");
+  }
+  const encodingAESKey = value.encodingAESKey;
+  if (typeof encodingAESKey !== "string" || !/^[A-Za-z0-9+/]{43}$/.test(encodingAESKey)) {
+    fail(`${path}.encodingAESKey`, "must be the 43-character EncodingAESKey from the WeCom admin console");
+  }
+  if (encodingAESKey === SAMPLE_ENCODING_AES_KEY && !demo) {
+    fail(`${path}.encodingAESKey`, "is the sample key WeCom publishes, which anyone can use to forge callbacks; generate a new one in the admin console");
+  }
+  const receiveIds = parseReceiveId(`${path}.receiveId`, value.receiveId);
+
+  if (value.webhook !== undefined && value.pull !== undefined) fail(path, "must have either webhook or pull, not both");
+  if (value.webhook === undefined && value.pull === undefined) fail(path, "must have webhook or pull");
+  const app: AppConfig = {
+    name,
+    token,
+    encodingAESKey,
+    receiveIds,
+    ...(value.webhook !== undefined
+      ? { webhook: parseWebhook(`${path}.webhook`, value.webhook) }
+      : { pull: parsePull(`${path}.pull`, value.pull) }),
+  };
+  return app;
+}
+
+function parseReceiveId(path: string, value: unknown): "*" | readonly string[] {
+  if (value === "*") return "*";
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string")) {
+    if (value.includes("*")) fail(path, 'must be "*" alone, not inside an array');
+    return value as string[];
+  }
+  fail(path, 'must be a string, a non-empty array of strings, or "*"');
+}
+
+function parseWebhook(path: string, value: unknown): WebhookConfig {
+  if (!isObject(value)) fail(path, "must be an object");
+  rejectUnknownKeys(path, value, WEBHOOK_KEYS);
+  const url = value.url;
+  let parsedUrl: URL | undefined;
+  try {
+    parsedUrl = typeof url === "string" ? new URL(url) : undefined;
+  } catch {
+    parsedUrl = undefined;
+  }
+  if (!parsedUrl || (parsedUrl.protocol !== "https:" && parsedUrl.protocol !== "http:")) {
+    fail(`${path}.url`, "must be an absolute http(s) URL");
+  }
+  const secret = value.secret;
+  if (typeof secret !== "string" || !secret.startsWith("whsec_")) {
+    fail(`${path}.secret`, "must be a Standard Webhooks secret: whsec_ followed by base64");
+  }
+  let signingKey: Uint8Array<ArrayBuffer>;
+  try {
+    signingKey = decodeBase64(secret.slice("whsec_".length));
+  } catch {
+    fail(`${path}.secret`, "must be a Standard Webhooks secret: whsec_ followed by base64");
+  }
+  if (signingKey.length < 16 || signingKey.length > 64) {
+    fail(`${path}.secret`, "must carry 16 to 64 bytes of key (24 or 32 recommended)");
+  }
+  const headers: Record<string, string> = {};
+  if (value.headers !== undefined) {
+    if (!isObject(value.headers)) fail(`${path}.headers`, "must be an object of header name to string value");
+    for (const [header, headerValue] of Object.entries(value.headers)) {
+      if (!HEADER_NAME.test(header)) fail(`${path}.headers`, `has an invalid header name "${header.slice(0, 64)}"`);
+      if (RESERVED_HEADERS.has(header.toLowerCase())) fail(`${path}.headers.${header}`, "is set by wecom-edge itself");
+      if (typeof headerValue !== "string" || /[\r\n\0]/.test(headerValue)) {
+        fail(`${path}.headers.${header}`, "must be a string without line breaks");
+      }
+      headers[header] = headerValue;
+    }
+  }
+  const timeoutMs = integer(`${path}.timeoutMs`, value.timeoutMs, WEBHOOK_DEFAULTS.timeoutMs, 100, 300_000);
+  const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, WEBHOOK_DEFAULTS.maxAttempts, 1, 1_000);
+  const minBackoffMs = integer(`${path}.minBackoffMs`, value.minBackoffMs, WEBHOOK_DEFAULTS.minBackoffMs, 0, 86_400_000);
+  const maxBackoffMs = integer(`${path}.maxBackoffMs`, value.maxBackoffMs, WEBHOOK_DEFAULTS.maxBackoffMs, 0, 604_800_000);
+  if (maxBackoffMs < minBackoffMs) fail(`${path}.maxBackoffMs`, "must not be less than minBackoffMs");
+  return { url: parsedUrl.href, signingKey, headers, timeoutMs, maxAttempts, minBackoffMs, maxBackoffMs };
+}
+
+function parsePull(path: string, value: unknown): PullConfig {
+  if (!isObject(value)) fail(path, "must be an object");
+  rejectUnknownKeys(path, value, PULL_KEYS);
+  const token = value.token;
+  if (typeof token !== "string" || !/^[\x21-\x7e]{16,512}$/.test(token)) {
+    fail(`${path}.token`, "must be 16-512 visible ASCII characters (use a long random string)");
+  }
+  return { token };
+}
+
+function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    fail(path, `must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function rejectUnknownKeys(path: string, value: Record<string, unknown>, known: ReadonlySet<string>): void {
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) fail(`${path}.${key.slice(0, 64)}`, `is not a known field (known: ${[...known].join(", ")})`);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const aesKeys = new WeakMap<AppConfig, Promise<AesKey>>();
+
+/** The app's AES key, imported once per isolate. */
+export function aesKeyOf(app: AppConfig): Promise<AesKey> {
+  let key = aesKeys.get(app);
+  if (!key) {
+    key = importEncodingAesKey(app.encodingAESKey);
+    // A failed import is not cached: the next request tries again and reports it again.
+    key.catch(() => aesKeys.delete(app));
+    aesKeys.set(app, key);
+  }
+  return key;
+}

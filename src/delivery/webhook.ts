@@ -1,0 +1,80 @@
+/**
+ * One signed POST of one event to an app's webhook. Retrying is the
+ * caller's business; this only reports what happened.
+ */
+import type { WebhookConfig } from "../config.js";
+import { signWebhook } from "./standard-webhooks.js";
+
+export type WebhookOutcome =
+  | { readonly ok: true; readonly status: number }
+  | {
+      readonly ok: false;
+      /** HTTP status, or 0 when no answer came (network error, timeout). */
+      readonly status: number;
+      readonly timedOut: boolean;
+      /** Seconds asked for by a Retry-After header, if any. */
+      readonly retryAfterSeconds?: number;
+      readonly error: string;
+    };
+
+export const USER_AGENT = "wecom-edge/0.1 (+Standard Webhooks)";
+
+export async function sendWebhook(
+  webhook: WebhookConfig,
+  id: string,
+  body: string,
+  timeoutMs: number,
+  now: Date = new Date(),
+): Promise<WebhookOutcome> {
+  const timestamp = Math.floor(now.getTime() / 1000);
+  const headers = new Headers(webhook.headers);
+  headers.set("content-type", "application/json");
+  headers.set("user-agent", USER_AGENT);
+  headers.set("webhook-id", id);
+  headers.set("webhook-timestamp", String(timestamp));
+  headers.set("webhook-signature", await signWebhook(webhook.signingKey, id, timestamp, body));
+
+  let response: Response;
+  try {
+    response = await fetch(webhook.url, {
+      method: "POST",
+      headers,
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    return {
+      ok: false,
+      status: 0,
+      timedOut,
+      error: timedOut ? `no answer within ${timeoutMs} ms` : `request failed: ${describe(error)}`,
+    };
+  }
+  // The answer's body is never needed; release the connection.
+  await response.body?.cancel().catch(() => {});
+  if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
+  const retryAfterSeconds = parseRetryAfter(response.headers.get("retry-after"), now);
+  return {
+    ok: false,
+    status: response.status,
+    timedOut: false,
+    ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+    error: `webhook answered ${response.status}`,
+  };
+}
+
+/** Retry-After as delay-seconds or an HTTP date; anything else is ignored. */
+export function parseRetryAfter(value: string | null, now: Date): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d{1,9}$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now.getTime()) / 1000));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 200) : "unknown error";
+}

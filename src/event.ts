@@ -1,0 +1,63 @@
+/**
+ * The JSON the intranet receives for each callback (SPEC §5).
+ */
+import type { AppConfig } from "./config.js";
+import { encodeUtf8, toHex } from "./crypto/bytes.js";
+import type { Decrypted } from "./crypto/index.js";
+import type { EnvelopeFormat } from "./envelope.js";
+import { WecomError, WXBizMsgCryptCode } from "./errors.js";
+import { parseXml, type XmlObject } from "./xml.js";
+
+export interface WecomEvent {
+  readonly id: string;
+  readonly app: string;
+  readonly receiveId: string;
+  readonly receivedAt: string;
+  readonly format: EnvelopeFormat;
+  readonly event: XmlObject | Record<string, unknown>;
+  readonly raw: string;
+}
+
+export async function buildEvent(
+  app: AppConfig,
+  decrypted: Decrypted,
+  format: EnvelopeFormat,
+  receivedAt: Date,
+): Promise<WecomEvent> {
+  return {
+    id: await eventId(app.name, decrypted),
+    app: app.name,
+    receiveId: decrypted.receiveId,
+    receivedAt: receivedAt.toISOString(),
+    format,
+    event: format === "xml" ? parseXml(decrypted.message) : parseJsonObject(decrypted.message),
+    raw: decrypted.message,
+  };
+}
+
+/**
+ * WeCom retries a callback with the same plaintext under a new encryption,
+ * nonce and timestamp: the id is a digest of what stays the same, so every
+ * retry carries the id of the first attempt. Distinct callbacks differ in
+ * their plaintext (MsgId, CreateTime, event fields) and so in their id.
+ */
+export async function eventId(app: string, decrypted: Decrypted): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    encodeUtf8(`${app}\n${decrypted.receiveId}\n${decrypted.message}`),
+  );
+  return `evt_${toHex(new Uint8Array(digest, 0, 16))}`;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new WecomError(WXBizMsgCryptCode.ParseXml, "decrypted JSON could not be parsed");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new WecomError(WXBizMsgCryptCode.ParseXml, "decrypted JSON is not an object");
+  }
+  return parsed as Record<string, unknown>;
+}

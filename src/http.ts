@@ -1,0 +1,51 @@
+import { concatBytes } from "./crypto/bytes.js";
+import { statusOf, WecomError } from "./errors.js";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function errorResponse(error: WecomError, headers?: HeadersInit): Response {
+  return jsonResponse({ error: { code: error.code, message: error.message } }, statusOf(error.code), headers);
+}
+
+export function jsonResponse(body: unknown, status = 200, headers?: HeadersInit): Response {
+  const h = new Headers(headers);
+  h.set("content-type", "application/json; charset=utf-8");
+  return new Response(JSON.stringify(body), { status, headers: h });
+}
+
+export function textResponse(body: string, status = 200): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+}
+
+/**
+ * Reads a request body as UTF-8 text, refusing it as soon as it passes
+ * `limit` bytes: a declared Content-Length over the limit is refused before
+ * reading anything, and a chunked body is cut off once it grows too large.
+ */
+export async function readBodyLimited(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new WecomError("payload_too_large", `body is larger than ${limit} bytes`);
+  const declared = request.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
+    await request.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(concatBytes(...chunks));
+  } catch {
+    throw new WecomError("invalid_parameter", "body is not valid UTF-8");
+  }
+}

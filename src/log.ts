@@ -1,0 +1,24 @@
+/**
+ * One JSON line per request. Never a token, key, secret, signature or
+ * decrypted body — unless WECOM_DEBUG is on, when the decrypted plaintext of
+ * an accepted callback is added as `debugPlaintext`.
+ */
+export interface RequestLog {
+  route: string;
+  method: string;
+  app?: string;
+  status: number;
+  outcome: "ok" | "refused" | "failed";
+  code?: string | number;
+  /** Why, in more words than the wire answer gives; free of secrets. */
+  detail?: string;
+  eventId?: string;
+  durationMs: number;
+  debugPlaintext?: string;
+}
+
+export function logRequest(line: RequestLog): void {
+  const record = { msg: "wecom-edge", ...line };
+  if (line.outcome === "ok") console.log(JSON.stringify(record));
+  else console.warn(JSON.stringify(record));
+}

@@ -1,0 +1,92 @@
+/**
+ * A webhook receiver on 127.0.0.1 for the integration tests, run by vitest
+ * in Node (globalSetup). Tests reach it from workerd over real HTTP.
+ *
+ *   POST /ok/{bucket}                 200
+ *   POST /status/{code}/{bucket}      answers {code} (Retry-After from ?retryAfter=)
+ *   POST /slow/{ms}/{bucket}          answers 200 after {ms}
+ *   POST /flaky/{n}/{bucket}          fails the first {n} attempts of each webhook-id with 503
+ *   POST /toggle/{bucket}             200 or 503, as last set with PUT /toggle/{bucket}/{up|down}
+ *   GET  /received/{bucket}           what reached the bucket, as JSON
+ *
+ * Every POST is recorded in its bucket, accepted or not.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TestProject } from "vitest/node";
+
+export interface ReceivedRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  status: number;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    receiverUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const buckets = new Map<string, ReceivedRequest[]>();
+  const attempts = new Map<string, number>();
+  const toggles = new Map<string, boolean>();
+
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const parts = (req.url ?? "/").split("?")[0]!.split("/").filter(Boolean);
+    const query = new URL(req.url ?? "/", "http://x").searchParams;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    const send = (status: number, text = "", headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "text/plain", ...headers });
+      res.end(text);
+    };
+
+    if (req.method === "GET" && parts[0] === "received") {
+      return send(200, JSON.stringify(buckets.get(parts[1] ?? "") ?? []), { "content-type": "application/json" });
+    }
+    if (req.method === "PUT" && parts[0] === "toggle") {
+      toggles.set(parts[1] ?? "", parts[2] === "up");
+      return send(204);
+    }
+    if (req.method !== "POST") return send(404);
+
+    const kind = parts[0];
+    const bucket = parts[parts.length - 1] ?? "";
+    let status = 200;
+    let headers: Record<string, string> = {};
+    if (kind === "status") {
+      status = Number(parts[1]);
+      const retryAfter = query.get("retryAfter");
+      if (retryAfter !== null) headers = { "retry-after": retryAfter };
+    } else if (kind === "slow") {
+      await new Promise((resolve) => setTimeout(resolve, Number(parts[1])));
+    } else if (kind === "flaky") {
+      const key = `${bucket}/${req.headers["webhook-id"]}`;
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      if (n <= Number(parts[1])) status = 503;
+    } else if (kind === "toggle") {
+      status = toggles.get(bucket) === false ? 503 : 200;
+    } else if (kind !== "ok") {
+      status = 404;
+    }
+    const record: ReceivedRequest = {
+      path: req.url ?? "",
+      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+      body,
+      status,
+    };
+    const list = buckets.get(bucket) ?? [];
+    list.push(record);
+    buckets.set(bucket, list);
+    send(status, status < 300 ? "ok" : "no", headers);
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  project.provide("receiverUrl", `http://127.0.0.1:${port}`);
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}
