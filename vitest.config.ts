@@ -27,5 +27,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/receiver.ts"],
     testTimeout: 20_000,
+    // Each request logs one JSON line; show them only for failing tests.
+    silent: "passed-only",
   },
 });

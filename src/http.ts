@@ -44,7 +44,7 @@ export async function readBodyLimited(request: Request, limit = MAX_BODY_BYTES):
     chunks.push(value);
   }
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(concatBytes(...chunks));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(concatBytes(...chunks));
   } catch {
     throw new WecomError("invalid_parameter", "body is not valid UTF-8");
   }

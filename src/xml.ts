@@ -40,7 +40,10 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
-  htmlEntities: false,
+  // An empty map (the parser accepts one, though its types say boolean) keeps the named
+  // entities to XML's five while still resolving character references (&#20225; &#x4E1A;),
+  // as XML requires; `false` would leave those undecoded. test/xml.test.ts guards both.
+  htmlEntities: {} as unknown as boolean,
   maxNestedTags: MAX_XML_DEPTH,
   isArray: (name) => repeating.has(name),
 });

@@ -1,0 +1,407 @@
+import { exports } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import generated from "./vectors/generated.json";
+import official from "./vectors/official.json";
+import {
+  callbackRequest,
+  callbackUrl,
+  callWorker,
+  encrypt,
+  envelope,
+  errorOf,
+  newBucket,
+  rawCallbackRequest,
+  received,
+  receiverUrl,
+  sign,
+  TEST_APP,
+  testEnv,
+  textMessage,
+  webhookApp,
+  WEBHOOK_SECRET,
+} from "./support/wecom.js";
+
+const officialGet = () =>
+  callbackUrl("official", {
+    msgSignature: official.verifyUrl.msg_signature,
+    timestamp: official.verifyUrl.timestamp,
+    nonce: official.verifyUrl.nonce,
+    echostr: official.verifyUrl.echostr,
+  });
+
+describe("GET /callback/{app}: URL verification", () => {
+  it("answers the official sample echostr through the Worker's own fetch", async () => {
+    const response = await exports.default.fetch(officialGet());
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    // Exactly the plaintext: no quotes, no newline, no BOM.
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(new TextEncoder().encode("1616140317555161061"));
+  });
+
+  it("restores a '+' that URL decoding turned into a space", async () => {
+    const url = officialGet().replace(/%2B/g, "+");
+    expect(url).toContain("tp+4RPc");
+    const response = await exports.default.fetch(url);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("1616140317555161061");
+  });
+
+  it.each(generated.valid.filter((v) => v.padValue >= 17).slice(0, 6).map((v) => [v.name, v] as const))(
+    "answers an echostr with pad 17..32 (%s)",
+    async (_, v) => {
+      const environment = testEnv({
+        maxSkewSeconds: "0",
+        apps: { app: { token: v.token, encodingAESKey: v.encodingAESKey, receiveId: v.receiveId, webhook: { url: "http://127.0.0.1:9/x", secret: WEBHOOK_SECRET } } },
+      });
+      const url = callbackUrl("app", { msgSignature: v.msgSignature, timestamp: v.timestamp, nonce: v.nonce, echostr: v.encrypt });
+      const response = await callWorker(new Request(url), environment);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe(v.msg);
+    },
+  );
+
+  it("answers an echostr with a fresh timestamp when the skew check is on", async () => {
+    const echostr = await encrypt("5927782489442352469");
+    const query = await sign(TEST_APP.token, echostr);
+    const response = await callWorker(
+      new Request(callbackUrl("hr", { ...query, echostr })),
+      testEnv({ apps: { hr: webhookApp("ok/unused") } }),
+    );
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("5927782489442352469");
+  });
+
+  it.each([
+    ["msg_signature", 400, "missing_parameter", "msg_signature is required"],
+    ["timestamp", 400, "missing_parameter", "timestamp is required"],
+    ["nonce", 400, "missing_parameter", "nonce is required"],
+    ["echostr", 400, "missing_parameter", "echostr is required"],
+  ] as const)("refuses a request without %s", async (missing, status, code, message) => {
+    const query: Record<string, string> = {
+      msgSignature: official.verifyUrl.msg_signature,
+      timestamp: official.verifyUrl.timestamp,
+      nonce: official.verifyUrl.nonce,
+      echostr: official.verifyUrl.echostr,
+    };
+    delete query[missing === "msg_signature" ? "msgSignature" : missing];
+    const response = await exports.default.fetch(callbackUrl("official", query));
+    expect(await errorOf(response)).toEqual({ status, code, message });
+  });
+
+  it.each([
+    ["a msg_signature that is not hex", { msgSignature: "Z".repeat(40) }, "msg_signature must be 40 lowercase hex digits"],
+    ["a short msg_signature", { msgSignature: "abc" }, "msg_signature must be 40 lowercase hex digits"],
+    ["a timestamp that is not a number", { timestamp: "12ab" }, "timestamp must be unix seconds"],
+    ["an overlong nonce", { nonce: "1".repeat(65) }, "nonce is longer than 64 characters"],
+  ])("refuses %s with 400", async (_, override, message) => {
+    const url = callbackUrl("official", {
+      msgSignature: official.verifyUrl.msg_signature,
+      timestamp: official.verifyUrl.timestamp,
+      nonce: official.verifyUrl.nonce,
+      echostr: official.verifyUrl.echostr,
+      ...override,
+    });
+    expect(await errorOf(await exports.default.fetch(url))).toEqual({ status: 400, code: "invalid_parameter", message });
+  });
+
+  it("refuses a signature that does not match with 401 -40001", async () => {
+    const url = callbackUrl("official", {
+      msgSignature: "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd4",
+      timestamp: official.verifyUrl.timestamp,
+      nonce: official.verifyUrl.nonce,
+      echostr: official.verifyUrl.echostr,
+    });
+    expect(await errorOf(await exports.default.fetch(url))).toEqual({
+      status: 401,
+      code: -40001,
+      message: "msg_signature does not match",
+    });
+  });
+
+  it("refuses the 2014 sample when the timestamp check is on (default 300 s)", async () => {
+    const response = await callWorker(
+      new Request(officialGet()),
+      testEnv({ demo: true, apps: { official: { ...official.app, webhook: { url: "http://127.0.0.1:9/x", secret: WEBHOOK_SECRET } } } }),
+    );
+    expect(await errorOf(response)).toEqual({
+      status: 401,
+      code: "stale_timestamp",
+      message: "timestamp is more than 300 s from the gateway's clock",
+    });
+  });
+});
+
+describe("routing and configuration", () => {
+  it("answers 404 for an unknown app", async () => {
+    const response = await exports.default.fetch(callbackUrl("nope", {}));
+    expect(await errorOf(response)).toEqual({ status: 404, code: "unknown_app", message: 'no app named "nope"' });
+  });
+
+  it("answers 405 with Allow for other methods", async () => {
+    const response = await exports.default.fetch(officialGet(), { method: "PUT", body: "x" });
+    expect(response.headers.get("allow")).toBe("GET, POST");
+    expect(await errorOf(response)).toEqual({
+      status: 405,
+      code: "method_not_allowed",
+      message: "use GET for URL verification and POST for callbacks",
+    });
+  });
+
+  it("answers 404 for other paths", async () => {
+    expect(await errorOf(await exports.default.fetch("https://wecom-edge.test/"))).toEqual({
+      status: 404,
+      code: "not_found",
+      message: "no such route",
+    });
+  });
+
+  it("answers 503 with a clear message when WECOM_APPS is not set", async () => {
+    const response = await callWorker(new Request(officialGet()), testEnv({ apps: undefined }));
+    expect(await errorOf(response)).toEqual({
+      status: 503,
+      code: "not_configured",
+      message: "WECOM_APPS is not set: add it with `wrangler secret put WECOM_APPS` (see README, Configuration)",
+    });
+    const health = await callWorker(new Request("https://wecom-edge.test/healthz"), testEnv({ apps: undefined }));
+    expect(health.status).toBe(503);
+  });
+
+  it("names the app and the field of a bad entry, never its value", async () => {
+    const apps = { hr: { ...TEST_APP, encodingAESKey: "tooShort-SECRETVALUE", webhook: { url: "https://x.example", secret: WEBHOOK_SECRET } } };
+    const response = await callWorker(new Request(callbackUrl("hr", {})), testEnv({ apps }));
+    const error = await errorOf(response);
+    expect(error).toEqual({
+      status: 503,
+      code: "invalid_config",
+      message:
+        'app "hr" is misconfigured: WECOM_APPS.hr.encodingAESKey must be the 43-character EncodingAESKey from the WeCom admin console',
+    });
+    expect(error.message).not.toContain("SECRETVALUE");
+  });
+
+  it("refuses WeCom's published sample key outside the demo", async () => {
+    const response = await callWorker(
+      new Request(officialGet()),
+      testEnv({ maxSkewSeconds: "0", apps: { official: { ...official.app, webhook: { url: "https://x.example", secret: WEBHOOK_SECRET } } } }),
+    );
+    expect((await errorOf(response)).message).toBe(
+      'app "official" is misconfigured: WECOM_APPS.official.encodingAESKey is the sample key WeCom publishes, which anyone can use to forge callbacks; generate a new one in the admin console',
+    );
+  });
+
+  it("GET /healthz answers 200 with the app names", async () => {
+    const response = await exports.default.fetch("https://wecom-edge.test/healthz");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true, apps: ["official"] });
+  });
+});
+
+describe("POST /callback/{app}", () => {
+  it("pushes the official sample callback to the webhook, signed, and answers success", async () => {
+    const bucket = newBucket("official");
+    const environment = testEnv({
+      demo: true,
+      maxSkewSeconds: "0",
+      apps: { hr: { ...official.app, webhook: { url: `${receiverUrl()}/ok/${bucket}`, secret: WEBHOOK_SECRET } } },
+    });
+    const { callback } = official;
+    const url = callbackUrl("hr", { msgSignature: callback.msg_signature, timestamp: callback.timestamp, nonce: callback.nonce });
+    const before = Date.now();
+    const response = await callWorker(new Request(url, { method: "POST", body: callback.body }), environment);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("success");
+
+    const [delivery, ...more] = await received(bucket);
+    expect(more).toEqual([]);
+    const body = JSON.parse(delivery!.body);
+    expect(Object.keys(body)).toEqual(["id", "app", "receiveId", "receivedAt", "format", "event", "raw"]);
+    expect(body.app).toBe("hr");
+    expect(body.receiveId).toBe("wx5823bf96d3bd56c7");
+    expect(body.format).toBe("xml");
+    expect(body.event).toEqual(callback.event);
+    expect(body.raw).toMatch(/^<xml><ToUserName><!\[CDATA\[wx5823bf96d3bd56c7\]\]><\/ToUserName>\n/);
+    expect(body.id).toMatch(/^evt_[0-9a-f]{32}$/);
+    expect(Date.parse(body.receivedAt)).toBeGreaterThanOrEqual(before - 1000);
+
+    expect(delivery!.headers["content-type"]).toBe("application/json");
+    expect(delivery!.headers["webhook-id"]).toBe(body.id);
+    const verified = new Webhook(WEBHOOK_SECRET).verify(delivery!.body, {
+      "webhook-id": delivery!.headers["webhook-id"]!,
+      "webhook-timestamp": delivery!.headers["webhook-timestamp"]!,
+      "webhook-signature": delivery!.headers["webhook-signature"]!,
+    });
+    expect(verified).toEqual(body);
+  });
+
+  it("passes a JSON envelope's decrypted object through as it is", async () => {
+    const bucket = newBucket("json");
+    const plaintext = JSON.stringify({ msgid: "CAIQ", aibotid: "AIBOT", chattype: "single", from: { userid: "007" }, msgtype: "text", text: { content: "你好" }, n: 12345678901234567890 });
+    const response = await callWorker(
+      await callbackRequest("bot", plaintext, { format: "json", receiveId: "" }),
+      testEnv({ apps: { bot: webhookApp(`ok/${bucket}`, { receiveId: "" }) } }),
+    );
+    expect(response.status).toBe(200);
+    const [delivery] = await received(bucket);
+    const body = JSON.parse(delivery!.body);
+    expect(body.format).toBe("json");
+    expect(body.receiveId).toBe("");
+    expect(body.raw).toBe(plaintext);
+    expect(body.event).toEqual(JSON.parse(plaintext));
+  });
+
+  it("gives WeCom's retries of one callback the same id, and other callbacks another", async () => {
+    const bucket = newBucket("retry");
+    const environment = testEnv({ apps: { hr: webhookApp(`ok/${bucket}`) } });
+    const first = await callWorker(await callbackRequest("hr", textMessage("hi", "1")), environment);
+    const retry = await callWorker(await callbackRequest("hr", textMessage("hi", "1")), environment);
+    const other = await callWorker(await callbackRequest("hr", textMessage("hi", "2")), environment);
+    expect([first.status, retry.status, other.status]).toEqual([200, 200, 200]);
+    const ids = (await received(bucket)).map((r) => JSON.parse(r.body).id);
+    expect(ids).toHaveLength(3);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
+  });
+
+  it("accepts any of an array of receiveIds, and any with '*' (reported with the event)", async () => {
+    const bucket = newBucket("rid");
+    const environment = testEnv({
+      apps: {
+        suite: webhookApp(`ok/${bucket}`, { receiveId: ["tj89ceb918cf993165", "ww3e40cde07cc21a01"] }),
+        any: webhookApp(`ok/${bucket}`, { receiveId: "*" }),
+      },
+    });
+    const a = await callWorker(await callbackRequest("suite", textMessage("a"), { receiveId: "tj89ceb918cf993165" }), environment);
+    const b = await callWorker(await callbackRequest("any", textMessage("b"), { receiveId: "wwAUTHCORP" }), environment);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect((await received(bucket)).map((r) => JSON.parse(r.body).receiveId)).toEqual(["tj89ceb918cf993165", "wwAUTHCORP"]);
+  });
+
+  it("sends the configured extra headers", async () => {
+    const bucket = newBucket("headers");
+    const environment = testEnv({
+      apps: { hr: webhookApp(`ok/${bucket}`, {}, { headers: { "CF-Access-Client-Id": "id.access", "CF-Access-Client-Secret": "s3cret" } }) },
+    });
+    expect((await callWorker(await callbackRequest("hr", textMessage("h")), environment)).status).toBe(200);
+    const [delivery] = await received(bucket);
+    expect(delivery!.headers["cf-access-client-id"]).toBe("id.access");
+    expect(delivery!.headers["cf-access-client-secret"]).toBe("s3cret");
+  });
+
+  it("answers 502 when the webhook refuses, so that WeCom retries", async () => {
+    const bucket = newBucket("500");
+    const response = await callWorker(
+      await callbackRequest("hr", textMessage("x")),
+      testEnv({ apps: { hr: webhookApp(`status/500/${bucket}`) } }),
+    );
+    expect(await errorOf(response)).toEqual({ status: 502, code: "delivery_failed", message: "the webhook did not accept the event" });
+    expect(await received(bucket)).toHaveLength(1);
+  });
+
+  it("answers 504 when the webhook does not answer within its timeout", async () => {
+    const bucket = newBucket("slow");
+    const response = await callWorker(
+      await callbackRequest("hr", textMessage("x")),
+      testEnv({ apps: { hr: webhookApp(`slow/3000/${bucket}`, {}, { timeoutMs: 200 }) } }),
+    );
+    expect(await errorOf(response)).toEqual({ status: 504, code: "delivery_timeout", message: "the webhook did not answer in time" });
+  });
+
+  it("answers 501 for a pull app until the queue exists", async () => {
+    const response = await callWorker(
+      await callbackRequest("pulled", textMessage("x")),
+      testEnv({ apps: { pulled: { ...TEST_APP, pull: { token: "p".repeat(32) } } } }),
+    );
+    expect(response.status).toBe(501);
+  });
+});
+
+describe("POST /callback/{app}: bad input is refused and nothing is forwarded", () => {
+  type Case = [name: string, make: (app: string) => Promise<Request>, status: number, code: number | string, message: string];
+  const xmlWith = (encrypted: string) => envelope(encrypted);
+  const invalid = (name: string) => generated.invalid.find((v) => v.name === name)!;
+  const fromVector = (name: string) => async (app: string) => {
+    const v = invalid(name);
+    const query = { msgSignature: v.msgSignature, timestamp: v.timestamp, nonce: v.nonce };
+    return new Request(callbackUrl(app, query), { method: "POST", body: xmlWith(v.encrypt) });
+  };
+  const vectorApp = (name: string) => {
+    const v = invalid(name);
+    return { token: v.token, encodingAESKey: v.encodingAESKey, receiveId: v.receiveId };
+  };
+
+  const cases: Case[] = [
+    ["missing msg_signature", async (app) => new Request(callbackUrl(app, { timestamp: "1", nonce: "1" }), { method: "POST", body: "<xml/>" }), 400, "missing_parameter", "msg_signature is required"],
+    ["a body that is neither XML nor JSON", async (app) => rawCallbackRequest(app, "Encrypt=abc", "abc"), 400, -40002, "body is neither an XML nor a JSON envelope"],
+    ["an empty body", async (app) => rawCallbackRequest(app, "", "abc"), 400, -40002, "body is neither an XML nor a JSON envelope"],
+    ["XML without Encrypt", async (app) => rawCallbackRequest(app, "<xml><ToUserName>x</ToUserName></xml>", "abc"), 400, -40002, "XML envelope has no Encrypt element"],
+    ["malformed XML", async (app) => rawCallbackRequest(app, "<xml><Encrypt>abc</Encrypt>", "abc"), 400, -40002, "XML could not be parsed"],
+    ["JSON without encrypt", async (app) => rawCallbackRequest(app, '{"Encrypt":"abc"}', "abc"), 400, -40002, "JSON envelope has no encrypt field"],
+    ["a DOCTYPE with entity expansion", async (app) => rawCallbackRequest(app, '<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><xml><Encrypt>&b;</Encrypt></xml>', "abc"), 400, -40002, "XML could not be parsed"],
+    ["deeply nested XML", async (app) => rawCallbackRequest(app, `<xml><Encrypt>abc</Encrypt>${"<a>".repeat(200)}${"</a>".repeat(200)}</xml>`, "abc"), 400, -40002, "XML could not be parsed"],
+    ["Encrypt that is not base64", async (app) => { const e = "not*base64!"; return rawCallbackRequest(app, xmlWith(e), e); }, 400, -40010, "not valid base64"],
+    ["a bad signature", async (app) => { const e = await encrypt(textMessage("x")); const q = await sign("wrongtoken", e); return new Request(callbackUrl(app, q), { method: "POST", body: xmlWith(e) }); }, 401, -40001, "msg_signature does not match"],
+    ["a stale timestamp", async (app) => callbackRequest(app, textMessage("x"), { timestamp: String(Math.floor(Date.now() / 1000) - 301) }), 401, "stale_timestamp", "timestamp is more than 300 s from the gateway's clock"],
+    ["a timestamp from the future", async (app) => callbackRequest(app, textMessage("x"), { timestamp: String(Math.floor(Date.now() / 1000) + 301) }), 401, "stale_timestamp", "timestamp is more than 300 s from the gateway's clock"],
+    ["a foreign receiveId", async (app) => callbackRequest(app, textMessage("x"), { receiveId: "wwSOMEONEELSE" }), 400, -40005, "receiveId is not one this app accepts"],
+    ["a decrypted body that is not XML", async (app) => callbackRequest(app, "hello"), 400, -40002, "XML could not be parsed"],
+  ];
+
+  it.each(cases)("%s", async (_, make, status, code, message) => {
+    const bucket = newBucket("bad");
+    const environment = testEnv({ apps: { hr: webhookApp(`ok/${bucket}`) } });
+    const response = await callWorker(await make("hr"), environment);
+    expect(await errorOf(response)).toEqual({ status, code, message });
+    expect(await received(bucket)).toEqual([]);
+  });
+
+  const vectorCases: [string, number, number | string, string][] = [
+    ["ciphertext length not a multiple of 16 (33 bytes)", 400, -40007, "decryption failed"],
+    ["pad byte 0", 400, -40007, "decryption failed"],
+    ["pad value 33", 400, -40007, "decryption failed"],
+    ["inconsistent pad 5", 400, -40007, "decryption failed"],
+    ["pad 20 consistent only in last 16 bytes", 400, -40007, "decryption failed"],
+    ["length overrun", 400, -40008, "message length overruns the decrypted buffer"],
+    ["receiveId mismatch", 400, -40005, "receiveId is not one this app accepts"],
+  ];
+
+  it.each(vectorCases)("%s (independent vector)", async (name, status, code, message) => {
+    const bucket = newBucket("vec");
+    const environment = testEnv({ maxSkewSeconds: "0", apps: { hr: { ...vectorApp(name), webhook: { url: `${receiverUrl()}/ok/${bucket}`, secret: WEBHOOK_SECRET } } } });
+    const response = await callWorker(await fromVector(name)("hr"), environment);
+    expect(await errorOf(response)).toEqual({ status, code, message });
+    expect(await received(bucket)).toEqual([]);
+  });
+
+  it("refuses a body over 1 MiB by its Content-Length, before reading it", async () => {
+    const bucket = newBucket("big");
+    const environment = testEnv({ apps: { hr: webhookApp(`ok/${bucket}`) } });
+    const e = await encrypt(textMessage("x"));
+    const query = await sign(TEST_APP.token, e);
+    const body = `<xml><Encrypt>${e}</Encrypt><Pad>${"a".repeat(1024 * 1024)}</Pad></xml>`;
+    const response = await callWorker(new Request(callbackUrl("hr", query), { method: "POST", body }), environment);
+    expect(await errorOf(response)).toEqual({ status: 413, code: "payload_too_large", message: "body is larger than 1048576 bytes" });
+    expect(await received(bucket)).toEqual([]);
+  });
+
+  it("refuses a streamed body without Content-Length once it passes 1 MiB", async () => {
+    const bucket = newBucket("stream");
+    const environment = testEnv({ apps: { hr: webhookApp(`ok/${bucket}`) } });
+    let pulled = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        if (pulled > 1000) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+    const request = new Request(callbackUrl("hr", await sign(TEST_APP.token, "x")), { method: "POST", body: stream, duplex: "half" } as RequestInit);
+    expect(request.headers.get("content-length")).toBeNull();
+    const response = await callWorker(request, environment);
+    expect(await errorOf(response)).toEqual({ status: 413, code: "payload_too_large", message: "body is larger than 1048576 bytes" });
+    // Stopped reading soon after the limit, not at the end of the 64 MB stream.
+    expect(pulled).toBeLessThan(40);
+    expect(await received(bucket)).toEqual([]);
+  });
+});

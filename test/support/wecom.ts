@@ -1,0 +1,130 @@
+/**
+ * Test helpers that play WeCom: they encrypt and sign callbacks the way
+ * WeCom does (with src/crypto, itself checked against independent vectors)
+ * and call the Worker's own fetch handler inside workerd.
+ */
+import { env } from "cloudflare:workers";
+import { inject } from "vitest";
+import { computeMsgSignature, encryptMessage, importEncodingAesKey } from "../../src/crypto/index.js";
+import worker from "../../src/index.js";
+import type { ReceivedRequest } from "./receiver.js";
+
+export const TEST_APP = {
+  token: "kR7tQ2pZ9wXy",
+  encodingAESKey: "RbSCtD0MnaZDhN0XnWfLE4RemCSlsi9YgSzN8xg0VRc",
+  receiveId: "ww3e40cde07cc21a01",
+} as const;
+
+export const WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+export const receiverUrl = (): string => inject("receiverUrl");
+
+let bucketCounter = 0;
+/** A fresh receiver bucket name, unique within the run. */
+export function newBucket(prefix = "b"): string {
+  return `${prefix}-${Date.now().toString(36)}-${(bucketCounter++).toString(36)}`;
+}
+
+export type AppSettings = Record<string, unknown>;
+
+/** An app that pushes to the test receiver at `path` (e.g. `ok/{bucket}`). */
+export function webhookApp(path: string, extra: AppSettings = {}, webhook: AppSettings = {}): AppSettings {
+  return {
+    ...TEST_APP,
+    webhook: { url: `${receiverUrl()}/${path}`, secret: WEBHOOK_SECRET, ...webhook },
+    ...extra,
+  };
+}
+
+export interface TestEnvOptions {
+  apps?: Record<string, AppSettings> | string | undefined;
+  maxSkewSeconds?: string;
+  demo?: boolean;
+  debug?: boolean;
+}
+
+export function testEnv(options: TestEnvOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...env, WECOM_MAX_SKEW_SECONDS: options.maxSkewSeconds ?? "300" };
+  if (options.apps === undefined) delete out.WECOM_APPS;
+  else out.WECOM_APPS = typeof options.apps === "string" ? options.apps : JSON.stringify(options.apps);
+  out.WECOM_DEMO = options.demo ? "1" : "0";
+  out.WECOM_DEBUG = options.debug ? "1" : "0";
+  return out;
+}
+
+/** Calls the Worker's fetch handler with `environment`, as workerd would. */
+export function callWorker(request: Request, environment: Record<string, unknown>): Promise<Response> {
+  return worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, environment as never);
+}
+
+export interface SignedQuery {
+  msgSignature: string;
+  timestamp: string;
+  nonce: string;
+}
+
+export async function sign(token: string, encrypt: string, timestamp?: string, nonce?: string): Promise<SignedQuery> {
+  const ts = timestamp ?? String(Math.floor(Date.now() / 1000));
+  const n = nonce ?? String(Math.floor(Math.random() * 1e10));
+  return { msgSignature: await computeMsgSignature(token, ts, n, encrypt), timestamp: ts, nonce: n };
+}
+
+export function callbackUrl(app: string, query: Partial<SignedQuery> & { echostr?: string }): string {
+  const params = new URLSearchParams();
+  if (query.msgSignature !== undefined) params.set("msg_signature", query.msgSignature);
+  if (query.timestamp !== undefined) params.set("timestamp", query.timestamp);
+  if (query.nonce !== undefined) params.set("nonce", query.nonce);
+  if (query.echostr !== undefined) params.set("echostr", query.echostr);
+  return `https://wecom-edge.test/callback/${app}?${params}`;
+}
+
+export interface CallbackOptions {
+  token?: string;
+  encodingAESKey?: string;
+  receiveId?: string;
+  timestamp?: string;
+  nonce?: string;
+  format?: "xml" | "json";
+}
+
+export async function encrypt(plaintext: string, options: CallbackOptions = {}): Promise<string> {
+  const aes = await importEncodingAesKey(options.encodingAESKey ?? TEST_APP.encodingAESKey);
+  return encryptMessage(aes, plaintext, options.receiveId ?? TEST_APP.receiveId);
+}
+
+export function envelope(encrypted: string, format: "xml" | "json" = "xml"): string {
+  return format === "xml"
+    ? `<xml><ToUserName><![CDATA[${TEST_APP.receiveId}]]></ToUserName><Encrypt><![CDATA[${encrypted}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>`
+    : JSON.stringify({ encrypt: encrypted });
+}
+
+/** A POST exactly as WeCom would send it: encrypted, enveloped and signed. */
+export async function callbackRequest(app: string, plaintext: string, options: CallbackOptions = {}): Promise<Request> {
+  const encrypted = await encrypt(plaintext, options);
+  const query = await sign(options.token ?? TEST_APP.token, encrypted, options.timestamp, options.nonce);
+  return new Request(callbackUrl(app, query), { method: "POST", body: envelope(encrypted, options.format) });
+}
+
+/** A POST of `body` signed over `encrypted` (for envelopes the helpers would not build). */
+export async function rawCallbackRequest(app: string, body: string, encrypted: string, token = TEST_APP.token): Promise<Request> {
+  const query = await sign(token, encrypted);
+  return new Request(callbackUrl(app, query), { method: "POST", body });
+}
+
+export async function received(bucket: string): Promise<ReceivedRequest[]> {
+  const response = await fetch(`${receiverUrl()}/received/${bucket}`);
+  return response.json();
+}
+
+export async function errorOf(response: Response): Promise<{ status: number; code: unknown; message: string }> {
+  const body = (await response.json()) as { error: { code: unknown; message: string } };
+  return { status: response.status, code: body.error.code, message: body.error.message };
+}
+
+export function textMessage(content: string, msgId = "4561255354251345929"): string {
+  return (
+    `<xml><ToUserName><![CDATA[${TEST_APP.receiveId}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>` +
+    `<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${content}]]></Content>` +
+    `<MsgId>${msgId}</MsgId><AgentID>1000002</AgentID></xml>`
+  );
+}
