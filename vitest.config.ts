@@ -1,22 +1,33 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { startReceiver } from "./test/support/receiver.js";
+
+// A real webhook receiver on 127.0.0.1 (see test/support/receiver.ts).
+const receiverUrl = await startReceiver();
 
 export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        // The Worker's own configuration for tests through exports.default.fetch.
-        // Most tests pass an env of their own to the handler instead.
+        // The Worker's (and its Durable Objects') own configuration. Tests through
+        // exports.default.fetch use it; most tests pass an env of their own instead.
         bindings: {
           WECOM_DEMO: "1",
           WECOM_MAX_SKEW_SECONDS: "0",
+          ADMIN_TOKEN: "admin-token-for-tests-only-0123456789",
           WECOM_APPS: JSON.stringify({
             official: {
               token: "QDG6eK",
               encodingAESKey: "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
               receiveId: "wx5823bf96d3bd56c7",
-              webhook: { url: "http://127.0.0.1:9/unused", secret: "whsec_dGVzdC1vbmx5LXRlc3Qtb25seS10ZXN0LW9ubHk=" },
+              webhook: { url: `${receiverUrl}/ok/official`, secret: "whsec_dGVzdC1vbmx5LXRlc3Qtb25seS10ZXN0LW9ubHk=" },
+            },
+            pulled: {
+              token: "kR7tQ2pZ9wXy",
+              encodingAESKey: "RbSCtD0MnaZDhN0XnWfLE4RemCSlsi9YgSzN8xg0VRc",
+              receiveId: "ww3e40cde07cc21a01",
+              pull: { token: "pull-token-for-tests-only-0123456789" },
             },
           }),
         },
@@ -25,8 +36,8 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/support/receiver.ts"],
-    testTimeout: 20_000,
+    provide: { receiverUrl },
+    testTimeout: 30_000,
     // Each request logs one JSON line; show them only for failing tests.
     silent: "passed-only",
   },

@@ -3,13 +3,13 @@
  *
  *   app config → query → timestamp → signature → decrypt → receiveId
  *     GET:  answer the echostr
- *     POST: envelope → … → parse → hand over → "success"
+ *     POST: envelope → … → parse → hand over (commit to the app's queue) → "success"
  *
  * Every refusal is a WecomError thrown before anything is handed over.
  */
 import { aesKeyOf, type AppConfig, type GatewayConfig } from "./config.js";
 import { decryptMessage, verifyMsgSignature, type Decrypted } from "./crypto/index.js";
-import { deliveryFor } from "./delivery/index.js";
+import type { Delivery } from "./delivery/index.js";
 import { parseEnvelope, restorePlus } from "./envelope.js";
 import { WecomError, WXBizMsgCryptCode } from "./errors.js";
 import { buildEvent, type WecomEvent } from "./event.js";
@@ -51,12 +51,13 @@ export async function receiveCallback(
   request: Request,
   url: URL,
   now: number,
+  delivery: Delivery,
 ): Promise<CallbackResult> {
   const query = readQuery(url, now, config.maxSkewSeconds);
   const envelope = parseEnvelope(await readBodyLimited(request));
   const decrypted = await open(app, query, envelope.encrypt);
   const event = await buildEvent(app, decrypted, envelope.format, new Date(now));
-  await deliveryFor(app, now).handOver(event);
+  await delivery.handOver(event);
   return { response: textResponse("success"), event };
 }
 

@@ -39,8 +39,21 @@ export async function buildEvent(
  * WeCom retries a callback with the same plaintext under a new encryption,
  * nonce and timestamp: the id is a digest of what stays the same, so every
  * retry carries the id of the first attempt. Distinct callbacks differ in
- * their plaintext (MsgId, CreateTime, event fields) and so in their id.
+ * their plaintext (MsgId, CreateTime, event fields) and so in their id;
+ * two callbacks identical to the byte are, for the intranet, one event.
  */
+/**
+ * The event as the JSON text of SPEC §5, fields in that order. A JSON
+ * callback's object is spliced in as WeCom sent it, so that nothing is lost
+ * to a re-encoding (a 20-digit number keeps its digits, `1.0` stays `1.0`).
+ */
+export function serializeEvent(event: WecomEvent): string {
+  const { id, app, receiveId, receivedAt, format, raw } = event;
+  const head = JSON.stringify({ id, app, receiveId, receivedAt, format });
+  const body = format === "json" ? raw.trim() : JSON.stringify(event.event);
+  return `${head.slice(0, -1)},"event":${body},"raw":${JSON.stringify(raw)}}`;
+}
+
 export async function eventId(app: string, decrypted: Decrypted): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-256",

@@ -49,3 +49,40 @@ export async function readBodyLimited(request: Request, limit = MAX_BODY_BYTES):
     throw new WecomError("invalid_parameter", "body is not valid UTF-8");
   }
 }
+
+export const MAX_API_BODY_BYTES = 64 * 1024;
+
+/** A small JSON object body (pull, ack, admin); an empty body is `{}`. */
+export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
+  const text = await readBodyLimited(request, MAX_API_BODY_BYTES);
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new WecomError("invalid_parameter", "body must be a JSON object");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new WecomError("invalid_parameter", "body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An optional whole number in [min, max]. */
+export function intField(body: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const value = body[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new WecomError("invalid_parameter", `${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** An array of event ids. */
+export function idsField(body: Record<string, unknown>, name: string, maxItems: number): string[] {
+  const value = body[name];
+  if (!Array.isArray(value) || value.length > maxItems || !value.every((v) => typeof v === "string" && v.length > 0 && v.length <= 128)) {
+    throw new WecomError("invalid_parameter", `${name} must be an array of at most ${maxItems} event ids`);
+  }
+  return value as string[];
+}

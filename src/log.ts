@@ -4,7 +4,7 @@
  * an accepted callback is added as `debugPlaintext`.
  */
 export interface RequestLog {
-  route: string;
+  route: "callback" | "queue" | "admin";
   method: string;
   app?: string;
   status: number;
@@ -20,5 +20,22 @@ export interface RequestLog {
 export function logRequest(line: RequestLog): void {
   const record = { msg: "wecom-edge", ...line };
   if (line.outcome === "ok") console.log(JSON.stringify(record));
+  else console.warn(JSON.stringify(record));
+}
+
+/** One JSON line per push attempt that did not simply succeed, and per delivery. */
+export interface QueueLog {
+  app: string;
+  eventId: string;
+  outcome: "delivered" | "retry" | "dead";
+  status: number;
+  attempts: number;
+  detail?: string;
+  retryInMs?: number;
+}
+
+export function logQueue(line: QueueLog): void {
+  const record = { msg: "wecom-edge", route: "queue", ...line };
+  if (line.outcome === "delivered") console.log(JSON.stringify(record));
   else console.warn(JSON.stringify(record));
 }

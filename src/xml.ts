@@ -63,12 +63,14 @@ function parseError(detail: string): WecomError {
 export function parseXml(text: string): XmlObject {
   if (hasDoctype(text)) throw parseError("DOCTYPE is not allowed");
   const valid = XMLValidator.validate(text);
-  if (valid !== true) throw parseError(`not well-formed: ${valid.err.msg}`);
+  // Details name a position, never the parser's message: it quotes the (decrypted) text.
+  if (valid !== true) throw parseError(`not well-formed at line ${valid.err.line}, column ${valid.err.col}`);
   let document: unknown;
   try {
     document = parser.parse(text);
   } catch (error) {
-    throw parseError(error instanceof Error ? error.message : "parser failed");
+    const message = error instanceof Error ? error.message : "";
+    throw parseError(message === "Maximum nested tags exceeded" ? message : "refused by the parser");
   }
   if (!isObject(document)) throw parseError("no root element");
   const roots = Object.keys(document).filter((k) => k !== TEXT);
@@ -78,30 +80,17 @@ export function parseXml(text: string): XmlObject {
   return root;
 }
 
+const CDATA = /<!\[CDATA\[[\s\S]*?\]\]>/g;
+const DECLARATION = /<!(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST)/i;
+
 /**
- * A DOCTYPE can only stand in the prolog, before the root element: look
- * there alone, so that a message whose text mentions "<!DOCTYPE" still parses.
+ * fast-xml-parser honours a DOCTYPE (and its entities) wherever it stands,
+ * so look everywhere except inside CDATA, where a message may well mention
+ * "<!DOCTYPE" as text.
  */
 function hasDoctype(text: string): boolean {
-  let i = 0;
-  for (;;) {
-    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-    if (text.startsWith("<?", i)) {
-      const end = text.indexOf("?>", i + 2);
-      if (end < 0) return false;
-      i = end + 2;
-    } else if (text.startsWith("<!--", i)) {
-      const end = text.indexOf("-->", i + 4);
-      if (end < 0) return false;
-      i = end + 3;
-    } else {
-      return text.startsWith("<!", i) && !text.startsWith("<![CDATA[", i);
-    }
-  }
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0xfeff;
+  if (!text.includes("<!")) return false;
+  return DECLARATION.test(text.replace(CDATA, ""));
 }
 
 /** Drops whitespace-only text between child elements; keeps every leaf's text as it is. */

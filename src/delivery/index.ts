@@ -1,41 +1,46 @@
 /**
- * How an accepted event leaves the gateway. The request path only knows
+ * How an accepted event leaves the request path. The request path only knows
  * this interface: `handOver` resolves once the event is safely handed over
  * and throws a WecomError (with the answer WeCom should get) otherwise.
+ *
+ * The one implementation commits the event to its app's queue (a Durable
+ * Object); the queue then pushes it to the webhook or keeps it for pull.
  */
 import type { AppConfig } from "../config.js";
 import { WecomError } from "../errors.js";
-import type { WecomEvent } from "../event.js";
-import { sendWebhook } from "./webhook.js";
+import { serializeEvent, type WecomEvent } from "../event.js";
+import type { AppQueue } from "../queue/app-queue.js";
 
 export interface Delivery {
   handOver(event: WecomEvent): Promise<void>;
 }
 
-/**
- * WeCom gives up on an answer after 5 s and retries; answering within this
- * budget leaves it time to receive the answer.
- */
-export const WECOM_ANSWER_BUDGET_MS = 4_000;
+export interface QueueEnv {
+  QUEUE: DurableObjectNamespace<AppQueue>;
+}
 
-export function deliveryFor(app: AppConfig, startedAt: number): Delivery {
-  if (app.webhook) {
-    const webhook = app.webhook;
-    return {
-      async handOver(event) {
-        const remaining = WECOM_ANSWER_BUDGET_MS - (Date.now() - startedAt);
-        const timeoutMs = Math.max(1, Math.min(webhook.timeoutMs, remaining));
-        const outcome = await sendWebhook(webhook, event.id, JSON.stringify(event), timeoutMs);
-        if (outcome.ok) return;
-        throw outcome.timedOut
-          ? new WecomError("delivery_timeout", "the webhook did not answer in time", outcome.error)
-          : new WecomError("delivery_failed", "the webhook did not accept the event", outcome.error);
-      },
-    };
-  }
+export function queueOf(env: QueueEnv, app: string): DurableObjectStub<AppQueue> {
+  return env.QUEUE.get(env.QUEUE.idFromName(app));
+}
+
+export function deliveryFor(app: AppConfig, env: QueueEnv): Delivery {
   return {
-    async handOver() {
-      throw new WecomError("not_implemented", `app "${app.name}" uses pull, which this version does not serve yet`);
+    async handOver(event) {
+      const settings = app.webhook ? { mode: "push" as const, webhook: app.webhook } : { mode: "pull" as const };
+      const result = await queueOf(env, app.name).enqueue(app.name, settings, {
+        id: event.id,
+        body: serializeEvent(event),
+        receivedAt: Date.parse(event.receivedAt),
+      });
+      switch (result.status) {
+        case "queued":
+        case "duplicate":
+          return;
+        case "full":
+          throw new WecomError("queue_full", "the app's queue is full; WeCom will retry", result.reason);
+        case "too_large":
+          throw new WecomError("payload_too_large", "the event is too large to queue", result.reason);
+      }
     },
   };
 }

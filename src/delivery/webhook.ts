@@ -34,23 +34,23 @@ export async function sendWebhook(
   headers.set("webhook-timestamp", String(timestamp));
   headers.set("webhook-signature", await signWebhook(webhook.signingKey, id, timestamp, body));
 
+  // A timer of our own, cleared as soon as the answer is in: a pending AbortSignal.timeout()
+  // would keep the invocation (and a Durable Object being evicted) waiting for it.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("webhook timeout", "TimeoutError")), timeoutMs);
   let response: Response;
   try {
-    response = await fetch(webhook.url, {
-      method: "POST",
-      headers,
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    response = await fetch(webhook.url, { method: "POST", headers, body, redirect: "manual", signal: controller.signal });
   } catch (error) {
-    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    const timedOut = controller.signal.aborted;
     return {
       ok: false,
       status: 0,
       timedOut,
       error: timedOut ? `no answer within ${timeoutMs} ms` : `request failed: ${describe(error)}`,
     };
+  } finally {
+    clearTimeout(timer);
   }
   // The answer's body is never needed; release the connection.
   await response.body?.cancel().catch(() => {});

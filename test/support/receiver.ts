@@ -1,19 +1,20 @@
 /**
- * A webhook receiver on 127.0.0.1 for the integration tests, run by vitest
- * in Node (globalSetup). Tests reach it from workerd over real HTTP.
+ * A webhook receiver on 127.0.0.1 for the integration tests, started by
+ * vitest.config.ts in Node. Tests reach it from workerd over real HTTP; its
+ * URL reaches them through vitest's `provide`/`inject`.
  *
  *   POST /ok/{bucket}                 200
  *   POST /status/{code}/{bucket}      answers {code} (Retry-After from ?retryAfter=)
  *   POST /slow/{ms}/{bucket}          answers 200 after {ms}
  *   POST /flaky/{n}/{bucket}          fails the first {n} attempts of each webhook-id with 503
  *   POST /toggle/{bucket}             200 or 503, as last set with PUT /toggle/{bucket}/{up|down}
+ *   POST /poison/{bucket}             500 if the body contains "POISON", else 200
  *   GET  /received/{bucket}           what reached the bucket, as JSON
  *
  * Every POST is recorded in its bucket, accepted or not.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { TestProject } from "vitest/node";
 
 export interface ReceivedRequest {
   path: string;
@@ -28,7 +29,8 @@ declare module "vitest" {
   }
 }
 
-export default async function setup(project: TestProject) {
+/** Starts the receiver on a free port; it does not keep the process alive. */
+export async function startReceiver(): Promise<string> {
   const buckets = new Map<string, ReceivedRequest[]>();
   const attempts = new Map<string, number>();
   const toggles = new Map<string, boolean>();
@@ -70,6 +72,8 @@ export default async function setup(project: TestProject) {
       if (n <= Number(parts[1])) status = 503;
     } else if (kind === "toggle") {
       status = toggles.get(bucket) === false ? 503 : 200;
+    } else if (kind === "poison") {
+      status = body.includes("POISON") ? 500 : 200;
     } else if (kind !== "ok") {
       status = 404;
     }
@@ -86,7 +90,7 @@ export default async function setup(project: TestProject) {
   });
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  server.unref();
   const { port } = server.address() as AddressInfo;
-  project.provide("receiverUrl", `http://127.0.0.1:${port}`);
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
 }

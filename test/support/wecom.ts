@@ -3,10 +3,12 @@
  * WeCom does (with src/crypto, itself checked against independent vectors)
  * and call the Worker's own fetch handler inside workerd.
  */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { computeMsgSignature, encryptMessage, importEncodingAesKey } from "../../src/crypto/index.js";
 import worker from "../../src/index.js";
+import type { AppQueue } from "../../src/queue/app-queue.js";
 import type { ReceivedRequest } from "./receiver.js";
 
 export const TEST_APP = {
@@ -20,7 +22,7 @@ export const WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 export const receiverUrl = (): string => inject("receiverUrl");
 
 let bucketCounter = 0;
-/** A fresh receiver bucket name, unique within the run. */
+/** A fresh name, unique within the run: a receiver bucket and an app (so a queue) of its own. */
 export function newBucket(prefix = "b"): string {
   return `${prefix}-${Date.now().toString(36)}-${(bucketCounter++).toString(36)}`;
 }
@@ -127,4 +129,54 @@ export function textMessage(content: string, msgId = "4561255354251345929"): str
     `<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${content}]]></Content>` +
     `<MsgId>${msgId}</MsgId><AgentID>1000002</AgentID></xml>`
   );
+}
+
+// ---- queues ----
+
+export function queueStub(app: string): DurableObjectStub<AppQueue> {
+  return env.QUEUE.get(env.QUEUE.idFromName(app));
+}
+
+export interface EventRow {
+  id: string;
+  state: string;
+  attempts: number;
+  available_at: number;
+  last_error: string | null;
+}
+
+/** The queue's rows, oldest first, read inside the Durable Object. */
+export function queueRows(app: string): Promise<EventRow[]> {
+  return runInDurableObject(queueStub(app), (_, state) =>
+    state.storage.sql
+      .exec<Record<string, string | number | null>>("SELECT id, state, attempts, available_at, last_error FROM events ORDER BY seq")
+      .toArray() as unknown as EventRow[],
+  );
+}
+
+/** Makes every waiting event due now, as if its backoff or lease had run out. */
+export function makeDue(app: string): Promise<void> {
+  return runInDurableObject(queueStub(app), (_, state) => {
+    state.storage.sql.exec("UPDATE events SET available_at = 0 WHERE state = 'queued'");
+  });
+}
+
+/**
+ * Runs the queue's alarm until no event is due (or pushing is paused) and none is in flight.
+ * Workerd may also fire the alarm by itself; either way the outcome is the same.
+ */
+export async function drain(app: string, giveUpAfterMs = 20_000): Promise<void> {
+  const stub = queueStub(app);
+  const giveUpAt = Date.now() + giveUpAfterMs;
+  while (Date.now() < giveUpAt) {
+    const due = await runInDurableObject(stub, (_, state) =>
+      state.storage.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE state = 'queued' AND available_at <= ?", Date.now())
+        .one().n,
+    );
+    const { leased, paused } = await stub.stats(app);
+    if ((due === 0 || paused) && leased === 0) return;
+    if (!(await runDurableObjectAlarm(stub))) await scheduler.wait(10);
+  }
+  throw new Error(`queue ${app} did not drain`);
 }

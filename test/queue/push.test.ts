@@ -1,0 +1,256 @@
+import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config.js";
+import { QUEUE_LIMITS } from "../../src/queue/app-queue.js";
+import official from "../vectors/official.json";
+import {
+  callbackRequest,
+  callbackUrl,
+  callWorker,
+  drain,
+  errorOf,
+  makeDue,
+  newBucket,
+  queueRows,
+  queueStub,
+  received,
+  receiverUrl,
+  testEnv,
+  textMessage,
+  webhookApp,
+  type AppSettings,
+} from "../support/wecom.js";
+
+/** Settings that keep workerd's own alarms from retrying on their own during a test. */
+const SLOW_RETRY = { minBackoffMs: 600_000, maxBackoffMs: 600_000 };
+
+function setup(path: (app: string) => string, webhook: AppSettings = SLOW_RETRY) {
+  const app = newBucket("push");
+  const environment = testEnv({ apps: { [app]: webhookApp(path(app), {}, webhook) } });
+  const webhookConfig = parseConfig({ WECOM_APPS: environment.WECOM_APPS as string }).apps.get(app)!.webhook!;
+  return {
+    app,
+    environment,
+    /** Sends n distinct callbacks through the Worker, as WeCom would. */
+    async send(n: number, content = (i: number) => `message ${i}`) {
+      for (let i = 0; i < n; i++) {
+        const response = await callWorker(await callbackRequest(app, textMessage(content(i), String(1000 + i))), environment);
+        expect(response.status).toBe(200);
+      }
+    },
+    /** Queues n events straight into the Durable Object (for volume). */
+    async enqueueDirect(n: number) {
+      const stub = queueStub(app);
+      for (let i = 0; i < n; i++) {
+        const id = `evt_${app}_${i}`;
+        const result = await stub.enqueue(app, { mode: "push", webhook: webhookConfig }, { id, body: JSON.stringify({ id, n: i }), receivedAt: Date.now() });
+        expect(result).toEqual({ status: "queued" });
+      }
+    },
+  };
+}
+
+function toggle(app: string, state: "up" | "down") {
+  return fetch(`${receiverUrl()}/toggle/${app}/${state}`, { method: "PUT" });
+}
+
+/** Ids the webhook accepted (2xx), with how often each was accepted. */
+async function accepted(app: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const r of await received(app)) {
+    if (r.status >= 200 && r.status < 300) counts.set(r.headers["webhook-id"]!, (counts.get(r.headers["webhook-id"]!) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe("push delivery from the queue", () => {
+  it("pushes with the Worker's own configuration (WECOM_APPS of the deployment)", async () => {
+    const { callback } = official;
+    const url = callbackUrl("official", { msgSignature: callback.msg_signature, timestamp: callback.timestamp, nonce: callback.nonce });
+    const response = await exports.default.fetch(url, { method: "POST", body: callback.body });
+    expect(await response.text()).toBe("success");
+    await drain("official");
+    const bodies = (await received("official")).map((r) => JSON.parse(r.body));
+    expect(bodies.map((b) => b.event)).toEqual([callback.event]);
+  });
+
+  it("keeps everything while the webhook is down and delivers it all, once each, when it is back", async () => {
+    const { app, send } = setup((a) => `toggle/${a}`);
+    await toggle(app, "down");
+    await send(5);
+    await drain(app);
+    const rows = await queueRows(app);
+    expect(rows.map((r) => [r.state, r.attempts, r.last_error])).toEqual(
+      Array.from({ length: 5 }, () => ["queued", 1, "attempt 1: webhook answered 503"]),
+    );
+    await toggle(app, "up");
+    await makeDue(app);
+    await drain(app);
+    expect(await queueRows(app)).toEqual([]);
+    const counts = await accepted(app);
+    expect(counts.size).toBe(5);
+    expect([...counts.values()]).toEqual([1, 1, 1, 1, 1]);
+    expect((await received(app)).length).toBe(10);
+  });
+
+  it("gets everything through a flaky webhook that fails twice per event", async () => {
+    const { app, send } = setup((a) => `flaky/2/${a}`);
+    await send(8);
+    for (let round = 0; round < 3; round++) {
+      await drain(app);
+      await makeDue(app);
+    }
+    await drain(app);
+    expect(await queueRows(app)).toEqual([]);
+    const counts = await accepted(app);
+    expect(counts.size).toBe(8);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect((await received(app)).length).toBe(24);
+  });
+
+  it("delivers 1,000 events queued while the webhook was down, each once", async () => {
+    const { app, enqueueDirect } = setup((a) => `toggle/${a}`);
+    await toggle(app, "down");
+    await enqueueDirect(1000);
+    await drain(app);
+    expect((await queueStub(app).stats(app)).retrying).toBe(1000);
+    await toggle(app, "up");
+    await makeDue(app);
+    await drain(app);
+    const counts = await accepted(app);
+    expect(counts.size).toBe(1000);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(await queueRows(app)).toEqual([]);
+    expect((await queueStub(app).stats(app)).delivered).toBe(1000);
+  }, 120_000);
+
+  it("does not let a failing event hold up the others", async () => {
+    const { app, send } = setup((a) => `poison/${a}`);
+    await send(4, (i) => (i === 0 ? "POISON" : `fine ${i}`));
+    await drain(app);
+    const rows = await queueRows(app);
+    expect(rows.map((r) => [r.state, r.attempts])).toEqual([["queued", 1]]);
+    expect([...(await accepted(app)).keys()]).toHaveLength(3);
+  });
+
+  it("turns an event into a dead letter after maxAttempts, and keeps it", async () => {
+    const { app, send } = setup((a) => `status/500/${a}`, { ...SLOW_RETRY, maxAttempts: 3 });
+    await send(1);
+    for (let round = 0; round < 3; round++) {
+      await drain(app);
+      await makeDue(app);
+    }
+    await drain(app);
+    const rows = await queueRows(app);
+    expect(rows.map((r) => [r.state, r.attempts, r.last_error])).toEqual([["dead", 3, "attempt 3: webhook answered 500"]]);
+    expect((await received(app)).length).toBe(3);
+    // A dead letter is never tried again by itself.
+    await makeDue(app);
+    await drain(app);
+    expect((await received(app)).length).toBe(3);
+  });
+
+  it("honours Retry-After", async () => {
+    const { app, send } = setup((a) => `status/429/${a}?retryAfter=120`, { minBackoffMs: 1000, maxBackoffMs: 5000 });
+    await send(1);
+    const before = Date.now();
+    await drain(app);
+    const after = Date.now();
+    const [row] = await queueRows(app);
+    expect(row!.attempts).toBe(1);
+    expect(row!.available_at).toBeGreaterThanOrEqual(before + 120_000 - 5_000);
+    expect(row!.available_at).toBeLessThanOrEqual(after + 120_000);
+    expect(row!.available_at).toBeGreaterThan(after + 5_000);
+  });
+
+  it("stops pushing on 410 Gone: the event is a dead letter and pushing is paused", async () => {
+    const { app, send } = setup((a) => `status/410/${a}`);
+    await send(1);
+    await drain(app);
+    await send(1, () => "a second event");
+    await drain(app);
+    const stats = await queueStub(app).stats(app);
+    expect(stats.paused).toBe(true);
+    expect(stats.dead).toBe(1);
+    expect(stats.queued).toBe(1);
+    expect(stats.lastError?.message).toBe("attempt 1: webhook answered 410");
+    // The second event waits for an operator to resume; it was never sent.
+    expect((await received(app)).length).toBe(1);
+  });
+
+  it("loses nothing when the Durable Object restarts with events queued", async () => {
+    const { app, send } = setup((a) => `toggle/${a}`);
+    await toggle(app, "down");
+    await send(3);
+    await drain(app);
+    await evictDurableObject(queueStub(app));
+    await toggle(app, "up");
+    await makeDue(app);
+    await drain(app);
+    expect([...(await accepted(app)).values()]).toEqual([1, 1, 1]);
+    expect(await queueRows(app)).toEqual([]);
+  });
+
+  it("loses nothing when the Durable Object is evicted while deliveries are in flight", async () => {
+    const { app, send } = setup((a) => `slow/300/${a}`, { ...SLOW_RETRY, timeoutMs: 5_000 });
+    await send(3);
+    const stub = queueStub(app);
+    const alarm = runDurableObjectAlarm(stub).catch(() => false);
+    await scheduler.wait(100);
+    // Graceful: eviction lets the attempts in flight finish, then drops the instance.
+    await evictDurableObject(stub);
+    await alarm;
+    await makeDue(app);
+    await drain(app);
+    expect(await queueRows(app)).toEqual([]);
+    expect([...(await accepted(app)).values()]).toEqual([1, 1, 1]);
+    expect((await received(app)).length).toBe(3);
+  });
+
+  it("loses nothing when the Durable Object crashes mid-delivery; a cut-off attempt is retried under the same id", async () => {
+    const { app, send } = setup((a) => `slow/300/${a}`, { ...SLOW_RETRY, timeoutMs: 5_000 });
+    await send(3);
+    const stub = queueStub(app);
+    const alarm = runDurableObjectAlarm(stub).catch(() => false);
+    await scheduler.wait(100);
+    await abortAllDurableObjects();
+    await alarm;
+    // The cut-off attempts were claimed before they left: due again once their timeout has passed.
+    const rows = await queueRows(app);
+    expect(rows.map((r) => [r.state, r.attempts])).toEqual([["queued", 1], ["queued", 1], ["queued", 1]]);
+    await makeDue(app);
+    await drain(app);
+    expect(await queueRows(app)).toEqual([]);
+    const counts = await accepted(app);
+    expect(counts.size).toBe(3);
+    // At-least-once: the webhook may have answered a cut-off attempt too. Every repeat carries the
+    // same webhook-id, so the intranet sees each event once.
+    for (const [, n] of counts) expect(n).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("queue bounds", () => {
+  it("answers 503 (so WeCom retries) and logs why when the queue is full; nothing is dropped", async () => {
+    const { app, environment } = setup((a) => `ok/${a}`);
+    await runInDurableObject(queueStub(app), (_, state) => {
+      const sql = state.storage.sql;
+      sql.exec("INSERT INTO meta (key, value) VALUES ('app', ?), ('mode', 'pull')", app);
+      for (let i = 0; i < QUEUE_LIMITS.maxDepth; i++) {
+        sql.exec("INSERT INTO events (id, body, size, received_at, state, attempts, available_at) VALUES (?, '{}', 2, 0, 'queued', 0, 0)", `filler-${i}`);
+      }
+    });
+    const response = await callWorker(await callbackRequest(app, textMessage("one too many")), environment);
+    expect(await errorOf(response)).toEqual({ status: 503, code: "queue_full", message: "the app's queue is full; WeCom will retry" });
+    expect((await queueRows(app)).length).toBe(QUEUE_LIMITS.maxDepth);
+  });
+
+  it("refuses an event too large to queue with 413", async () => {
+    const { app, environment } = setup((a) => `ok/${a}`);
+    // 700 KB of quotes: within the 1 MiB body, but its event JSON (raw and parsed, each escaped) is ~2.8 MB.
+    const message = `<xml><Content><![CDATA[${'"'.repeat(700_000)}]]></Content></xml>`;
+    const response = await callWorker(await callbackRequest(app, message), environment);
+    expect(await errorOf(response)).toEqual({ status: 413, code: "payload_too_large", message: "the event is too large to queue" });
+    expect(await queueRows(app)).toEqual([]);
+  });
+});
