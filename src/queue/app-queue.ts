@@ -175,7 +175,7 @@ export class AppQueue extends DurableObject<ConfigEnv> {
     let acked = 0;
     this.ctx.storage.transactionSync(() => {
       for (const id of ids) {
-        acked += this.sql.exec("DELETE FROM events WHERE id = ? AND state = 'queued'", id).rowsWritten;
+        acked += this.sql.exec("DELETE FROM events WHERE id = ? AND state = 'queued' RETURNING seq", id).toArray().length;
       }
       if (acked > 0) this.addDelivered(acked);
     });
@@ -336,9 +336,10 @@ export class AppQueue extends DurableObject<ConfigEnv> {
     const now = Date.now();
     let replayed = 0;
     this.ctx.storage.transactionSync(() => {
+      // Counted with RETURNING: rowsWritten also counts index entries.
       const reset = "UPDATE events SET state = 'queued', attempts = 0, available_at = ?, last_error = NULL WHERE state = 'dead'";
-      if (ids === null) replayed = this.sql.exec(reset, now).rowsWritten;
-      else for (const id of ids) replayed += this.sql.exec(`${reset} AND id = ?`, now, id).rowsWritten;
+      if (ids === null) replayed = this.sql.exec(`${reset} RETURNING seq`, now).toArray().length;
+      else for (const id of ids) replayed += this.sql.exec(`${reset} AND id = ? RETURNING seq`, now, id).toArray().length;
     });
     await this.schedule();
     return replayed;
