@@ -37,8 +37,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     provide: { receiverUrl },
+    setupFiles: ["test/support/quiet.ts"],
     testTimeout: 30_000,
-    // Each request logs one JSON line; show them only for failing tests.
-    silent: "passed-only",
   },
 });

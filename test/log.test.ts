@@ -52,6 +52,26 @@ describe("one structured log line per callback", () => {
     ]);
   });
 
+  it("never quotes the decrypted plaintext in a refusal's detail", async () => {
+    const app = newBucket("logbad");
+    await callWorker(await callbackRequest(app, "<xml><Secret-Tag attr='x'>confidential salary</Oops></xml>"), testEnv({ apps: { [app]: webhookApp("ok/none") } }));
+    expect(lines()).toEqual([
+      {
+        msg: "wecom-edge",
+        route: "callback",
+        method: "POST",
+        app,
+        status: 400,
+        outcome: "refused",
+        code: -40002,
+        detail: "not well-formed at line 1, column 46",
+        durationMs: expect.any(Number),
+      },
+    ]);
+    expect(printed()).not.toContain("confidential");
+    expect(printed()).not.toContain("Secret-Tag");
+  });
+
   it("adds the decrypted plaintext only when WECOM_DEBUG is on", async () => {
     const bucket = newBucket("debug");
     const message = textMessage("debug me");
