@@ -33,9 +33,6 @@ export type ErrorName =
   | "invalid_config"
   | "unauthorized"
   | "queue_full"
-  | "delivery_failed"
-  | "delivery_timeout"
-  | "not_implemented"
   | "internal_error";
 
 export type ErrorCode = WXBizMsgCryptCode | ErrorName;
@@ -60,12 +57,9 @@ const STATUS: Record<string, number> = {
   unknown_app: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
-  not_implemented: 501,
-  delivery_failed: 502,
   not_configured: 503,
   invalid_config: 503,
   queue_full: 503,
-  delivery_timeout: 504,
   internal_error: 503,
 };
 
