@@ -9,11 +9,10 @@
  *   POST /admin/apps/{app}/resume       push again
  */
 import { requireBearer } from "./auth.js";
-import { appFor } from "./callback.js";
-import { loadConfig, type ConfigEnv } from "./config.js";
+import { appFor, loadConfig, type ConfigEnv } from "./config.js";
 import { queueOf, type QueueEnv } from "./delivery/index.js";
 import { WecomError } from "./errors.js";
-import { idsField, jsonResponse, readJsonObject } from "./http.js";
+import { decodeSegment, idsField, jsonResponse, readJsonObject } from "./http.js";
 
 export interface AdminEnv extends ConfigEnv, QueueEnv {
   ADMIN_TOKEN?: string;
@@ -39,7 +38,7 @@ export async function handleAdmin(request: Request, env: AdminEnv, url: URL): Pr
       invalidApps: Object.fromEntries(config.invalidApps),
     });
   }
-  const app = appFor(config, decodeURIComponentSafe(appName));
+  const app = appFor(config, decodeSegment(appName));
   const queue = queueOf(env, app.name);
   switch (action) {
     case undefined:
@@ -70,12 +69,4 @@ export async function handleAdmin(request: Request, env: AdminEnv, url: URL): Pr
 
 function expectMethod(request: Request, method: "GET" | "POST"): void {
   if (request.method !== method) throw new WecomError("method_not_allowed", `use ${method}`);
-}
-
-function decodeURIComponentSafe(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }

@@ -27,15 +27,6 @@ export interface CallbackQuery {
   readonly nonce: string;
 }
 
-/** Finds the app, or says why it cannot serve. */
-export function appFor(config: GatewayConfig, name: string): AppConfig {
-  const app = config.apps.get(name);
-  if (app) return app;
-  const problem = config.invalidApps.get(name);
-  if (problem !== undefined) throw new WecomError("invalid_config", `app "${name}" is misconfigured: ${problem}`);
-  throw new WecomError("unknown_app", `no app named "${name.slice(0, 64)}"`);
-}
-
 /** GET: WeCom proves the URL by asking for its echostr back, decrypted. */
 export async function verifyUrl(app: AppConfig, config: GatewayConfig, url: URL, now: number): Promise<CallbackResult> {
   const query = readQuery(url, now, config.maxSkewSeconds);

@@ -85,6 +85,15 @@ export function loadConfig(env: ConfigEnv): GatewayConfig {
   return cache.config;
 }
 
+/** Finds the app, or says why it cannot serve. */
+export function appFor(config: GatewayConfig, name: string): AppConfig {
+  const app = config.apps.get(name);
+  if (app) return app;
+  const problem = config.invalidApps.get(name);
+  if (problem !== undefined) throw new WecomError("invalid_config", `app "${name}" is misconfigured: ${problem}`);
+  throw new WecomError("unknown_app", `no app named "${name.slice(0, 64)}"`);
+}
+
 export function parseConfig(env: ConfigEnv): GatewayConfig {
   const maxSkewSeconds = parseSkew(env.WECOM_MAX_SKEW_SECONDS);
   const debug = env.WECOM_DEBUG === "1" || env.WECOM_DEBUG === "true";

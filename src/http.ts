@@ -86,3 +86,12 @@ export function idsField(body: Record<string, unknown>, name: string, maxItems: 
   }
   return value as string[];
 }
+
+/** A percent-decoded path segment; a malformed escape is left as it is (and will name no app). */
+export function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

@@ -8,11 +8,11 @@
  *   GET  /healthz               200 while the configuration can serve
  */
 import { handleAdmin, type AdminEnv } from "./admin.js";
-import { appFor, receiveCallback, verifyUrl, type CallbackResult } from "./callback.js";
-import { loadConfig } from "./config.js";
+import { receiveCallback, verifyUrl, type CallbackResult } from "./callback.js";
+import { appFor, loadConfig } from "./config.js";
 import { deliveryFor } from "./delivery/index.js";
 import { statusOf, WecomError } from "./errors.js";
-import { errorResponse, jsonResponse } from "./http.js";
+import { decodeSegment, errorResponse, jsonResponse } from "./http.js";
 import { logRequest, type RequestLog } from "./log.js";
 import { handleQueue } from "./pull.js";
 
@@ -132,12 +132,4 @@ function asWecomError(error: unknown): WecomError {
   if (error instanceof WecomError) return error;
   const name = error instanceof Error ? error.name : typeof error;
   return new WecomError("internal_error", "internal error; WeCom will retry", `unexpected ${name}`);
-}
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }

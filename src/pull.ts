@@ -6,10 +6,8 @@
  *   POST /queue/{app}/ack   {"ids": ["…"]}                   → {"acked": n}
  */
 import { requireBearer } from "./auth.js";
-import { appFor } from "./callback.js";
-import { loadConfig } from "./config.js";
+import { appFor, loadConfig, type ConfigEnv } from "./config.js";
 import { queueOf, type QueueEnv } from "./delivery/index.js";
-import type { ConfigEnv } from "./config.js";
 import { WecomError } from "./errors.js";
 import { idsField, intField, jsonResponse, readJsonObject } from "./http.js";
 
