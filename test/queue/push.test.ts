@@ -1,6 +1,6 @@
 import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.js";
 import { QUEUE_LIMITS } from "../../src/queue/app-queue.js";
 import official from "../vectors/official.json";
@@ -240,8 +240,17 @@ describe("queue bounds", () => {
         sql.exec("INSERT INTO events (id, body, size, received_at, state, attempts, available_at) VALUES (?, '{}', 2, 0, 'queued', 0, 0)", `filler-${i}`);
       }
     });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const response = await callWorker(await callbackRequest(app, textMessage("one too many")), environment);
     expect(await errorOf(response)).toEqual({ status: 503, code: "queue_full", message: "the app's queue is full; WeCom will retry" });
+    expect(JSON.parse(String(warn.mock.calls[0]![0]))).toMatchObject({
+      app,
+      status: 503,
+      outcome: "failed",
+      code: "queue_full",
+      detail: `queue holds ${QUEUE_LIMITS.maxDepth} events (limit ${QUEUE_LIMITS.maxDepth})`,
+    });
+    warn.mockRestore();
     expect((await queueRows(app)).length).toBe(QUEUE_LIMITS.maxDepth);
   });
 
