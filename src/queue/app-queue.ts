@@ -25,8 +25,10 @@ export const QUEUE_LIMITS = {
   pushBatch: 40,
   /** Push attempts in flight at once (Workers allow 6 open connections per invocation). */
   pushConcurrency: 6,
-  /** How often an alarm re-reads the configuration when the app is missing or misconfigured. */
-  configRetryMs: 60_000,
+  /** Event JSON read at once: for one pull answer, one list of dead letters, one push batch (RPC allows 32 MiB). */
+  readBytes: 16 * 1024 * 1024,
+  /** No attempt starts that could run past this much of an alarm's wall time (the platform allows 15 minutes). */
+  alarmBudgetMs: 10 * 60 * 1000,
 } as const;
 
 export type QueueMode = "push" | "pull";
@@ -122,6 +124,8 @@ export class AppQueue extends DurableObject<ConfigEnv> {
     this.rememberWebhook(settings.webhook);
     this.sql.exec("DELETE FROM seen WHERE seen_at < ?", now - QUEUE_LIMITS.dedupWindowMs);
     if (this.sql.exec("SELECT 1 FROM seen WHERE id = ?", event.id).toArray().length > 0) {
+      // The first copy is queued; make sure it has an alarm, in case arming it failed then.
+      if (mode === "push") await this.schedule();
       return { status: "duplicate" };
     }
     const size = new TextEncoder().encode(event.body).length;
@@ -154,16 +158,20 @@ export class AppQueue extends DurableObject<ConfigEnv> {
 
   // ---- pull (SPEC §6) ----
 
-  /** Leases up to `max` available events, oldest first, for `leaseSeconds`. */
+  /**
+   * Leases up to `max` available events, oldest first, for `leaseSeconds`. Fewer
+   * come back when their JSON would pass QUEUE_LIMITS.readBytes; only those
+   * returned are leased.
+   */
   async pull(max: number, leaseSeconds: number): Promise<string[]> {
     const now = Date.now();
-    const rows = this.sql
-      .exec<{ seq: number; body: string }>(
-        "SELECT seq, body FROM events WHERE state = 'queued' AND available_at <= ? ORDER BY seq LIMIT ?",
+    const rows = this.readWithin(
+      this.sql.exec<{ seq: number; body: string; size: number }>(
+        "SELECT seq, body, size FROM events WHERE state = 'queued' AND available_at <= ? ORDER BY seq LIMIT ?",
         now,
         max,
-      )
-      .toArray();
+      ),
+    );
     for (const row of rows) {
       this.sql.exec("UPDATE events SET attempts = attempts + 1, available_at = ? WHERE seq = ?", now + leaseSeconds * 1000, row.seq);
     }
@@ -186,46 +194,42 @@ export class AppQueue extends DurableObject<ConfigEnv> {
 
   override async alarm(): Promise<void> {
     const app = this.getMeta("app");
-    if (app === null || this.getMeta("paused") === "1") return;
+    if (app === null || this.isPaused()) return;
+    // No webhook: the app pulls now (its events wait for consumers), or there is nothing to push with.
     const webhook = this.webhookOf(app);
-    if (!webhook) {
-      // The app is gone, misconfigured or switched to pull: keep its events and look again later.
-      if (this.getMeta("mode") === "push") {
-        this.recordError(`app "${app}" has no usable webhook configuration; events are kept`);
-        await this.ctx.storage.setAlarm(Date.now() + QUEUE_LIMITS.configRetryMs);
-      }
-      return;
-    }
+    if (!webhook) return;
 
-    const now = Date.now();
-    const due = this.sql
-      .exec<{ seq: number; id: string; body: string; attempts: number }>(
-        "SELECT seq, id, body, attempts FROM events WHERE state = 'queued' AND available_at <= ? ORDER BY seq LIMIT ?",
-        now,
+    const started = Date.now();
+    const due = this.readWithin(
+      this.sql.exec<{ seq: number; id: string; body: string; size: number; attempts: number }>(
+        "SELECT seq, id, body, size, attempts FROM events WHERE state = 'queued' AND available_at <= ? ORDER BY seq LIMIT ?",
+        started,
         QUEUE_LIMITS.pushBatch,
-      )
-      .toArray();
+      ),
+    );
     if (due.length === 0) return this.schedule();
-    // Claim each attempt before it leaves: if this object dies mid-flight, the event
-    // becomes due again once the attempt's timeout and backoff have passed, and this
-    // alarm, set first, comes back for whatever the batch leaves unfinished.
-    await this.ctx.storage.setAlarm(now + webhook.timeoutMs + 1_000);
-    for (const row of due) {
-      const attempts = row.attempts + 1;
-      this.sql.exec(
-        "UPDATE events SET attempts = ?, available_at = ? WHERE seq = ?",
-        attempts,
-        now + webhook.timeoutMs + backoffMs(webhook, attempts),
-        row.seq,
-      );
-      row.attempts = attempts;
-    }
+    // If this object dies mid-batch, this alarm, set first, comes back for what is left.
+    await this.ctx.storage.setAlarm(started + webhook.timeoutMs + 1_000);
 
     let next = 0;
     const worker = async () => {
-      while (next < due.length) {
+      while (next < due.length && !this.isPaused() && Date.now() - started + webhook.timeoutMs <= QUEUE_LIMITS.alarmBudgetMs) {
         const row = due[next++]!;
-        await this.push(app, webhook, row);
+        const attempts = row.attempts + 1;
+        // Claim the attempt before it leaves: if this object dies mid-flight, the event is
+        // due again once the attempt's timeout and backoff have passed. The claim also
+        // skips an event that is no longer due (pulled, after a switch to pull).
+        const claimed = this.sql
+          .exec(
+            "UPDATE events SET attempts = ?, available_at = ? WHERE seq = ? AND state = 'queued' AND available_at <= ? RETURNING seq",
+            attempts,
+            Date.now() + webhook.timeoutMs + backoffMs(webhook, attempts),
+            row.seq,
+            started,
+          )
+          .toArray().length;
+        if (claimed === 0) continue;
+        await this.push(app, webhook, { ...row, attempts });
       }
     };
     await Promise.all(Array.from({ length: Math.min(QUEUE_LIMITS.pushConcurrency, due.length) }, worker));
@@ -270,7 +274,8 @@ export class AppQueue extends DurableObject<ConfigEnv> {
 
   /** Sets the alarm for the earliest due push, unless one is set earlier already. */
   private async schedule(): Promise<void> {
-    if (this.getMeta("mode") !== "push" || this.getMeta("paused") === "1") return;
+    const app = this.getMeta("app");
+    if (app === null || this.isPaused() || !this.webhookOf(app)) return;
     const { next } = this.sql
       .exec<{ next: number | null }>("SELECT MIN(available_at) AS next FROM events WHERE state = 'queued'")
       .one();
@@ -303,7 +308,7 @@ export class AppQueue extends DurableObject<ConfigEnv> {
     return {
       app,
       mode,
-      paused: this.getMeta("paused") === "1",
+      paused: this.isPaused(),
       // A push waiting out its backoff is still queued; a pull lease is not.
       queued: push ? counts.waiting + counts.leased - this.inFlight.size : counts.waiting,
       leased: push ? this.inFlight.size : counts.leased,
@@ -315,14 +320,14 @@ export class AppQueue extends DurableObject<ConfigEnv> {
     };
   }
 
+  /** Dead letters, oldest first: up to `limit`, fewer when their JSON would pass QUEUE_LIMITS.readBytes. */
   async deadLetters(limit: number): Promise<DeadLetter[]> {
-    return this.sql
-      .exec<{ id: string; received_at: number; attempts: number; last_error: string | null; body: string }>(
-        "SELECT id, received_at, attempts, last_error, body FROM events WHERE state = 'dead' ORDER BY seq LIMIT ?",
+    return this.readWithin(
+      this.sql.exec<{ id: string; received_at: number; attempts: number; last_error: string | null; body: string; size: number }>(
+        "SELECT id, received_at, attempts, last_error, body, size FROM events WHERE state = 'dead' ORDER BY seq LIMIT ?",
         limit,
-      )
-      .toArray()
-      .map((row) => ({
+      ),
+    ).map((row) => ({
         id: row.id,
         receivedAt: new Date(row.received_at).toISOString(),
         attempts: row.attempts,
@@ -377,6 +382,22 @@ export class AppQueue extends DurableObject<ConfigEnv> {
     }
     const value = JSON.stringify({ ...webhook, signingKey: encodeBase64(webhook.signingKey) });
     if (this.getMeta("webhook") !== value) this.setMeta("webhook", value);
+  }
+
+  /** Reads rows until their bodies would pass QUEUE_LIMITS.readBytes; always at least one. */
+  private readWithin<T extends { size: number }>(cursor: Iterable<T>): T[] {
+    const rows: T[] = [];
+    let bytes = 0;
+    for (const row of cursor) {
+      if (rows.length > 0 && bytes + row.size > QUEUE_LIMITS.readBytes) break;
+      bytes += row.size;
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  private isPaused(): boolean {
+    return this.getMeta("paused") === "1";
   }
 
   // ---- meta ----

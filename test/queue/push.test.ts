@@ -165,18 +165,24 @@ describe("push delivery from the queue", () => {
   });
 
   it("stops pushing on 410 Gone: the event is a dead letter and pushing is paused", async () => {
-    const { app, send } = setup((a) => `status/410/${a}`);
-    await send(1);
-    await drain(app);
-    await send(1, () => "a second event");
+    const { app, enqueueDirect } = setup((a) => `status/410/${a}`);
+    await enqueueDirect(20);
     await drain(app);
     const stats = await queueStub(app).stats(app);
     expect(stats.paused).toBe(true);
-    expect(stats.dead).toBe(1);
-    expect(stats.queued).toBe(1);
     expect(stats.lastError?.message).toBe("attempt 1: webhook answered 410");
-    // The second event waits for an operator to resume; it was never sent.
-    expect((await received(app)).length).toBe(1);
+    // Only the attempts already in flight when the first 410 came back were made.
+    const sent = (await received(app)).length;
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect(sent).toBeLessThanOrEqual(QUEUE_LIMITS.pushConcurrency);
+    expect(stats.dead).toBe(sent);
+    expect(stats.queued).toBe(20 - sent);
+    const rows = await queueRows(app);
+    expect(rows.filter((r) => r.state === "queued").every((r) => r.attempts === 0)).toBe(true);
+    // Nothing more goes out while paused, even when due.
+    await makeDue(app);
+    await drain(app);
+    expect((await received(app)).length).toBe(sent);
   });
 
   it("loses nothing when the Durable Object restarts with events queued", async () => {
@@ -231,6 +237,24 @@ describe("push delivery from the queue", () => {
 });
 
 describe("queue bounds", () => {
+  it("answers a pull of large events within the read budget, leasing only what it returns", async () => {
+    const app = newBucket("bigpull");
+    const stub = queueStub(app);
+    const pad = "x".repeat(1_500_000);
+    for (let i = 0; i < 12; i++) {
+      const id = `evt_big_${i}`;
+      const body = JSON.stringify({ id, pad });
+      expect(await stub.enqueue(app, { mode: "pull" }, { id, body, receivedAt: Date.now() })).toEqual({ status: "queued" });
+    }
+    const size = JSON.stringify({ id: "evt_big_0", pad }).length;
+    const fits = Math.floor(QUEUE_LIMITS.readBytes / size);
+    expect(fits).toBe(11);
+    const first = await stub.pull(100, 60);
+    expect(first.map((b) => JSON.parse(b).id)).toEqual(Array.from({ length: fits }, (_, i) => `evt_big_${i}`));
+    expect((await queueRows(app)).map((r) => r.attempts)).toEqual([...Array(fits).fill(1), 0]);
+    expect((await stub.pull(100, 60)).map((b) => JSON.parse(b).id)).toEqual(["evt_big_11"]);
+  });
+
   it("answers 503 (so WeCom retries) and logs why when the queue is full; nothing is dropped", async () => {
     const { app, environment } = setup((a) => `ok/${a}`);
     await runInDurableObject(queueStub(app), (_, state) => {
