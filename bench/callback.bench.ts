@@ -7,7 +7,7 @@
  */
 import { bench, describe } from "vitest";
 import { parseEnvelope } from "../src/envelope.js";
-import { buildEvent } from "../src/event.js";
+import { buildEvent, serializeEvent } from "../src/event.js";
 import {
   computeMsgSignature,
   decryptMessage,
@@ -80,12 +80,12 @@ describe("a whole callback, up to the hand-over", () => {
     const envelope = parseEnvelope(bodyText);
     await verifyMsgSignature(sigText, token, timestamp, nonce, envelope.encrypt);
     const decrypted = await decryptMessage(aes, envelope.encrypt);
-    JSON.stringify(await buildEvent(app, decrypted, "xml", new Date()));
+    serializeEvent(await buildEvent(app, decrypted, "xml", new Date()));
   });
   bench("POST approval event: verify, decrypt, parse, event JSON", async () => {
     await verifyMsgSignature(sigText, token, timestamp, nonce, encApproval);
     const decrypted = await decryptMessage(aes, encApproval);
-    JSON.stringify(await buildEvent(app, decrypted, "xml", new Date()));
+    serializeEvent(await buildEvent(app, decrypted, "xml", new Date()));
   });
   bench("GET URL verification through the fetch handler", async () => {
     await worker.fetch(new Request(verifyUrl), env);
