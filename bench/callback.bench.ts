@@ -50,7 +50,9 @@ const bodyText = `<xml><ToUserName><![CDATA[${receiveId}]]></ToUserName><Encrypt
 
 const echostr = await encryptMessage(aes, "5927782489442352469", receiveId);
 const echoSig = await computeMsgSignature(token, timestamp, nonce, echostr);
+// URL verification never reaches the queue, so it needs no QUEUE binding.
 const env = {
+  QUEUE: undefined as never,
   WECOM_MAX_SKEW_SECONDS: "300",
   WECOM_APPS: JSON.stringify({
     hr: { token, encodingAESKey, receiveId, webhook: { url: "http://127.0.0.1:9/x", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } },
