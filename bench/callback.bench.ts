@@ -54,6 +54,7 @@ const echoSig = await computeMsgSignature(token, timestamp, nonce, echostr);
 const env = {
   QUEUE: undefined as never,
   WECOM_MAX_SKEW_SECONDS: "300",
+  WECOM_DEBUG: "0",
   WECOM_APPS: JSON.stringify({
     hr: { token, encodingAESKey, receiveId, webhook: { url: "http://127.0.0.1:9/x", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } },
   }),

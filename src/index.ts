@@ -7,7 +7,7 @@
  *   /admin/apps/…               admin API (ADMIN_TOKEN)
  *   GET  /healthz               200 while the configuration can serve
  */
-import { handleAdmin, type AdminEnv } from "./admin.js";
+import { handleAdmin } from "./admin.js";
 import { receiveCallback, verifyUrl, type CallbackResult } from "./callback.js";
 import { appFor, loadConfig } from "./config.js";
 import { deliveryFor } from "./delivery/index.js";
@@ -18,7 +18,18 @@ import { handleQueue } from "./pull.js";
 
 export { AppQueue } from "./queue/app-queue.js";
 
-export type WorkerEnv = AdminEnv;
+/**
+ * `Env` is generated from wrangler.toml by `npm run types` (vars and the QUEUE
+ * binding). Secrets are not in wrangler.toml, so they are typed here, all
+ * optional: a deployment without them must still answer with a clear message.
+ */
+export interface Secrets {
+  WECOM_APPS?: string;
+  ADMIN_TOKEN?: string;
+  WECOM_DEMO?: string;
+}
+
+export type WorkerEnv = Env & Secrets;
 
 const CALLBACK = /^\/callback\/([^/]+)\/?$/;
 const QUEUE = /^\/queue\/([^/]+)\/(pull|ack)\/?$/;
