@@ -380,8 +380,7 @@ export class AppQueue extends DurableObject<ConfigEnv> {
       this.sql.exec("DELETE FROM meta WHERE key = 'webhook'");
       return;
     }
-    const value = JSON.stringify({ ...webhook, signingKey: encodeBase64(webhook.signingKey) });
-    if (this.getMeta("webhook") !== value) this.setMeta("webhook", value);
+    this.setMeta("webhook", JSON.stringify({ ...webhook, signingKey: encodeBase64(webhook.signingKey) }));
   }
 
   /** Reads rows until their bodies would pass QUEUE_LIMITS.readBytes; always at least one. */
@@ -407,7 +406,9 @@ export class AppQueue extends DurableObject<ConfigEnv> {
     return rows[0]?.value ?? null;
   }
 
+  /** Writes only on change: enqueue restates app, mode and webhook with every event. */
   private setMeta(key: string, value: string): void {
+    if (this.getMeta(key) === value) return;
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
