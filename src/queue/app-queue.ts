@@ -7,7 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { loadConfig, type ConfigEnv, type WebhookConfig } from "../config.js";
-import { decodeBase64, encodeBase64 } from "../crypto/bytes.js";
+import { decodeBase64, encodeBase64, encodeUtf8 } from "../crypto/bytes.js";
 import { sendWebhook } from "../delivery/webhook.js";
 import { logQueue } from "../log.js";
 import { backoffMs } from "./backoff.js";
@@ -128,7 +128,7 @@ export class AppQueue extends DurableObject<ConfigEnv> {
       if (mode === "push") await this.schedule();
       return { status: "duplicate" };
     }
-    const size = new TextEncoder().encode(event.body).length;
+    const size = encodeUtf8(event.body).length;
     if (size > QUEUE_LIMITS.maxEventBytes) {
       return { status: "too_large", reason: `event is ${size} bytes; at most ${QUEUE_LIMITS.maxEventBytes} are queued` };
     }
