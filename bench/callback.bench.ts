@@ -6,8 +6,8 @@
  * Free plan) is not close.
  */
 import { bench, describe } from "vitest";
-import { parseEnvelope } from "../src/envelope.js";
-import { buildEvent, serializeEvent } from "../src/event.js";
+import { parseEnvelope } from "../src/wecom/envelope.js";
+import { buildEvent, serializeEvent } from "../src/wecom/event.js";
 import {
   computeMsgSignature,
   decryptMessage,
@@ -16,7 +16,7 @@ import {
   verifyMsgSignature,
 } from "../src/crypto/index.js";
 import worker from "../src/index.js";
-import { parseXml } from "../src/xml.js";
+import { parseXml } from "../src/wecom/xml.js";
 
 // The handler logs one line per request; a benchmark measures it, not the terminal.
 console.log = () => {};

@@ -3,8 +3,10 @@
  * objects. Errors name the app and the field (`WECOM_APPS.hr.encodingAESKey …`),
  * never a value: the whole object is a secret.
  */
-import { decodeBase64, importEncodingAesKey, type AesKey } from "./crypto/index.js";
+import { importEncodingAesKey, type AesKey } from "./crypto/index.js";
 import { WecomError } from "./errors.js";
+import { decodeBase64 } from "./lib/bytes.js";
+import { isPlainObject as isObject, isWholeNumberIn } from "./lib/checks.js";
 
 export interface WebhookConfig {
   readonly url: string;
@@ -259,9 +261,7 @@ function parsePull(path: string, value: unknown): PullConfig {
 
 function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    fail(path, `must be a whole number from ${min} to ${max}`);
-  }
+  if (!isWholeNumberIn(value, min, max)) fail(path, `must be a whole number from ${min} to ${max}`);
   return value;
 }
 
@@ -269,10 +269,6 @@ function rejectUnknownKeys(path: string, value: Record<string, unknown>, known: 
   for (const key of Object.keys(value)) {
     if (!known.has(key)) fail(`${path}.${key.slice(0, 64)}`, `is not a known field (known: ${[...known].join(", ")})`);
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 const aesKeys = new WeakMap<AppConfig, Promise<AesKey>>();

@@ -7,14 +7,14 @@
  *   /admin/apps/…               admin API (ADMIN_TOKEN)
  *   GET  /healthz               200 while the configuration can serve
  */
-import { handleAdmin } from "./admin.js";
-import { receiveCallback, verifyUrl, type CallbackResult } from "./callback.js";
 import { appFor, loadConfig } from "./config.js";
-import { deliveryFor } from "./delivery/index.js";
 import { statusOf, WecomError } from "./errors.js";
-import { decodeSegment, errorResponse, jsonResponse } from "./http.js";
 import { logRequest, type RequestLog } from "./log.js";
-import { handleQueue } from "./pull.js";
+import { deliveryFor } from "./queue/client.js";
+import { handleAdmin } from "./routes/admin.js";
+import { receiveCallback, verifyUrl, type CallbackResult } from "./routes/callback.js";
+import { decodeSegment, errorResponse, jsonResponse } from "./routes/http.js";
+import { handleQueue } from "./routes/pull.js";
 
 export { AppQueue } from "./queue/app-queue.js";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeBase64 } from "../src/crypto/index.js";
+import { encodeBase64 } from "../src/lib/bytes.js";
 import {
   callbackRequest,
   callbackUrl,

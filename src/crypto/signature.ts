@@ -1,4 +1,4 @@
-import { concatBytes, encodeUtf8, timingSafeEqual, toHex } from "./bytes.js";
+import { concatBytes, encodeUtf8, timingSafeEqual, toHex } from "../lib/bytes.js";
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);

@@ -12,7 +12,7 @@
  * plaintext untouched, and the 32-byte padding is checked here, by hand.
  */
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
-import { concatBytes, decodeBase64, decodeUtf8, encodeBase64, encodeUtf8 } from "./bytes.js";
+import { concatBytes, decodeBase64, decodeUtf8, encodeBase64, encodeUtf8 } from "../lib/bytes.js";
 
 const BLOCK = 16;
 const PAD_BLOCK = 32;
@@ -62,7 +62,12 @@ export async function importEncodingAesKey(encodingAESKey: string): Promise<AesK
 
 /** Decrypts an `Encrypt` / `echostr` value and checks every byte of its framing. */
 export async function decryptMessage(aes: AesKey, encrypt: string): Promise<Decrypted> {
-  const ciphertext = decodeBase64(encrypt);
+  let ciphertext: Uint8Array<ArrayBuffer>;
+  try {
+    ciphertext = decodeBase64(encrypt);
+  } catch {
+    throw new WecomError(WXBizMsgCryptCode.DecodeBase64, "not valid base64");
+  }
   if (ciphertext.length === 0 || ciphertext.length % BLOCK !== 0) {
     throw decryptFailed("ciphertext length is not a positive multiple of 16");
   }
@@ -92,10 +97,15 @@ export async function decryptMessage(aes: AesKey, encrypt: string): Promise<Decr
     throw new WecomError(WXBizMsgCryptCode.IllegalBuffer, "message length overruns the decrypted buffer");
   }
   const messageEnd = HEADER + messageLength;
-  return {
-    message: decodeUtf8(content.subarray(HEADER, messageEnd)),
-    receiveId: decodeUtf8(content.subarray(messageEnd)),
-  };
+  try {
+    return {
+      message: decodeUtf8(content.subarray(HEADER, messageEnd)),
+      receiveId: decodeUtf8(content.subarray(messageEnd)),
+    };
+  } catch {
+    // Refused rather than patched with U+FFFD: `raw` must be the bytes WeCom sent.
+    throw new WecomError(WXBizMsgCryptCode.IllegalBuffer, "decrypted message is not valid UTF-8");
+  }
 }
 
 /** Returns the pad length 1..32, or throws if any pad byte is wrong. */

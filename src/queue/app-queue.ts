@@ -7,8 +7,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { loadConfig, type ConfigEnv, type WebhookConfig } from "../config.js";
-import { decodeBase64, encodeBase64, encodeUtf8 } from "../crypto/bytes.js";
-import { sendWebhook } from "../delivery/webhook.js";
+import { decodeBase64, encodeBase64, encodeUtf8 } from "../lib/bytes.js";
+import { sendWebhook } from "../webhook/send.js";
 import { logQueue } from "../log.js";
 import { backoffMs } from "./backoff.js";
 

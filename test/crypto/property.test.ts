@@ -1,14 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  decodeBase64,
   decryptMessage,
-  encodeBase64,
   encryptMessage,
   importEncodingAesKey,
   type AesKey,
 } from "../../src/crypto/index.js";
 import { WecomError } from "../../src/errors.js";
+import { decodeBase64, encodeBase64 } from "../../src/lib/bytes.js";
 import { callbackUrl, callWorker, errorOf, sign, TEST_APP, testEnv, webhookApp } from "../support/wecom.js";
 
 const aesKey = (): Promise<AesKey> => importEncodingAesKey(TEST_APP.encodingAESKey);

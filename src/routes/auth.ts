@@ -1,5 +1,5 @@
-import { encodeUtf8, timingSafeEqual, toHex } from "./crypto/bytes.js";
-import { WecomError } from "./errors.js";
+import { WecomError } from "../errors.js";
+import { encodeUtf8, timingSafeEqual, toHex } from "../lib/bytes.js";
 
 /**
  * Checks `Authorization: Bearer <token>` in constant time. Both sides are

@@ -14,7 +14,7 @@ import {
   testEnv,
   textMessage,
   webhookApp,
-} from "./support/wecom.js";
+} from "../support/wecom.js";
 
 const ADMIN = (env as unknown as { ADMIN_TOKEN: string }).ADMIN_TOKEN;
 

@@ -3,7 +3,7 @@
  * `{id}.{timestamp}.{body}` with the bytes behind `whsec_`, sent as
  * `webhook-signature: v1,<base64>`.
  */
-import { encodeBase64, encodeUtf8 } from "../crypto/bytes.js";
+import { encodeBase64, encodeUtf8 } from "../lib/bytes.js";
 
 const keys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
 

@@ -1,5 +1,7 @@
-import { WecomError, WXBizMsgCryptCode } from "../errors.js";
-
+/**
+ * Byte and string helpers shared by every layer. They know nothing of WeCom:
+ * a failure is a plain Error, and the caller maps it to its own code.
+ */
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -7,22 +9,16 @@ export function encodeUtf8(text: string): Uint8Array<ArrayBuffer> {
   return utf8.encode(text) as Uint8Array<ArrayBuffer>;
 }
 
-/** Invalid UTF-8 is refused rather than patched with U+FFFD: `raw` must be the bytes WeCom sent. */
+/** Strict UTF-8: invalid bytes throw a TypeError rather than turn into U+FFFD. */
 export function decodeUtf8(bytes: Uint8Array): string {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    throw new WecomError(WXBizMsgCryptCode.IllegalBuffer, "decrypted message is not valid UTF-8");
-  }
+  return strictUtf8.decode(bytes);
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** Strict, padded base64 (what WeCom sends). Anything else is -40010. */
+/** Strict, padded base64; anything else throws a SyntaxError. */
 export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  if (!BASE64.test(text)) {
-    throw new WecomError(WXBizMsgCryptCode.DecodeBase64, "not valid base64");
-  }
+  if (!BASE64.test(text)) throw new SyntaxError("not valid base64");
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

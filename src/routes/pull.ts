@@ -5,10 +5,10 @@
  *   POST /queue/{app}/pull  {"max": 10, "leaseSeconds": 60}  → {"events": [ … ]}
  *   POST /queue/{app}/ack   {"ids": ["…"]}                   → {"acked": n}
  */
+import { appFor, loadConfig, type ConfigEnv } from "../config.js";
+import { WecomError } from "../errors.js";
+import { queueOf, type QueueEnv } from "../queue/client.js";
 import { requireBearer } from "./auth.js";
-import { appFor, loadConfig, type ConfigEnv } from "./config.js";
-import { queueOf, type QueueEnv } from "./delivery/index.js";
-import { WecomError } from "./errors.js";
 import { idsField, intField, jsonResponse, readJsonObject } from "./http.js";
 
 export const PULL_LIMITS = {

@@ -7,12 +7,12 @@
  *
  * Every refusal is a WecomError thrown before anything is handed over.
  */
-import { aesKeyOf, type AppConfig, type GatewayConfig } from "./config.js";
-import { decryptMessage, verifyMsgSignature, type Decrypted } from "./crypto/index.js";
-import type { Delivery } from "./delivery/index.js";
-import { parseEnvelope, restorePlus } from "./envelope.js";
-import { WecomError, WXBizMsgCryptCode } from "./errors.js";
-import { buildEvent, type WecomEvent } from "./event.js";
+import { aesKeyOf, type AppConfig, type GatewayConfig } from "../config.js";
+import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/index.js";
+import { WecomError, WXBizMsgCryptCode } from "../errors.js";
+import type { Delivery } from "../queue/client.js";
+import { parseEnvelope, restorePlus } from "../wecom/envelope.js";
+import { buildEvent, type WecomEvent } from "../wecom/event.js";
 import { readBodyLimited, textResponse } from "./http.js";
 
 export interface CallbackResult {

@@ -1,5 +1,6 @@
-import { concatBytes } from "./crypto/bytes.js";
-import { statusOf, WecomError } from "./errors.js";
+import { statusOf, WecomError } from "../errors.js";
+import { concatBytes } from "../lib/bytes.js";
+import { isPlainObject, isWholeNumberIn } from "../lib/checks.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -62,17 +63,15 @@ export async function readJsonObject(request: Request): Promise<Record<string, u
   } catch {
     throw new WecomError("invalid_parameter", "body must be a JSON object");
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new WecomError("invalid_parameter", "body must be a JSON object");
-  }
-  return value as Record<string, unknown>;
+  if (!isPlainObject(value)) throw new WecomError("invalid_parameter", "body must be a JSON object");
+  return value;
 }
 
 /** An optional whole number in [min, max]. */
 export function intField(body: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
   const value = body[name];
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+  if (!isWholeNumberIn(value, min, max)) {
     throw new WecomError("invalid_parameter", `${name} must be a whole number from ${min} to ${max}`);
   }
   return value;

@@ -8,10 +8,10 @@
  *   POST /admin/apps/{app}/pause        stop pushing (events keep queueing)
  *   POST /admin/apps/{app}/resume       push again
  */
+import { appFor, loadConfig, type ConfigEnv } from "../config.js";
+import { WecomError } from "../errors.js";
+import { queueOf, type QueueEnv } from "../queue/client.js";
 import { requireBearer } from "./auth.js";
-import { appFor, loadConfig, type ConfigEnv } from "./config.js";
-import { queueOf, type QueueEnv } from "./delivery/index.js";
-import { WecomError } from "./errors.js";
 import { decodeSegment, idsField, jsonResponse, readJsonObject } from "./http.js";
 
 export interface AdminEnv extends ConfigEnv, QueueEnv {

@@ -3,7 +3,7 @@
  * apps, contacts, approvals, suites; JSON (`{"encrypt": "…"}`) for smart
  * robots. Told apart by the body itself, never by Content-Type.
  */
-import { WecomError, WXBizMsgCryptCode } from "./errors.js";
+import { WecomError, WXBizMsgCryptCode } from "../errors.js";
 import { parseXml } from "./xml.js";
 
 export type EnvelopeFormat = "xml" | "json";

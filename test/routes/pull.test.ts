@@ -13,7 +13,7 @@ import {
   testEnv,
   textMessage,
   webhookApp,
-} from "./support/wecom.js";
+} from "../support/wecom.js";
 
 const TOKEN = "pull-token-0123456789-abcdefghij";
 

@@ -13,7 +13,8 @@
  *   elements are dropped; CDATA is text.
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { WecomError, WXBizMsgCryptCode } from "./errors.js";
+import { WecomError, WXBizMsgCryptCode } from "../errors.js";
+import { isPlainObject as isObject } from "../lib/checks.js";
 
 /** Elements WeCom documents as list items. Each is an array wherever it occurs. */
 export const REPEATING_ELEMENTS: readonly string[] = [
@@ -104,8 +105,4 @@ function normalise(value: unknown): XmlValue {
     out[key] = normalise(child);
   }
   return out;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -8,8 +8,8 @@
  */
 import type { AppConfig } from "../config.js";
 import { WecomError } from "../errors.js";
-import { serializeEvent, type WecomEvent } from "../event.js";
-import type { AppQueue } from "../queue/app-queue.js";
+import { serializeEvent, type WecomEvent } from "../wecom/event.js";
+import type { AppQueue } from "./app-queue.js";
 
 export interface Delivery {
   handOver(event: WecomEvent): Promise<void>;

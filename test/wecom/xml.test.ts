@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { WecomError } from "../src/errors.js";
-import { MAX_XML_DEPTH, parseXml } from "../src/xml.js";
+import { WecomError } from "../../src/errors.js";
+import { MAX_XML_DEPTH, parseXml } from "../../src/wecom/xml.js";
 
 function refusal(text: string): { code: unknown; message: string; detail: string | undefined } {
   try {

@@ -1,8 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import generated from "./vectors/generated.json";
-import official from "./vectors/official.json";
+import generated from "../vectors/generated.json";
+import official from "../vectors/official.json";
 import {
   callbackRequest,
   callbackUrl,
@@ -22,7 +22,7 @@ import {
   textMessage,
   webhookApp,
   WEBHOOK_SECRET,
-} from "./support/wecom.js";
+} from "../support/wecom.js";
 
 const officialGet = () =>
   callbackUrl("official", {

@@ -1,11 +1,12 @@
 /**
  * The JSON the intranet receives for each callback (SPEC §5).
  */
-import type { AppConfig } from "./config.js";
-import { encodeUtf8, toHex } from "./crypto/bytes.js";
-import type { Decrypted } from "./crypto/index.js";
+import type { AppConfig } from "../config.js";
+import type { Decrypted } from "../crypto/index.js";
+import { WecomError, WXBizMsgCryptCode } from "../errors.js";
+import { encodeUtf8, toHex } from "../lib/bytes.js";
+import { isPlainObject } from "../lib/checks.js";
 import type { EnvelopeFormat } from "./envelope.js";
-import { WecomError, WXBizMsgCryptCode } from "./errors.js";
 import { parseXml, type XmlObject } from "./xml.js";
 
 export interface WecomEvent {
@@ -69,8 +70,6 @@ function parseJsonObject(text: string): Record<string, unknown> {
   } catch {
     throw new WecomError(WXBizMsgCryptCode.ParseXml, "decrypted JSON could not be parsed");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new WecomError(WXBizMsgCryptCode.ParseXml, "decrypted JSON is not an object");
-  }
-  return parsed as Record<string, unknown>;
+  if (!isPlainObject(parsed)) throw new WecomError(WXBizMsgCryptCode.ParseXml, "decrypted JSON is not an object");
+  return parsed;
 }

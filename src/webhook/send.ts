@@ -3,7 +3,7 @@
  * caller's business; this only reports what happened.
  */
 import type { WebhookConfig } from "../config.js";
-import { signWebhook } from "./standard-webhooks.js";
+import { signWebhook } from "./sign.js";
 
 export type WebhookOutcome =
   | { readonly ok: true; readonly status: number }
