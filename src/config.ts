@@ -21,6 +21,8 @@ export interface WebhookConfig {
 
 export interface PullConfig {
   readonly token: string;
+  /** Leases of one event before it becomes a dead letter (a poison event is never acked). */
+  readonly maxAttempts: number;
 }
 
 export interface AppConfig {
@@ -62,6 +64,10 @@ export const WEBHOOK_DEFAULTS = {
   maxBackoffMs: 3_600_000,
 } as const;
 
+export const PULL_DEFAULTS = {
+  maxAttempts: 20,
+} as const;
+
 const DEFAULT_MAX_SKEW_SECONDS = 300;
 
 let cache: { key: string; config: GatewayConfig | WecomError } | undefined;
@@ -92,7 +98,8 @@ export function appFor(config: GatewayConfig, name: string): AppConfig {
   const app = config.apps.get(name);
   if (app) return app;
   const problem = config.invalidApps.get(name);
-  if (problem !== undefined) throw new WecomError("invalid_config", `app "${name}" is misconfigured: ${problem}`);
+  // The broken field goes to the log line and the admin API, never to whoever asked.
+  if (problem !== undefined) throw new WecomError("invalid_config", `app "${name}" is misconfigured`, problem);
   throw new WecomError("unknown_app", `no app named "${name.slice(0, 64)}"`);
 }
 
@@ -147,7 +154,7 @@ function fail(path: string, problem: string): never {
 
 const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "webhook", "pull"]);
 const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs", "maxAttempts", "minBackoffMs", "maxBackoffMs"]);
-const PULL_KEYS = new Set(["token"]);
+const PULL_KEYS = new Set(["token", "maxAttempts"]);
 /** Headers the gateway sets itself; a configured value would break the signature or the framing. */
 const RESERVED_HEADERS = new Set([
   "webhook-id",
@@ -256,7 +263,8 @@ function parsePull(path: string, value: unknown): PullConfig {
   if (typeof token !== "string" || !/^[\x21-\x7e]{16,512}$/.test(token)) {
     fail(`${path}.token`, "must be 16-512 visible ASCII characters (use a long random string)");
   }
-  return { token };
+  const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, PULL_DEFAULTS.maxAttempts, 1, 1_000);
+  return { token, maxAttempts };
 }
 
 function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {

@@ -33,6 +33,8 @@ export type ErrorName =
   | "invalid_config"
   | "unauthorized"
   | "queue_full"
+  | "conflict"
+  | "body_incomplete"
   | "internal_error";
 
 export type ErrorCode = WXBizMsgCryptCode | ErrorName;
@@ -56,6 +58,7 @@ const STATUS: Record<string, number> = {
   not_found: 404,
   unknown_app: 404,
   method_not_allowed: 405,
+  conflict: 409,
   payload_too_large: 413,
   not_configured: 503,
   invalid_config: 503,

@@ -4,7 +4,7 @@
  * an accepted callback is added as `debugPlaintext`.
  */
 export interface RequestLog {
-  route: "callback" | "queue" | "admin";
+  route: "callback" | "queue" | "admin" | "health";
   method: string;
   app?: string;
   status: number;
@@ -23,19 +23,26 @@ export function logRequest(line: RequestLog): void {
   else console.warn(JSON.stringify(record));
 }
 
-/** One JSON line per push attempt that did not simply succeed, and per delivery. */
-export interface QueueLog {
-  app: string;
-  eventId: string;
-  outcome: "delivered" | "retry" | "dead";
-  status: number;
-  attempts: number;
-  detail?: string;
-  retryInMs?: number;
-}
+/** One JSON line per push attempt that failed, and one per alarm that delivered anything. */
+export type QueueLog =
+  | {
+      app: string;
+      eventId: string;
+      outcome: "retry" | "dead";
+      status: number;
+      attempts: number;
+      detail?: string;
+      retryInMs?: number;
+    }
+  | { app: string; outcome: "pushed"; delivered: number; retried: number; dead: number };
 
 export function logQueue(line: QueueLog): void {
   const record = { msg: "wecom-edge", route: "queue", ...line };
-  if (line.outcome === "delivered") console.log(JSON.stringify(record));
+  if (line.outcome === "pushed") console.log(JSON.stringify(record));
   else console.warn(JSON.stringify(record));
+}
+
+/** One JSON line per sweep that changed anything, or could not run. */
+export function logSweep(line: { synced: number; detail?: string }): void {
+  console.log(JSON.stringify({ msg: "wecom-edge", route: "sweep", ...line }));
 }

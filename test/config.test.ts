@@ -42,7 +42,7 @@ describe("parseConfig", () => {
     expect(config.apps.get("a")!.receiveIds).toEqual(["ww1", "tj2"]);
     expect(config.apps.get("b")!.receiveIds).toBe("*");
     expect(config.apps.get("c")!.receiveIds).toEqual([""]);
-    expect(config.apps.get("c")!.pull).toEqual({ token: "t".repeat(16) });
+    expect(config.apps.get("c")!.pull).toEqual({ token: "t".repeat(16), maxAttempts: 20 });
   });
 
   it("reads WECOM_MAX_SKEW_SECONDS and WECOM_DEBUG", () => {

@@ -1,72 +1,135 @@
 /**
- * The admin API, behind ADMIN_TOKEN (bearer, constant time):
+ * The admin API, behind ADMIN_TOKEN (bearer, constant time). README: "Admin API".
  *
- *   GET  /admin/apps                    stats of every app
- *   GET  /admin/apps/{app}              stats of one app
- *   GET  /admin/apps/{app}/dead?limit=  its dead letters, oldest first
- *   POST /admin/apps/{app}/replay       {"ids": [...]} or {"all": true}: dead letters back in the queue
- *   POST /admin/apps/{app}/pause        stop pushing (events keep queueing)
- *   POST /admin/apps/{app}/resume       push again
+ *   GET  /admin/apps                 stats of every queue, and the invalid apps
+ *   GET  /admin/apps/{app}           stats of one queue
+ *   GET  /admin/apps/{app}/dead      its dead letters, oldest first (?limit=)
+ *   POST /admin/apps/{app}/replay    {"ids": [...]} or {"all": true}: dead letters back in the queue
+ *   POST /admin/apps/{app}/purge     {"ids": [...]} or {"all": true}: dead letters deleted
+ *   POST /admin/apps/{app}/pause     stop pushing (events keep queueing)
+ *   POST /admin/apps/{app}/resume    push again
+ *   POST /admin/apps/{app}/drop      delete the queue of an app no longer configured
+ *
+ * Queues of apps no longer in WECOM_APPS are managed like any other: the
+ * registry knows them.
  */
-import { appFor, loadConfig, type ConfigEnv } from "../config.js";
+import { loadConfig, type GatewayConfig } from "../config.js";
 import { WecomError } from "../errors.js";
-import { queueOf, type QueueEnv } from "../queue/client.js";
+import { queueOf, registryOf } from "../queue/bindings.js";
+import { encodeSettings } from "../queue/settings.js";
 import { requireBearer } from "./auth.js";
-import { decodeSegment, idsField, jsonResponse, readJsonObject } from "./http.js";
+import { idsField, jsonResponse, readJsonObject } from "./http.js";
+import { asWecomError } from "./serve.js";
+import type { Route, RouteContext } from "./table.js";
 
-export interface AdminEnv extends ConfigEnv, QueueEnv {
-  ADMIN_TOKEN?: string;
-}
+const MAX_IDS = 1_000;
 
-const ROUTE = /^\/admin\/apps(?:\/([^/]+)(?:\/(dead|replay|pause|resume))?)?\/?$/;
-
-export async function handleAdmin(request: Request, env: AdminEnv, url: URL): Promise<Response> {
+async function authorise({ request, env }: RouteContext): Promise<void> {
   if (!env.ADMIN_TOKEN) {
     throw new WecomError("not_configured", "the admin API is off: set ADMIN_TOKEN with `wrangler secret put ADMIN_TOKEN`");
   }
   await requireBearer(request, env.ADMIN_TOKEN);
-  const route = ROUTE.exec(url.pathname);
-  if (!route) throw new WecomError("not_found", "no such route");
-  const [, appName, action] = route;
-  const config = loadConfig(env);
+}
 
-  if (appName === undefined) {
-    expectMethod(request, "GET");
-    const names = [...config.apps.keys()];
-    return jsonResponse({
-      apps: await Promise.all(names.map((name) => queueOf(env, name).stats(name))),
-      invalidApps: Object.fromEntries(config.invalidApps),
-    });
-  }
-  const app = appFor(config, decodeSegment(appName));
-  const queue = queueOf(env, app.name);
-  switch (action) {
-    case undefined:
-      expectMethod(request, "GET");
-      return jsonResponse(await queue.stats(app.name));
-    case "dead": {
-      expectMethod(request, "GET");
-      const limit = url.searchParams.get("limit") ?? "100";
-      if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
-        throw new WecomError("invalid_parameter", "limit must be a whole number from 1 to 1000");
-      }
-      return jsonResponse({ events: await queue.deadLetters(Number(limit)) });
-    }
-    case "replay": {
-      expectMethod(request, "POST");
-      const body = await readJsonObject(request);
-      if (body.all === true && body.ids === undefined) return jsonResponse({ replayed: await queue.replay(null) });
-      if (body.all !== undefined && body.all !== false) {
-        throw new WecomError("invalid_parameter", 'give either "ids" or "all": true');
-      }
-      return jsonResponse({ replayed: await queue.replay(idsField(body, "ids", 1000)) });
-    }
-    default:
-      expectMethod(request, "POST");
-      return jsonResponse({ paused: await queue.setPaused(action === "pause") });
+/** The configuration, or an empty one and why: the admin API must keep working while WECOM_APPS is broken. */
+function configOf(context: RouteContext): { config: GatewayConfig; problem?: string } {
+  try {
+    return { config: loadConfig(context.env) };
+  } catch (error) {
+    const empty: GatewayConfig = { apps: new Map(), invalidApps: new Map(), maxSkewSeconds: 0, debug: false };
+    return { config: empty, problem: asWecomError(error).message };
   }
 }
 
-function expectMethod(request: Request, method: "GET" | "POST"): void {
-  if (request.method !== method) throw new WecomError("method_not_allowed", `use ${method}`);
+/** The named queue and its app's live settings (null when the app is no longer configured). */
+async function target(context: RouteContext): Promise<{ name: string; settings: string | null }> {
+  await authorise(context);
+  const name = context.params[0]!;
+  const app = configOf(context).config.apps.get(name);
+  if (app) return { name, settings: encodeSettings(app) };
+  if ((await registryOf(context.env).list()).includes(name)) return { name, settings: null };
+  throw new WecomError("unknown_app", `no app or queue named "${name.slice(0, 64)}"`);
 }
+
+async function list(context: RouteContext): Promise<Response> {
+  await authorise(context);
+  const { config, problem } = configOf(context);
+  const configured = [...config.apps.values()].map((app) => queueOf(context.env, app.name).stats(app.name, encodeSettings(app)));
+  const removed = (await registryOf(context.env).list())
+    .filter((name) => !config.apps.has(name))
+    .map((name) => queueOf(context.env, name).stats(name, null));
+  const removedStats = (await Promise.all(removed)).filter((stats) => stats.depth + stats.dead > 0);
+  return jsonResponse({
+    apps: [...(await Promise.all(configured)), ...removedStats],
+    invalidApps: Object.fromEntries(config.invalidApps),
+    ...(problem !== undefined ? { configError: problem } : {}),
+  });
+}
+
+async function stats(context: RouteContext): Promise<Response> {
+  const { name, settings } = await target(context);
+  return jsonResponse(await queueOf(context.env, name).stats(name, settings));
+}
+
+async function dead(context: RouteContext): Promise<Response> {
+  const { name } = await target(context);
+  const limit = context.url.searchParams.get("limit") ?? "100";
+  if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
+    throw new WecomError("invalid_parameter", "limit must be a whole number from 1 to 1000");
+  }
+  const letters = await queueOf(context.env, name).deadLetters(Number(limit));
+  // The stored event JSON is spliced in as it is: a re-encoding would round a JSON callback's big numbers.
+  const items = letters.map(({ body, id, receivedAt, attempts, lastError }) => {
+    const head = JSON.stringify({ id, receivedAt: new Date(receivedAt).toISOString(), attempts, lastError });
+    return `${head.slice(0, -1)},"event":${body}}`;
+  });
+  return new Response(`{"events":[${items.join(",")}]}`, { headers: { "content-type": "application/json; charset=utf-8" } });
+}
+
+/** `{"ids": [...]}` or `{"all": true}`: null means all. */
+async function selection(request: Request): Promise<readonly string[] | null> {
+  const body = await readJsonObject(request);
+  if (body.all === true && body.ids === undefined) return null;
+  if (body.all !== undefined && body.all !== false) throw new WecomError("invalid_parameter", 'give either "ids" or "all": true');
+  return idsField(body, "ids", MAX_IDS);
+}
+
+async function replay(context: RouteContext): Promise<Response> {
+  const { name } = await target(context);
+  return jsonResponse({ replayed: await queueOf(context.env, name).replay(await selection(context.request)) });
+}
+
+async function purge(context: RouteContext): Promise<Response> {
+  const { name } = await target(context);
+  return jsonResponse({ purged: await queueOf(context.env, name).purgeDead(await selection(context.request)) });
+}
+
+async function pause(context: RouteContext): Promise<Response> {
+  const { name } = await target(context);
+  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(true) });
+}
+
+async function resume(context: RouteContext): Promise<Response> {
+  const { name } = await target(context);
+  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(false) });
+}
+
+async function drop(context: RouteContext): Promise<Response> {
+  const { name, settings } = await target(context);
+  if (settings !== null) {
+    throw new WecomError("conflict", `app "${name}" is configured: remove it from WECOM_APPS first, or purge its dead letters`);
+  }
+  return jsonResponse({ dropped: await queueOf(context.env, name).purgeAll(name) });
+}
+
+const APP = "([^/]+)";
+export const adminRoutes: Route[] = [
+  { name: "admin", path: /^\/admin\/apps\/?$/, methods: { GET: list } },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/?$`), methods: { GET: stats }, appParam: 0 },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/dead/?$`), methods: { GET: dead }, appParam: 0 },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/replay/?$`), methods: { POST: replay }, appParam: 0 },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/purge/?$`), methods: { POST: purge }, appParam: 0 },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/pause/?$`), methods: { POST: pause }, appParam: 0 },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/resume/?$`), methods: { POST: resume }, appParam: 0 },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/drop/?$`), methods: { POST: drop }, appParam: 0 },
+];

@@ -3,23 +3,18 @@
  *
  *   app config → query → timestamp → signature → decrypt → receiveId
  *     GET:  answer the echostr
- *     POST: envelope → … → parse → hand over (commit to the app's queue) → "success"
+ *     POST: envelope → … → parse → commit to the app's queue → "success"
  *
  * Every refusal is a WecomError thrown before anything is handed over.
  */
-import { aesKeyOf, type AppConfig, type GatewayConfig } from "../config.js";
+import { aesKeyOf, appFor, loadConfig, type AppConfig } from "../config.js";
 import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/index.js";
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
-import type { Delivery } from "../queue/client.js";
+import { commitEvent } from "../queue/client.js";
 import { parseEnvelope, restorePlus } from "../wecom/envelope.js";
-import { buildEvent, type WecomEvent } from "../wecom/event.js";
+import { buildEvent } from "../wecom/event.js";
 import { readBodyLimited, textResponse } from "./http.js";
-
-export interface CallbackResult {
-  readonly response: Response;
-  /** The event handed over, for the log line. */
-  readonly event?: WecomEvent;
-}
+import type { Route, RouteContext } from "./table.js";
 
 export interface CallbackQuery {
   readonly msgSignature: string;
@@ -28,29 +23,35 @@ export interface CallbackQuery {
 }
 
 /** GET: WeCom proves the URL by asking for its echostr back, decrypted. */
-export async function verifyUrl(app: AppConfig, config: GatewayConfig, url: URL, now: number): Promise<CallbackResult> {
-  const query = readQuery(url, now, config.maxSkewSeconds);
+async function verifyUrl({ env, url, params, started }: RouteContext): Promise<Response> {
+  const config = loadConfig(env);
+  const app = appFor(config, params[0]!);
+  const query = readQuery(url, started, config.maxSkewSeconds);
   const echostr = requiredParam(url, "echostr", 4096);
   const decrypted = await open(app, query, restorePlus(echostr));
-  return { response: textResponse(decrypted.message) };
+  return textResponse(decrypted.message);
 }
 
-/** POST: a message or event. Answers "success" once it is handed over. */
-export async function receiveCallback(
-  app: AppConfig,
-  config: GatewayConfig,
-  request: Request,
-  url: URL,
-  now: number,
-  delivery: Delivery,
-): Promise<CallbackResult> {
-  const query = readQuery(url, now, config.maxSkewSeconds);
+/** POST: a message or event. Answers "success" once it is committed to the app's queue. */
+async function receiveCallback({ request, env, url, params, started, log }: RouteContext): Promise<Response> {
+  const config = loadConfig(env);
+  const app = appFor(config, params[0]!);
+  const query = readQuery(url, started, config.maxSkewSeconds);
   const envelope = parseEnvelope(await readBodyLimited(request));
   const decrypted = await open(app, query, envelope.encrypt);
-  const event = await buildEvent(app, decrypted, envelope.format, new Date(now));
-  await delivery.handOver(event);
-  return { response: textResponse("success"), event };
+  const event = await buildEvent(app, decrypted, envelope.format, new Date(started));
+  await commitEvent(env, app, event);
+  log.eventId = event.id;
+  if (config.debug) log.debugPlaintext = event.raw;
+  return textResponse("success");
 }
+
+export const callbackRoute: Route = {
+  name: "callback",
+  path: /^\/callback\/([^/]+)\/?$/,
+  methods: { GET: verifyUrl, POST: receiveCallback },
+  appParam: 0,
+};
 
 /** Signature first, then decryption, then the receiveId: nothing is decrypted unsigned. */
 async function open(app: AppConfig, query: CallbackQuery, encrypt: string): Promise<Decrypted> {

@@ -1,44 +1,93 @@
 /**
- * The pull API (SPEC §6), for apps with `pull`: intranet consumers, which may
- * only make outbound connections, lease events and ack them.
+ * The pull API, for apps with `pull`: intranet consumers, which may only
+ * make outbound connections, lease events and ack or release them.
+ * README: "Pulling from the queue".
  *
- *   POST /queue/{app}/pull  {"max": 10, "leaseSeconds": 60}  → {"events": [ … ]}
- *   POST /queue/{app}/ack   {"ids": ["…"]}                   → {"acked": n}
+ *   POST /queue/{app}/pull  {"max", "leaseSeconds"}         → {"events", "lease", "attempts"}
+ *   POST /queue/{app}/ack   {"ids", "lease"}                 → {"acked", "notAcked"}
+ *   POST /queue/{app}/nack  {"ids", "lease", "delaySeconds"} → {"released", "notReleased"}
+ *
+ * An unknown app, an app that pushes and a wrong token get the same 401:
+ * the API does not tell app names apart before the caller is authenticated.
  */
-import { appFor, loadConfig, type ConfigEnv } from "../config.js";
+import { loadConfig, type AppConfig } from "../config.js";
 import { WecomError } from "../errors.js";
-import { queueOf, type QueueEnv } from "../queue/client.js";
+import { toHex } from "../lib/bytes.js";
+import { queueOf } from "../queue/bindings.js";
+import { encodeSettings } from "../queue/settings.js";
 import { requireBearer } from "./auth.js";
 import { idsField, intField, jsonResponse, readJsonObject } from "./http.js";
+import type { Route, RouteContext } from "./table.js";
 
 export const PULL_LIMITS = {
   max: { fallback: 10, min: 1, max: 100 },
   leaseSeconds: { fallback: 60, min: 1, max: 43_200 },
-  ackIds: 1_000,
+  delaySeconds: { fallback: 0, min: 0, max: 43_200 },
+  ids: 1_000,
 } as const;
 
-export async function handleQueue(
-  request: Request,
-  env: ConfigEnv & QueueEnv,
-  appName: string,
-  action: "pull" | "ack",
-): Promise<Response> {
-  if (request.method !== "POST") throw new WecomError("method_not_allowed", "use POST");
-  const app = appFor(loadConfig(env), appName);
-  if (!app.pull) throw new WecomError("not_found", `app "${app.name}" has no pull queue`);
-  await requireBearer(request, app.pull.token);
-  const body = await readJsonObject(request);
-  const queue = queueOf(env, app.name);
-  if (action === "ack") {
-    return jsonResponse({ acked: await queue.ack(idsField(body, "ids", PULL_LIMITS.ackIds)) });
+/** What a request for an app without a pull token is checked against: no caller can know it. */
+const DECOY_TOKEN = toHex(crypto.getRandomValues(new Uint8Array(32)));
+
+/** The app, once the caller has proved it holds the app's pull token. */
+async function authorise({ request, env, params, log }: RouteContext): Promise<AppConfig> {
+  const config = loadConfig(env);
+  const app = config.apps.get(params[0]!);
+  await requireBearer(request, app?.pull?.token ?? DECOY_TOKEN);
+  if (!app?.pull) {
+    log.detail = config.invalidApps.has(params[0]!) ? "app is misconfigured" : app ? "app pushes; it has no pull queue" : "no such app";
+    throw new WecomError("unauthorized", "a valid bearer token is required");
   }
+  return app;
+}
+
+async function pull(context: RouteContext): Promise<Response> {
+  const app = await authorise(context);
+  const body = await readJsonObject(context.request);
   const { max, leaseSeconds } = PULL_LIMITS;
-  const events = await queue.pull(
+  const pulled = await queueOf(context.env, app.name).pull(
+    app.name,
+    encodeSettings(app),
     intField(body, "max", max.fallback, max.min, max.max),
     intField(body, "leaseSeconds", leaseSeconds.fallback, leaseSeconds.min, leaseSeconds.max),
   );
   // Each event is stored as the JSON text that a push would carry: splice, don't re-encode.
-  return new Response(`{"events":[${events.join(",")}]}`, {
-    headers: { "content-type": "application/json; charset=utf-8" },
-  });
+  const attempts = Object.fromEntries(pulled.ids.map((id, i) => [id, pulled.attempts[i]]));
+  return new Response(
+    `{"events":[${pulled.events.join(",")}],"lease":${JSON.stringify(pulled.lease)},"attempts":${JSON.stringify(attempts)}}`,
+    { headers: { "content-type": "application/json; charset=utf-8" } },
+  );
 }
+
+async function ack(context: RouteContext): Promise<Response> {
+  const app = await authorise(context);
+  const body = await readJsonObject(context.request);
+  const ids = idsField(body, "ids", PULL_LIMITS.ids);
+  const lease = leaseField(body, false);
+  return jsonResponse(await queueOf(context.env, app.name).ack(ids, lease));
+}
+
+async function nack(context: RouteContext): Promise<Response> {
+  const app = await authorise(context);
+  const body = await readJsonObject(context.request);
+  const ids = idsField(body, "ids", PULL_LIMITS.ids);
+  const lease = leaseField(body, true)!;
+  const { delaySeconds } = PULL_LIMITS;
+  const delay = intField(body, "delaySeconds", delaySeconds.fallback, delaySeconds.min, delaySeconds.max);
+  return jsonResponse(await queueOf(context.env, app.name).nack(ids, lease, delay));
+}
+
+function leaseField(body: Record<string, unknown>, required: boolean): string | null {
+  const lease = body.lease;
+  if (lease === undefined && !required) return null;
+  if (typeof lease !== "string" || lease.length === 0 || lease.length > 64) {
+    throw new WecomError("invalid_parameter", "lease must be the lease string of a pull answer");
+  }
+  return lease;
+}
+
+export const queueRoute: Route[] = [
+  { name: "queue", path: /^\/queue\/([^/]+)\/pull\/?$/, methods: { POST: pull }, appParam: 0 },
+  { name: "queue", path: /^\/queue\/([^/]+)\/ack\/?$/, methods: { POST: ack }, appParam: 0 },
+  { name: "queue", path: /^\/queue\/([^/]+)\/nack\/?$/, methods: { POST: nack }, appParam: 0 },
+];

@@ -11,19 +11,22 @@ export type WebhookOutcome =
       readonly ok: false;
       /** HTTP status, or 0 when no answer came (network error, timeout). */
       readonly status: number;
-      readonly timedOut: boolean;
       /** Seconds asked for by a Retry-After header, if any. */
       readonly retryAfterSeconds?: number;
       readonly error: string;
     };
 
-export const USER_AGENT = "wecom-edge/0.1 (+Standard Webhooks)";
+export const USER_AGENT = "wecom-edge/0.2 (+Standard Webhooks)";
 
+/**
+ * `attempt` (1 for the first delivery) goes out as `wecom-edge-attempt`, so
+ * a receiver can see a redelivery without the event JSON changing.
+ */
 export async function sendWebhook(
   webhook: WebhookConfig,
   id: string,
   body: string,
-  timeoutMs: number,
+  attempt: number,
   now: Date = new Date(),
 ): Promise<WebhookOutcome> {
   const timestamp = Math.floor(now.getTime() / 1000);
@@ -33,22 +36,18 @@ export async function sendWebhook(
   headers.set("webhook-id", id);
   headers.set("webhook-timestamp", String(timestamp));
   headers.set("webhook-signature", await signWebhook(webhook.signingKey, id, timestamp, body));
+  headers.set("wecom-edge-attempt", String(attempt));
 
   // A timer of our own, cleared as soon as the answer is in: a pending AbortSignal.timeout()
   // would keep the invocation (and a Durable Object being evicted) waiting for it.
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException("webhook timeout", "TimeoutError")), timeoutMs);
+  const timer = setTimeout(() => controller.abort(new DOMException("webhook timeout", "TimeoutError")), webhook.timeoutMs);
   let response: Response;
   try {
     response = await fetch(webhook.url, { method: "POST", headers, body, redirect: "manual", signal: controller.signal });
   } catch (error) {
-    const timedOut = controller.signal.aborted;
-    return {
-      ok: false,
-      status: 0,
-      timedOut,
-      error: timedOut ? `no answer within ${timeoutMs} ms` : `request failed: ${describe(error)}`,
-    };
+    const error_ = controller.signal.aborted ? `no answer within ${webhook.timeoutMs} ms` : `request failed: ${describe(error)}`;
+    return { ok: false, status: 0, error: error_ };
   } finally {
     clearTimeout(timer);
   }
@@ -59,7 +58,6 @@ export async function sendWebhook(
   return {
     ok: false,
     status: response.status,
-    timedOut: false,
     ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
     error: `webhook answered ${response.status}`,
   };

@@ -3,6 +3,8 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.js";
 import { QUEUE_LIMITS } from "../../src/queue/app-queue.js";
+import { PUSH_LIMITS } from "../../src/queue/push.js";
+import { encodeSettings } from "../../src/queue/settings.js";
 import official from "../vectors/official.json";
 import {
   callbackRequest,
@@ -10,6 +12,7 @@ import {
   callWorker,
   drain,
   errorOf,
+  fillQueue,
   makeDue,
   newBucket,
   queueRows,
@@ -22,13 +25,15 @@ import {
   type AppSettings,
 } from "../support/wecom.js";
 
+const PULL_SETTINGS = JSON.stringify({ mode: "pull", maxAttempts: 20 });
+
 /** Settings that keep workerd's own alarms from retrying on their own during a test. */
 const SLOW_RETRY = { minBackoffMs: 600_000, maxBackoffMs: 600_000 };
 
 function setup(path: (app: string) => string, webhook: AppSettings = SLOW_RETRY) {
   const app = newBucket("push");
   const environment = testEnv({ apps: { [app]: webhookApp(path(app), {}, webhook) } });
-  const webhookConfig = parseConfig({ WECOM_APPS: environment.WECOM_APPS as string }).apps.get(app)!.webhook!;
+  const settings = encodeSettings(parseConfig({ WECOM_APPS: environment.WECOM_APPS as string }).apps.get(app)!);
   return {
     app,
     environment,
@@ -44,7 +49,7 @@ function setup(path: (app: string) => string, webhook: AppSettings = SLOW_RETRY)
       const stub = queueStub(app);
       for (let i = 0; i < n; i++) {
         const id = `evt_${app}_${i}`;
-        const result = await stub.enqueue(app, { mode: "push", webhook: webhookConfig }, { id, body: JSON.stringify({ id, n: i }), receivedAt: Date.now() });
+        const result = await stub.enqueue(app, settings, { id, body: JSON.stringify({ id, n: i }), receivedAt: Date.now() });
         expect(result).toEqual({ status: "queued" });
       }
     },
@@ -174,7 +179,7 @@ describe("push delivery from the queue", () => {
     // Only the attempts already in flight when the first 410 came back were made.
     const sent = (await received(app)).length;
     expect(sent).toBeGreaterThanOrEqual(1);
-    expect(sent).toBeLessThanOrEqual(QUEUE_LIMITS.pushConcurrency);
+    expect(sent).toBeLessThanOrEqual(PUSH_LIMITS.concurrency);
     expect(stats.dead).toBe(sent);
     expect(stats.queued).toBe(20 - sent);
     const rows = await queueRows(app);
@@ -244,26 +249,20 @@ describe("queue bounds", () => {
     for (let i = 0; i < 12; i++) {
       const id = `evt_big_${i}`;
       const body = JSON.stringify({ id, pad });
-      expect(await stub.enqueue(app, { mode: "pull" }, { id, body, receivedAt: Date.now() })).toEqual({ status: "queued" });
+      expect(await stub.enqueue(app, PULL_SETTINGS, { id, body, receivedAt: Date.now() })).toEqual({ status: "queued" });
     }
     const size = JSON.stringify({ id: "evt_big_0", pad }).length;
     const fits = Math.floor(QUEUE_LIMITS.readBytes / size);
     expect(fits).toBe(11);
-    const first = await stub.pull(100, 60);
+    const first = (await stub.pull(app, PULL_SETTINGS, 100, 60)).events;
     expect(first.map((b) => JSON.parse(b).id)).toEqual(Array.from({ length: fits }, (_, i) => `evt_big_${i}`));
     expect((await queueRows(app)).map((r) => r.attempts)).toEqual([...Array(fits).fill(1), 0]);
-    expect((await stub.pull(100, 60)).map((b) => JSON.parse(b).id)).toEqual(["evt_big_11"]);
+    expect((await stub.pull(app, PULL_SETTINGS, 100, 60)).events.map((b) => JSON.parse(b).id)).toEqual(["evt_big_11"]);
   });
 
   it("answers 503 (so WeCom retries) and logs why when the queue is full; nothing is dropped", async () => {
     const { app, environment } = setup((a) => `ok/${a}`);
-    await runInDurableObject(queueStub(app), (_, state) => {
-      const sql = state.storage.sql;
-      sql.exec("INSERT INTO meta (key, value) VALUES ('app', ?), ('mode', 'pull')", app);
-      for (let i = 0; i < QUEUE_LIMITS.maxDepth; i++) {
-        sql.exec("INSERT INTO events (id, body, size, received_at, state, attempts, available_at) VALUES (?, '{}', 2, 0, 'queued', 0, 0)", `filler-${i}`);
-      }
-    });
+    await fillQueue(app, QUEUE_LIMITS.maxDepth);
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const response = await callWorker(await callbackRequest(app, textMessage("one too many")), environment);
     expect(await errorOf(response)).toEqual({ status: 503, code: "queue_full", message: "the app's queue is full; WeCom will retry" });

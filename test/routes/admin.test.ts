@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,6 +9,7 @@ import {
   makeDue,
   newBucket,
   queueRows,
+  queueStub,
   received,
   receiverUrl,
   TEST_APP,
@@ -54,10 +56,17 @@ describe("admin API", () => {
     await drain(app);
     const { status, body } = await admin("GET", `/${app}`);
     expect(status).toBe(200);
+    const bytes = await runInDurableObject(queueStub(app), (_, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT SUM(length(CAST(body AS BLOB))) AS n FROM events").one().n,
+    );
+    expect(bytes).toBeGreaterThan(400);
     expect(body).toEqual({
       app,
+      configured: true,
       mode: "push",
       paused: false,
+      depth: 0,
+      bytes,
       queued: 0,
       leased: 0,
       retrying: 0,
@@ -107,7 +116,9 @@ describe("admin API", () => {
     const { app, admin } = setup();
     const { status, body } = await admin("GET", "");
     expect(status).toBe(200);
-    expect(body.apps.map((s: any) => s.app)).toEqual([app]);
+    // Queues of apps from earlier tests are listed too, marked as no longer configured.
+    expect(body.apps.filter((s: any) => s.configured).map((s: any) => s.app)).toEqual([app]);
+    expect(body.apps.filter((s: any) => !s.configured).every((s: any) => s.depth + s.dead > 0)).toBe(true);
     expect(body.invalidApps).toEqual({ broken: "WECOM_APPS.broken must have webhook or pull" });
   });
 

@@ -1,6 +1,6 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import generated from "../vectors/generated.json";
 import official from "../vectors/official.json";
 import {
@@ -146,7 +146,7 @@ describe("routing and configuration", () => {
     expect(await errorOf(response)).toEqual({
       status: 405,
       code: "method_not_allowed",
-      message: "use GET for URL verification and POST for callbacks",
+      message: "use GET or POST",
     });
   });
 
@@ -169,17 +169,20 @@ describe("routing and configuration", () => {
     expect(health.status).toBe(503);
   });
 
-  it("names the app and the field of a bad entry, never its value", async () => {
+  it("tells the public only that an app is misconfigured; the log line names the field, never its value", async () => {
     const apps = { hr: { ...TEST_APP, encodingAESKey: "tooShort-SECRETVALUE", webhook: { url: "https://x.example", secret: WEBHOOK_SECRET } } };
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const response = await callWorker(new Request(callbackUrl("hr", {})), testEnv({ apps }));
     const error = await errorOf(response);
-    expect(error).toEqual({
-      status: 503,
+    expect(error).toEqual({ status: 503, code: "invalid_config", message: 'app "hr" is misconfigured' });
+    const line = String(warn.mock.calls[0]![0]);
+    warn.mockRestore();
+    expect(JSON.parse(line)).toMatchObject({
+      app: "hr",
       code: "invalid_config",
-      message:
-        'app "hr" is misconfigured: WECOM_APPS.hr.encodingAESKey must be the 43-character EncodingAESKey from the WeCom admin console',
+      detail: "WECOM_APPS.hr.encodingAESKey must be the 43-character EncodingAESKey from the WeCom admin console",
     });
-    expect(error.message).not.toContain("SECRETVALUE");
+    expect(line).not.toContain("SECRETVALUE");
   });
 
   it("refuses WeCom's published sample key outside the demo", async () => {
@@ -187,9 +190,15 @@ describe("routing and configuration", () => {
       new Request(officialGet()),
       testEnv({ maxSkewSeconds: "0", apps: { official: { ...official.app, webhook: { url: "https://x.example", secret: WEBHOOK_SECRET } } } }),
     );
-    expect((await errorOf(response)).message).toBe(
-      'app "official" is misconfigured: WECOM_APPS.official.encodingAESKey is the sample key WeCom publishes, which anyone can use to forge callbacks; generate a new one in the admin console',
+    expect(await errorOf(response)).toEqual({ status: 503, code: "invalid_config", message: 'app "official" is misconfigured' });
+    const list = await callWorker(
+      new Request("https://wecom-edge.test/admin/apps", { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } }),
+      testEnv({ maxSkewSeconds: "0", apps: { official: { ...official.app, webhook: { url: "https://x.example", secret: WEBHOOK_SECRET } } } }),
     );
+    expect(((await list.json()) as { invalidApps: unknown }).invalidApps).toEqual({
+      official:
+        "WECOM_APPS.official.encodingAESKey is the sample key WeCom publishes, which anyone can use to forge callbacks; generate a new one in the admin console",
+    });
   });
 
   it("GET /healthz answers 200 with counts, not names", async () => {

@@ -137,7 +137,7 @@ describe("pull API", () => {
     });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
-    expect(await response.json()).toEqual({ events: [] });
+    expect(await response.json()).toEqual({ events: [], lease: null, attempts: {} });
   });
 
   describe("refusals", () => {
@@ -170,14 +170,18 @@ describe("pull API", () => {
       expect(response.status).toBe(401);
     });
 
-    it("answers 404 for an unknown app and for an app without pull", async () => {
+    it("answers an unknown app, an app that pushes and a wrong token with the same 401", async () => {
       const { api, app } = setup();
-      expect(await errorOf(await api("pull", {}, TOKEN, "nope"))).toEqual({ status: 404, code: "unknown_app", message: 'no app named "nope"' });
-      expect(await errorOf(await api("pull", {}, TOKEN, `${app}-hook`))).toEqual({
-        status: 404,
-        code: "not_found",
-        message: `app "${app}-hook" has no pull queue`,
-      });
+      const unauthorized = { status: 401, code: "unauthorized", message: "a valid bearer token is required" };
+      for (const response of [
+        await api("pull", {}, TOKEN, "nope"),
+        await api("pull", {}, TOKEN, `${app}-hook`),
+        await api("ack", { ids: ["x"] }, TOKEN, `${app}-hook`),
+        await api("pull", {}, "pull-token-0123456789-abcdefghiX"),
+      ]) {
+        expect(response.headers.get("www-authenticate")).toBe("Bearer");
+        expect(await errorOf(response)).toEqual(unauthorized);
+      }
     });
 
     it("answers 405 to GET", async () => {

@@ -3,7 +3,7 @@
  * WeCom does (with src/crypto, itself checked against independent vectors)
  * and call the Worker's own fetch handler inside workerd.
  */
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { computeMsgSignature, encryptMessage, importEncodingAesKey } from "../../src/crypto/index.js";
@@ -134,7 +134,31 @@ export function textMessage(content: string, msgId = "4561255354251345929"): str
 // ---- queues ----
 
 export function queueStub(app: string): DurableObjectStub<AppQueue> {
-  return env.QUEUE.get(env.QUEUE.idFromName(app));
+  return env.QUEUE.getByName(app);
+}
+
+/**
+ * Fills a queue with `n` small live events in one go (as many enqueues would,
+ * counters included), then restarts its Durable Object so that it reads them.
+ */
+export async function fillQueue(app: string, n: number, prefix = "filler"): Promise<void> {
+  await runInDurableObject(queueStub(app), (_, state) => {
+    const sql = state.storage.sql;
+    state.storage.transactionSync(() => {
+      for (let i = 0; i < n; i++) {
+        const id = `${prefix}-${i}`;
+        const body = JSON.stringify({ id });
+        sql.exec(
+          "INSERT INTO events (id, body, size, received_at, state, attempts, available_at) VALUES (?, ?, ?, 0, 'queued', 0, 0)",
+          id,
+          body,
+          body.length,
+        );
+      }
+      sql.exec("UPDATE counters SET live = live + ?, live_bytes = live_bytes + ?", n, n * JSON.stringify({ id: `${prefix}-0` }).length);
+    });
+  });
+  await evictDurableObject(queueStub(app));
 }
 
 export interface EventRow {

@@ -1,0 +1,104 @@
+/**
+ * Push policy: what one alarm does for a push app, and what each webhook
+ * answer means for its event. `decide` is pure and carries the whole policy
+ * (README, "Delivery guarantees"); `pushBatch` applies it to the due events.
+ */
+import type { WebhookConfig } from "../config.js";
+import { logQueue } from "../log.js";
+import type { WebhookOutcome } from "../webhook/send.js";
+import { backoffMs } from "./backoff.js";
+import type { QueueStore, StoredEvent } from "./store.js";
+
+export const PUSH_LIMITS = {
+  /** Push attempts started per alarm (a Free-plan invocation may make 50 subrequests). */
+  batch: 40,
+  /** Push attempts in flight at once (Workers allow 6 open connections per invocation). */
+  concurrency: 6,
+  /** No attempt starts that could run past this much of an alarm's wall time (the platform allows 15 minutes). */
+  alarmBudgetMs: 10 * 60 * 1000,
+} as const;
+
+export type Decision =
+  | { readonly kind: "delivered" }
+  | { readonly kind: "retry"; readonly delayMs: number }
+  /** `pause`: the webhook said 410 Gone; stop pushing until an operator resumes. */
+  | { readonly kind: "dead"; readonly pause: boolean };
+
+/** What an attempt's outcome means for its event; `attempts` counts this one. */
+export function decide(
+  outcome: WebhookOutcome,
+  attempts: number,
+  webhook: Pick<WebhookConfig, "maxAttempts" | "minBackoffMs" | "maxBackoffMs">,
+  random: () => number = Math.random,
+): Decision {
+  if (outcome.ok) return { kind: "delivered" };
+  if (outcome.status === 410) return { kind: "dead", pause: true };
+  if (attempts >= webhook.maxAttempts) return { kind: "dead", pause: false };
+  return { kind: "retry", delayMs: backoffMs(webhook, attempts, outcome.retryAfterSeconds, random) };
+}
+
+export interface PushContext {
+  readonly app: string;
+  readonly webhook: WebhookConfig;
+  readonly store: QueueStore;
+  /** Ids of the attempts in flight right now (for stats). */
+  readonly inFlight: Set<string>;
+  isPaused(): boolean;
+  pause(): void;
+  recordError(message: string): void;
+  send(event: StoredEvent, attempt: number): Promise<WebhookOutcome>;
+}
+
+export interface BatchReport {
+  delivered: number;
+  retried: number;
+  dead: number;
+}
+
+/**
+ * Pushes the events due at `started`, oldest first, a few at a time. Each is
+ * claimed in storage just before it leaves, so an object that dies mid-flight
+ * leaves it due again after its timeout and backoff: at-least-once.
+ */
+export async function pushBatch(context: PushContext, due: readonly StoredEvent[], started: number): Promise<BatchReport> {
+  const { store, webhook, inFlight } = context;
+  const report: BatchReport = { delivered: 0, retried: 0, dead: 0 };
+  let next = 0;
+  const worker = async () => {
+    while (next < due.length && !context.isPaused() && Date.now() - started + webhook.timeoutMs <= PUSH_LIMITS.alarmBudgetMs) {
+      const event = due[next++]!;
+      const attempt = event.attempts + 1;
+      if (!store.claim(event.seq, started, Date.now() + webhook.timeoutMs + backoffMs(webhook, attempt))) continue;
+      inFlight.add(event.id);
+      let outcome: WebhookOutcome;
+      try {
+        outcome = await context.send(event, attempt);
+      } finally {
+        inFlight.delete(event.id);
+      }
+      const decision = decide(outcome, attempt, webhook);
+      const now = Date.now();
+      if (decision.kind === "delivered") {
+        store.pushed(event.seq, now);
+        report.delivered++;
+        continue;
+      }
+      const detail = outcome.ok ? "" : outcome.error;
+      const error = `attempt ${attempt}: ${detail}`;
+      context.recordError(error);
+      const line = { app: context.app, eventId: event.id, status: outcome.status, attempts: attempt };
+      if (decision.kind === "retry") {
+        store.retry(event.seq, now + decision.delayMs, error);
+        report.retried++;
+        logQueue({ ...line, outcome: "retry", detail, retryInMs: decision.delayMs });
+      } else {
+        store.kill(event.seq, error, now);
+        if (decision.pause) context.pause();
+        report.dead++;
+        logQueue({ ...line, outcome: "dead", detail: decision.pause ? "webhook answered 410 Gone; pushing paused" : detail });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PUSH_LIMITS.concurrency, due.length) }, worker));
+  return report;
+}

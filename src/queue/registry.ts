@@ -1,0 +1,71 @@
+/**
+ * QueueRegistry: one Durable Object that knows which app queues exist, so
+ * that queues of apps removed from WECOM_APPS can still be listed and
+ * managed, and so that a configuration change reaches every queue without
+ * traffic (the Cron Trigger's sweep). It holds one row per app, and nothing
+ * is scanned per request: only the admin listing and the sweep read it.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { queueOf, type QueueEnv } from "./bindings.js";
+
+export class QueueRegistry extends DurableObject<QueueEnv> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: QueueEnv) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    // `holds`: the queue has stored an event. `settings`: what the sweep last told the queue
+    // (null: that its app is no longer configured).
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS queues (
+      app      TEXT    PRIMARY KEY,
+      holds    INTEGER NOT NULL,
+      settings TEXT
+    ) WITHOUT ROWID`);
+  }
+
+  /** A queue stored its first event. */
+  async add(app: string): Promise<void> {
+    this.sql.exec("INSERT INTO queues (app, holds) VALUES (?, 1) ON CONFLICT (app) DO UPDATE SET holds = 1", app);
+  }
+
+  /** A queue was purged and forgotten. */
+  async remove(app: string): Promise<void> {
+    this.sql.exec("DELETE FROM queues WHERE app = ?", app);
+  }
+
+  /** Apps whose queue has stored events. */
+  async list(): Promise<string[]> {
+    return this.sql.exec<{ app: string }>("SELECT app FROM queues WHERE holds = 1 ORDER BY app").toArray().map((row) => row.app);
+  }
+
+  /**
+   * Hands each queue its app's live settings when they differ from what it
+   * was last told: `live` maps every configured app to its settings JSON; a
+   * known queue missing from it is told that its app is gone. Answers how
+   * many queues were told anything.
+   */
+  async sweep(live: Record<string, string>): Promise<number> {
+    const known = new Map<string, string | null>();
+    for (const row of this.sql.exec<{ app: string; settings: string | null }>("SELECT app, settings FROM queues")) {
+      known.set(row.app, row.settings);
+    }
+    const changes: [string, string | null][] = [];
+    for (const [app, settings] of Object.entries(live)) {
+      if (known.get(app) !== settings) changes.push([app, settings]);
+    }
+    for (const [app, settings] of known) {
+      if (settings !== null && !Object.hasOwn(live, app)) changes.push([app, null]);
+    }
+    for (const [app, settings] of changes) {
+      const { holds } = await queueOf(this.env, app).sync(app, settings);
+      this.sql.exec(
+        `INSERT INTO queues (app, holds, settings) VALUES (?, ?, ?)
+         ON CONFLICT (app) DO UPDATE SET holds = MAX(holds, excluded.holds), settings = excluded.settings`,
+        app,
+        holds ? 1 : 0,
+        settings,
+      );
+    }
+    return changes.length;
+  }
+}

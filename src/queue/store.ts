@@ -1,0 +1,413 @@
+/**
+ * The queue's storage: the schema and every SQL statement, over one
+ * Durable Object's SQLite. Nothing here knows about push or pull policy,
+ * HTTP or WeCom; the Durable Object (app-queue.ts) decides, this stores.
+ *
+ * Cost rule (README, "Storage schema"): no statement reads more rows than it
+ * returns or touches, plus a constant. Depth and bytes are counters kept in
+ * the same transaction as every change, never a COUNT(*) over the backlog;
+ * every ordered read walks an index whose order is the ORDER BY.
+ */
+
+export interface Counters {
+  /** Events waiting, leased or backing off. */
+  readonly live: number;
+  readonly liveBytes: number;
+  /** Dead letters. */
+  readonly dead: number;
+  readonly deadBytes: number;
+  /** Pushed with a 2xx, or pulled and acked, since the queue was created. */
+  readonly delivered: number;
+}
+
+// Types, not interfaces: SqlStorage's row type needs an index signature.
+export type StoredEvent = {
+  readonly seq: number;
+  readonly id: string;
+  readonly body: string;
+  readonly size: number;
+  /** Deliveries started so far: pushes attempted, or leases handed out. */
+  readonly attempts: number;
+};
+
+export type DeadRow = StoredEvent & {
+  readonly receivedAt: number;
+  readonly lastError: string | null;
+};
+
+/** Where a live event is, for telling an ack's caller why it was not acked. */
+export interface Holder {
+  readonly lease: string | null;
+  readonly availableAt: number;
+}
+
+const SCHEMA_VERSION = 2;
+
+/**
+ * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
+ * column, the counters row and the (state, seq) index, and filling the
+ * counters is the one full read this queue ever makes.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS events (
+     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+     id           TEXT    NOT NULL UNIQUE,
+     body         TEXT    NOT NULL,
+     size         INTEGER NOT NULL,
+     received_at  INTEGER NOT NULL,
+     state        TEXT    NOT NULL CHECK (state IN ('queued', 'dead')),
+     attempts     INTEGER NOT NULL DEFAULT 0,
+     available_at INTEGER NOT NULL,
+     last_error   TEXT
+   );
+   CREATE INDEX IF NOT EXISTS events_ready ON events (state, available_at, seq);
+   CREATE TABLE IF NOT EXISTS seen (
+     id      TEXT    PRIMARY KEY,
+     seen_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX IF NOT EXISTS seen_by_time ON seen (seen_at);
+   CREATE TABLE IF NOT EXISTS meta (
+     key   TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   ) WITHOUT ROWID;`,
+  `ALTER TABLE events ADD COLUMN lease TEXT;
+   CREATE INDEX events_by_seq ON events (state, seq);
+   CREATE TABLE counters (
+     one        INTEGER PRIMARY KEY CHECK (one = 1),
+     live       INTEGER NOT NULL,
+     live_bytes INTEGER NOT NULL,
+     dead       INTEGER NOT NULL,
+     dead_bytes INTEGER NOT NULL,
+     delivered  INTEGER NOT NULL
+   );
+   INSERT INTO counters
+     SELECT 1,
+            COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(CASE WHEN state = 'queued' THEN size END), 0),
+            COALESCE(SUM(state = 'dead'), 0),   COALESCE(SUM(CASE WHEN state = 'dead' THEN size END), 0),
+            COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'delivered'), 0)
+     FROM events;
+   DELETE FROM meta WHERE key = 'delivered';`,
+];
+
+/** Expired `seen` rows removed per delivery: more than one is added, so the table cannot grow without bound. */
+const SEEN_PURGE_PER_DELETE = 2;
+
+export class QueueStore {
+  private readonly sql: SqlStorage;
+  /** The counters row, mirrored in memory: read once, then kept in step with every write. */
+  private counters: Counters;
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    /** How long a delivered id is remembered, so that WeCom's resend of it is not queued again. */
+    private readonly dedupWindowMs: number,
+  ) {
+    this.sql = storage.sql;
+    this.migrate();
+    this.counters = this.readCounters();
+  }
+
+  private migrate(): void {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
+    const hasEvents = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray().length > 0;
+    let version = Number(this.getMeta("schema") ?? (hasEvents ? "1" : "0"));
+    if (version >= SCHEMA_VERSION) return;
+    this.storage.transactionSync(() => {
+      for (; version < SCHEMA_VERSION; version++) this.sql.exec(MIGRATIONS[version]!);
+      this.setMeta("schema", String(SCHEMA_VERSION));
+    });
+  }
+
+  // ---- counters ----
+
+  counts(): Counters {
+    return this.counters;
+  }
+
+  private readCounters(): Counters {
+    const row = this.sql
+      .exec<{ live: number; live_bytes: number; dead: number; dead_bytes: number; delivered: number }>(
+        "SELECT live, live_bytes, dead, dead_bytes, delivered FROM counters",
+      )
+      .one();
+    return { live: row.live, liveBytes: row.live_bytes, dead: row.dead, deadBytes: row.dead_bytes, delivered: row.delivered };
+  }
+
+  /** Applies a change to the counters row; call inside the transaction that made the change. */
+  private count(change: Partial<Counters>): void {
+    const c = this.counters;
+    const next: Counters = {
+      live: c.live + (change.live ?? 0),
+      liveBytes: c.liveBytes + (change.liveBytes ?? 0),
+      dead: c.dead + (change.dead ?? 0),
+      deadBytes: c.deadBytes + (change.deadBytes ?? 0),
+      delivered: c.delivered + (change.delivered ?? 0),
+    };
+    this.sql.exec(
+      "UPDATE counters SET live = ?, live_bytes = ?, dead = ?, dead_bytes = ?, delivered = ?",
+      next.live,
+      next.liveBytes,
+      next.dead,
+      next.deadBytes,
+      next.delivered,
+    );
+    this.counters = next;
+  }
+
+  /** Runs `body` in one transaction; the in-memory counters roll back with it. */
+  private transaction<T>(body: () => T): T {
+    const before = this.counters;
+    try {
+      return this.storage.transactionSync(body);
+    } catch (error) {
+      this.counters = before;
+      throw error;
+    }
+  }
+
+  // ---- the Worker's side ----
+
+  /** Whether `id` was delivered (or acked) within the dedup window before `now`. */
+  delivered(id: string, now: number): boolean {
+    const row = this.sql.exec<{ seen_at: number }>("SELECT seen_at FROM seen WHERE id = ?", id).toArray()[0];
+    return row !== undefined && row.seen_at >= now - this.dedupWindowMs;
+  }
+
+  /** Stores a new event, due at once. False when an event with this id is held already (live or dead). */
+  insert(id: string, body: string, size: number, receivedAt: number, now: number): boolean {
+    return this.transaction(() => {
+      const inserted = this.sql
+        .exec(
+          `INSERT INTO events (id, body, size, received_at, state, attempts, available_at)
+           VALUES (?, ?, ?, ?, 'queued', 0, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`,
+          id,
+          body,
+          size,
+          receivedAt,
+          now,
+        )
+        .toArray().length;
+      if (inserted > 0) this.count({ live: 1, liveBytes: size });
+      return inserted > 0;
+    });
+  }
+
+  /** Whether an event with this id is held, live or dead. */
+  holds(id: string): boolean {
+    return this.sql.exec("SELECT 1 FROM events WHERE id = ?", id).toArray().length > 0;
+  }
+
+  // ---- reading what is due ----
+
+  /**
+   * Live events due at `now`, in the order they became due (arrival order for
+   * events not yet tried): up to `max`, and fewer once their JSON would pass
+   * `maxBytes` (always at least one). The index (state, available_at, seq) is
+   * this ORDER BY, so only the rows returned are read.
+   */
+  due(now: number, max: number, maxBytes: number): StoredEvent[] {
+    return readWithin(
+      this.sql.exec<StoredEvent>(
+        `SELECT seq, id, body, size, attempts FROM events
+         WHERE state = 'queued' AND available_at <= ? ORDER BY available_at, seq LIMIT ?`,
+        now,
+        max,
+      ),
+      maxBytes,
+    );
+  }
+
+  /** When the next live event falls due (epoch ms), or null when none is live. */
+  nextDue(): number | null {
+    const row = this.sql
+      .exec<{ at: number }>("SELECT available_at AS at FROM events WHERE state = 'queued' ORDER BY available_at LIMIT 1")
+      .toArray()[0];
+    return row?.at ?? null;
+  }
+
+  /** receivedAt of the oldest live event. */
+  oldestLive(): number | null {
+    const row = this.sql
+      .exec<{ at: number }>("SELECT received_at AS at FROM events WHERE state = 'queued' ORDER BY seq LIMIT 1")
+      .toArray()[0];
+    return row?.at ?? null;
+  }
+
+  /** Live events not due yet (leased, or waiting out a backoff): reads one index entry each. */
+  heldCount(now: number): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE state = 'queued' AND available_at > ?", now).one().n;
+  }
+
+  // ---- push ----
+
+  /**
+   * Claims a push attempt just before it leaves: the event is due again at
+   * `retryAt` if nothing is recorded before then (this object died mid-flight).
+   * False when the event is no longer due (pulled, acked, dead, claimed).
+   */
+  claim(seq: number, dueBy: number, retryAt: number): boolean {
+    return (
+      this.sql
+        .exec(
+          `UPDATE events SET attempts = attempts + 1, available_at = ?
+           WHERE seq = ? AND state = 'queued' AND available_at <= ? RETURNING seq`,
+          retryAt,
+          seq,
+          dueBy,
+        )
+        .toArray().length > 0
+    );
+  }
+
+  /** Removes a pushed event and remembers its id for the dedup window. */
+  pushed(seq: number, now: number): void {
+    this.transaction(() => {
+      const row = this.sql.exec<{ id: string; size: number }>("DELETE FROM events WHERE seq = ? RETURNING id, size", seq).toArray()[0];
+      if (row) this.forget(row.id, row.size, now);
+    });
+  }
+
+  /** Schedules the next attempt. */
+  retry(seq: number, at: number, error: string): void {
+    this.sql.exec("UPDATE events SET available_at = ?, last_error = ?, lease = NULL WHERE seq = ? AND state = 'queued'", at, error, seq);
+  }
+
+  /** Makes a live event a dead letter. */
+  kill(seq: number, error: string, now: number): void {
+    this.transaction(() => {
+      const row = this.sql
+        .exec<{ size: number }>(
+          "UPDATE events SET state = 'dead', last_error = ?, lease = NULL, available_at = ? WHERE seq = ? AND state = 'queued' RETURNING size",
+          error,
+          now,
+          seq,
+        )
+        .toArray()[0];
+      if (row) this.count({ live: -1, liveBytes: -row.size, dead: 1, deadBytes: row.size });
+    });
+  }
+
+  // ---- pull ----
+
+  /** Leases a due event under `lease` until `until`. */
+  lease(seq: number, lease: string, until: number): void {
+    this.sql.exec("UPDATE events SET attempts = attempts + 1, available_at = ?, lease = ? WHERE seq = ?", until, lease, seq);
+  }
+
+  /** Acks `id` if `lease` still holds it at `now` (or, with a null lease, if it is live at all). */
+  ack(id: string, lease: string | null, now: number): boolean {
+    return this.transaction(() => {
+      const row =
+        lease === null
+          ? this.sql.exec<{ size: number }>("DELETE FROM events WHERE id = ? AND state = 'queued' RETURNING size", id).toArray()[0]
+          : this.sql
+              .exec<{ size: number }>(
+                "DELETE FROM events WHERE id = ? AND state = 'queued' AND lease = ? AND available_at > ? RETURNING size",
+                id,
+                lease,
+                now,
+              )
+              .toArray()[0];
+      if (row) this.forget(id, row.size, now);
+      return row !== undefined;
+    });
+  }
+
+  /** Releases `id` from `lease` early: it is due again at `at`. */
+  release(id: string, lease: string, now: number, at: number): boolean {
+    return (
+      this.sql
+        .exec(
+          "UPDATE events SET available_at = ?, lease = NULL WHERE id = ? AND state = 'queued' AND lease = ? AND available_at > ? RETURNING seq",
+          at,
+          id,
+          lease,
+          now,
+        )
+        .toArray().length > 0
+    );
+  }
+
+  // ---- dead letters ----
+
+  /** Dead letters, oldest first, within `maxBytes` (always at least one). */
+  deadLetters(limit: number, maxBytes: number): DeadRow[] {
+    return readWithin(
+      this.sql.exec<DeadRow>(
+        `SELECT seq, id, body, size, attempts, received_at AS receivedAt, last_error AS lastError
+         FROM events WHERE state = 'dead' ORDER BY seq LIMIT ?`,
+        limit,
+      ),
+      maxBytes,
+    );
+  }
+
+  /** Puts dead letters (all when `ids` is null) back in the queue with a fresh attempt count. */
+  replay(ids: readonly string[] | null, now: number): number {
+    return this.transaction(() => {
+      const reset =
+        "UPDATE events SET state = 'queued', attempts = 0, available_at = ?, last_error = NULL, lease = NULL WHERE state = 'dead'";
+      const rows: { size: number }[] = [];
+      if (ids === null) rows.push(...this.sql.exec<{ size: number }>(`${reset} RETURNING size`, now));
+      else for (const id of ids) rows.push(...this.sql.exec<{ size: number }>(`${reset} AND id = ? RETURNING size`, now, id));
+      const bytes = rows.reduce((sum, row) => sum + row.size, 0);
+      this.count({ live: rows.length, liveBytes: bytes, dead: -rows.length, deadBytes: -bytes });
+      return rows.length;
+    });
+  }
+
+  /** Deletes every event and setting: the queue is gone. */
+  purgeAll(): Promise<void> {
+    return this.storage.deleteAll();
+  }
+
+  /** Deletes dead letters (all when `ids` is null). */
+  purgeDead(ids: readonly string[] | null): number {
+    return this.transaction(() => {
+      const drop = "DELETE FROM events WHERE state = 'dead'";
+      const rows: { size: number }[] = [];
+      if (ids === null) rows.push(...this.sql.exec<{ size: number }>(`${drop} RETURNING size`));
+      else for (const id of ids) rows.push(...this.sql.exec<{ size: number }>(`${drop} AND id = ? RETURNING size`, id));
+      this.count({ dead: -rows.length, deadBytes: -rows.reduce((sum, row) => sum + row.size, 0) });
+      return rows.length;
+    });
+  }
+
+  // ---- meta: settings and flags, written only when they change ----
+
+  getMeta(key: string): string | null {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+  }
+
+  setMeta(key: string, value: string | null): void {
+    if (value === null) this.sql.exec("DELETE FROM meta WHERE key = ?", key);
+    else this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  /**
+   * A delivered event leaves the queue; its id is remembered for the dedup
+   * window, and a couple of ids past that window are dropped, so that the
+   * `seen` table stays bounded with no sweep of its own.
+   */
+  private forget(id: string, size: number, now: number): void {
+    this.sql.exec("INSERT INTO seen (id, seen_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at", id, now);
+    this.sql.exec(
+      "DELETE FROM seen WHERE id IN (SELECT id FROM seen WHERE seen_at < ? ORDER BY seen_at LIMIT ?)",
+      now - this.dedupWindowMs,
+      SEEN_PURGE_PER_DELETE,
+    );
+    this.count({ live: -1, liveBytes: -size, delivered: 1 });
+  }
+}
+
+/** Takes rows until their bodies would pass `maxBytes`; always at least one. */
+function readWithin<T extends { size: number }>(cursor: Iterable<T>, maxBytes: number): T[] {
+  const rows: T[] = [];
+  let bytes = 0;
+  for (const row of cursor) {
+    if (rows.length > 0 && bytes + row.size > maxBytes) break;
+    bytes += row.size;
+    rows.push(row);
+  }
+  return rows;
+}

@@ -1,0 +1,19 @@
+/** GET /healthz: 200 while the configuration can serve. Counts only: which apps exist and what is wrong with them is for the admin API and the logs. */
+import { loadConfig } from "../config.js";
+import { statusOf } from "../errors.js";
+import { jsonResponse } from "./http.js";
+import { asWecomError } from "./serve.js";
+import type { Route, RouteContext } from "./table.js";
+
+async function health({ env }: RouteContext): Promise<Response> {
+  try {
+    const config = loadConfig(env);
+    const ok = config.apps.size > 0;
+    return jsonResponse({ ok, apps: config.apps.size, invalidApps: config.invalidApps.size }, ok ? 200 : 503);
+  } catch (error) {
+    const refused = asWecomError(error);
+    return jsonResponse({ ok: false, error: { code: refused.code, message: refused.message } }, statusOf(refused.code));
+  }
+}
+
+export const healthRoute: Route = { name: "health", path: /^\/healthz$/, methods: { GET: health, HEAD: health }, log: false };

@@ -1,0 +1,51 @@
+/**
+ * The route table: every path the Worker answers, the methods each action
+ * takes (a 405 names exactly those), and the handler. README: "Routes".
+ */
+import type { WorkerEnv } from "../env.js";
+import { WecomError } from "../errors.js";
+import type { RequestLog } from "../log.js";
+import { adminRoutes } from "./admin.js";
+import { callbackRoute } from "./callback.js";
+import { healthRoute } from "./health.js";
+import { decodeSegment, errorResponse } from "./http.js";
+import { queueRoute } from "./pull.js";
+import { serve } from "./serve.js";
+
+export interface RouteContext {
+  readonly request: Request;
+  readonly env: WorkerEnv;
+  readonly url: URL;
+  /** The path's captures, percent-decoded. */
+  readonly params: readonly string[];
+  readonly started: number;
+  readonly log: RequestLog;
+}
+
+export interface Route {
+  readonly name: RequestLog["route"];
+  readonly path: RegExp;
+  /** Method → handler. */
+  readonly methods: Readonly<Record<string, (context: RouteContext) => Promise<Response>>>;
+  /** Which capture names the app, for the log line. */
+  readonly appParam?: number;
+  readonly log?: false;
+}
+
+export const ROUTES: readonly Route[] = [callbackRoute, ...queueRoute, ...adminRoutes, healthRoute];
+
+export function dispatch(request: Request, env: WorkerEnv): Promise<Response> {
+  const started = Date.now();
+  const url = new URL(request.url);
+  for (const route of ROUTES) {
+    const match = route.path.exec(url.pathname);
+    if (!match) continue;
+    const params = match.slice(1).map((segment) => (segment === undefined ? "" : decodeSegment(segment)));
+    const app = route.appParam === undefined ? undefined : params[route.appParam];
+    const allow = Object.keys(route.methods);
+    return serve(request, { route: route.name, ...(app !== undefined ? { app } : {}), allow, log: route.log ?? true }, started, (log) =>
+      route.methods[request.method]!({ request, env, url, params, started, log }),
+    );
+  }
+  return Promise.resolve(errorResponse(new WecomError("not_found", "no such route")));
+}
