@@ -198,14 +198,10 @@ export class AppQueue extends DurableObject<QueueEnv> {
   /** Acks events held under `lease`; with a null lease, any live event (the unfenced ack of 0.1). */
   async ack(ids: readonly string[], lease: string | null): Promise<AckResult> {
     const now = Date.now();
-    const notAcked: NotHeld[] = [];
-    let acked = 0;
-    for (const id of ids) {
-      if (this.store.ack(id, lease, now)) acked++;
-      else if (lease !== null) notAcked.push({ id, reason: notHeldReason(lease, now) });
-      else notAcked.push({ id, reason: "unknown" });
-    }
-    return { acked, notAcked };
+    const acked = this.store.ack(ids, lease, now);
+    const reason = lease === null ? "unknown" : notHeldReason(lease, now);
+    const notAcked = ids.filter((id) => !acked.has(id)).map((id) => ({ id, reason }));
+    return { acked: acked.size, notAcked };
   }
 
   /** Releases events held under `lease`: each is due again after `delaySeconds`. */

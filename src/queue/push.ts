@@ -58,11 +58,15 @@ export interface BatchReport {
 /**
  * Pushes the events due at `started`, oldest first, a few at a time. Each is
  * claimed in storage just before it leaves, so an object that dies mid-flight
- * leaves it due again after its timeout and backoff: at-least-once.
+ * leaves it due again after its timeout and backoff: at-least-once. The
+ * delivered ones leave storage together at the end of the batch, in one
+ * transaction (README, "Storage schema": a batch reads ≤ 3 rows per event).
  */
 export async function pushBatch(context: PushContext, due: readonly StoredEvent[], started: number): Promise<BatchReport> {
   const { store, webhook, inFlight } = context;
   const report: BatchReport = { delivered: 0, retried: 0, dead: 0 };
+  const delivered: StoredEvent[] = [];
+  let lastError: string | null = null;
   let next = 0;
   const worker = async () => {
     while (next < due.length && !context.isPaused() && Date.now() - started + webhook.timeoutMs <= PUSH_LIMITS.alarmBudgetMs) {
@@ -76,29 +80,33 @@ export async function pushBatch(context: PushContext, due: readonly StoredEvent[
       } finally {
         inFlight.delete(event.id);
       }
-      const decision = decide(outcome, attempt, webhook);
-      const now = Date.now();
-      if (decision.kind === "delivered") {
-        store.pushed(event.seq, now);
-        report.delivered++;
+      if (outcome.ok) {
+        delivered.push(event);
         continue;
       }
-      const detail = outcome.ok ? "" : outcome.error;
-      const error = `attempt ${attempt}: ${detail}`;
-      context.recordError(error);
+      const decision = decide(outcome, attempt, webhook);
+      const now = Date.now();
+      lastError = `attempt ${attempt}: ${outcome.error}`;
       const line = { app: context.app, eventId: event.id, status: outcome.status, attempts: attempt };
+      if (decision.kind === "delivered") continue; // not reached: decide delivers only what succeeded
       if (decision.kind === "retry") {
-        store.retry(event.seq, now + decision.delayMs, error);
+        store.retry(event.seq, now + decision.delayMs, lastError);
         report.retried++;
-        logQueue({ ...line, outcome: "retry", detail, retryInMs: decision.delayMs });
+        logQueue({ ...line, outcome: "retry", detail: outcome.error, retryInMs: decision.delayMs });
       } else {
-        store.kill(event.seq, error, now);
+        store.kill(event.seq, lastError, now);
         if (decision.pause) context.pause();
         report.dead++;
-        logQueue({ ...line, outcome: "dead", detail: decision.pause ? "webhook answered 410 Gone; pushing paused" : detail });
+        logQueue({ ...line, outcome: "dead", detail: decision.pause ? "webhook answered 410 Gone; pushing paused" : outcome.error });
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PUSH_LIMITS.concurrency, due.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(PUSH_LIMITS.concurrency, due.length) }, worker));
+  } finally {
+    store.pushed(delivered, Date.now());
+    report.delivered = delivered.length;
+    if (lastError !== null) context.recordError(lastError);
+  }
   return report;
 }

@@ -89,7 +89,7 @@ const MIGRATIONS: readonly string[] = [
    DELETE FROM meta WHERE key = 'delivered';`,
 ];
 
-/** Expired `seen` rows removed per delivery: more than one is added, so the table cannot grow without bound. */
+/** Expired `seen` rows dropped per delivery: more than one is added, so the table cannot grow without bound. */
 const SEEN_PURGE_PER_DELETE = 2;
 
 export class QueueStore {
@@ -246,30 +246,47 @@ export class QueueStore {
    * False when the event is no longer due (pulled, acked, dead, claimed).
    */
   claim(seq: number, dueBy: number, retryAt: number): boolean {
-    return (
-      this.sql
-        .exec(
-          `UPDATE events SET attempts = attempts + 1, available_at = ?
-           WHERE seq = ? AND state = 'queued' AND available_at <= ? RETURNING seq`,
-          retryAt,
-          seq,
-          dueBy,
-        )
-        .toArray().length > 0
+    // rowsWritten, not RETURNING: RETURNING costs a second row read.
+    const cursor = this.sql.exec(
+      "UPDATE events SET attempts = attempts + 1, available_at = ? WHERE seq = ? AND state = 'queued' AND available_at <= ?",
+      retryAt,
+      seq,
+      dueBy,
     );
+    cursor.toArray();
+    return cursor.rowsWritten > 0;
   }
 
-  /** Removes a pushed event and remembers its id for the dedup window. */
-  pushed(seq: number, now: number): void {
+  /**
+   * Removes pushed events and remembers their ids for the dedup window, in
+   * one transaction with one write of the counters.
+   */
+  pushed(events: readonly Pick<StoredEvent, "seq" | "id" | "size">[], now: number): void {
+    if (events.length === 0) return;
     this.transaction(() => {
-      const row = this.sql.exec<{ id: string; size: number }>("DELETE FROM events WHERE seq = ? RETURNING id, size", seq).toArray()[0];
-      if (row) this.forget(row.id, row.size, now);
+      let removed = 0;
+      let bytes = 0;
+      for (const { seq, id, size } of events) {
+        const cursor = this.sql.exec("DELETE FROM events WHERE seq = ?", seq);
+        cursor.toArray();
+        if (cursor.rowsWritten === 0) continue;
+        this.remember(id, now);
+        removed++;
+        bytes += size;
+      }
+      this.forgetExpired(now, removed);
+      this.count({ live: -removed, liveBytes: -bytes, delivered: removed });
     });
   }
 
-  /** Schedules the next attempt. */
+  /** Records a failed attempt; the next one is due at `at`, or at the claim's time if that is later. */
   retry(seq: number, at: number, error: string): void {
-    this.sql.exec("UPDATE events SET available_at = ?, last_error = ?, lease = NULL WHERE seq = ? AND state = 'queued'", at, error, seq);
+    this.sql.exec(
+      "UPDATE events SET available_at = MAX(available_at, ?), last_error = ? WHERE seq = ? AND state = 'queued'",
+      at,
+      error,
+      seq,
+    );
   }
 
   /** Makes a live event a dead letter. */
@@ -294,22 +311,35 @@ export class QueueStore {
     this.sql.exec("UPDATE events SET attempts = attempts + 1, available_at = ?, lease = ? WHERE seq = ?", until, lease, seq);
   }
 
-  /** Acks `id` if `lease` still holds it at `now` (or, with a null lease, if it is live at all). */
-  ack(id: string, lease: string | null, now: number): boolean {
+  /**
+   * Acks each id that `lease` still holds at `now` (with a null lease, each
+   * live one), in one transaction with one write of the counters. Answers
+   * the ids acked.
+   */
+  ack(ids: readonly string[], lease: string | null, now: number): Set<string> {
     return this.transaction(() => {
-      const row =
-        lease === null
-          ? this.sql.exec<{ size: number }>("DELETE FROM events WHERE id = ? AND state = 'queued' RETURNING size", id).toArray()[0]
-          : this.sql
-              .exec<{ size: number }>(
-                "DELETE FROM events WHERE id = ? AND state = 'queued' AND lease = ? AND available_at > ? RETURNING size",
-                id,
-                lease,
-                now,
-              )
-              .toArray()[0];
-      if (row) this.forget(id, row.size, now);
-      return row !== undefined;
+      const acked = new Set<string>();
+      let bytes = 0;
+      for (const id of ids) {
+        const row =
+          lease === null
+            ? this.sql.exec<{ size: number }>("DELETE FROM events WHERE id = ? AND state = 'queued' RETURNING size", id).toArray()[0]
+            : this.sql
+                .exec<{ size: number }>(
+                  "DELETE FROM events WHERE id = ? AND state = 'queued' AND lease = ? AND available_at > ? RETURNING size",
+                  id,
+                  lease,
+                  now,
+                )
+                .toArray()[0];
+        if (!row) continue;
+        this.remember(id, now);
+        acked.add(id);
+        bytes += row.size;
+      }
+      this.forgetExpired(now, acked.size);
+      this.count({ live: -acked.size, liveBytes: -bytes, delivered: acked.size });
+      return acked;
     });
   }
 
@@ -384,19 +414,22 @@ export class QueueStore {
     else this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
-  /**
-   * A delivered event leaves the queue; its id is remembered for the dedup
-   * window, and a couple of ids past that window are dropped, so that the
-   * `seen` table stays bounded with no sweep of its own.
-   */
-  private forget(id: string, size: number, now: number): void {
+  /** A delivered event's id is remembered for the dedup window. */
+  private remember(id: string, now: number): void {
     this.sql.exec("INSERT INTO seen (id, seen_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at", id, now);
+  }
+
+  /**
+   * Drops a few ids past the dedup window for each one remembered, so that
+   * the `seen` table stays bounded with no sweep of its own.
+   */
+  private forgetExpired(now: number, remembered: number): void {
+    if (remembered === 0) return;
     this.sql.exec(
       "DELETE FROM seen WHERE id IN (SELECT id FROM seen WHERE seen_at < ? ORDER BY seen_at LIMIT ?)",
       now - this.dedupWindowMs,
-      SEEN_PURGE_PER_DELETE,
+      remembered * SEEN_PURGE_PER_DELETE,
     );
-    this.count({ live: -1, liveBytes: -size, delivered: 1 });
   }
 }
 
