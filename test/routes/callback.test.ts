@@ -192,7 +192,7 @@ describe("routing and configuration", () => {
     );
     expect(await errorOf(response)).toEqual({ status: 503, code: "invalid_config", message: 'app "official" is misconfigured' });
     const list = await callWorker(
-      new Request("https://wecom-edge.test/admin/apps", { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } }),
+      new Request("https://wecom-edge.test/admin/apps", { headers: { authorization: `Bearer ${(env as unknown as { ADMIN_TOKEN: string }).ADMIN_TOKEN}` } }),
       testEnv({ maxSkewSeconds: "0", apps: { official: { ...official.app, webhook: { url: "https://x.example", secret: WEBHOOK_SECRET } } } }),
     );
     expect(((await list.json()) as { invalidApps: unknown }).invalidApps).toEqual({
