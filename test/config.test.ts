@@ -20,7 +20,7 @@ function problem(env: ConfigEnv): string {
 }
 
 describe("parseConfig", () => {
-  it("parses a webhook app with the defaults of SPEC §3", () => {
+  it("parses a webhook app with the documented defaults", () => {
     const config = parseConfig(apps({ hr: { ...TEST_APP, webhook } }));
     const hr = config.apps.get("hr")!;
     expect(hr.receiveIds).toEqual([TEST_APP.receiveId]);
