@@ -103,6 +103,8 @@ export interface DeadLetter {
 
 export class AppQueue extends DurableObject<QueueEnv> {
   private store: QueueStore;
+  /** The app this queue serves, once it has stored anything. */
+  private app: string | null;
   private readonly inFlight = new Set<string>();
   /** The app's settings as last handed over (JSON, and parsed). */
   private settingsJson: string | null;
@@ -115,6 +117,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
   constructor(ctx: DurableObjectState, env: QueueEnv) {
     super(ctx, env);
     this.store = new QueueStore(ctx.storage, QUEUE_LIMITS.dedupWindowMs);
+    this.app = this.store.getMeta("app");
     this.settingsJson = this.store.getMeta("settings");
     this.settings = this.settingsJson === null ? null : decodeSettings(this.settingsJson);
     this.paused = this.store.getMeta("paused") === "1";
@@ -156,7 +159,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
    */
   async sync(app: string, settingsJson: string | null): Promise<{ holds: boolean }> {
     const { live, dead } = this.store.counts();
-    if (this.store.getMeta("app") === null && live + dead === 0) return { holds: false };
+    if (this.app === null && live + dead === 0) return { holds: false };
     if (settingsJson === null) {
       if (this.store.getMeta("removed") === null) this.store.setMeta("removed", "1");
     } else {
@@ -222,7 +225,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const webhook = this.webhook();
-    const app = this.store.getMeta("app");
+    const app = this.app;
     if (!webhook || app === null) return;
     const started = Date.now();
     const due = this.store.due(started, PUSH_LIMITS.batch, QUEUE_LIMITS.readBytes);
@@ -314,6 +317,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
     await this.store.purgeAll();
     this.alarmAt = null;
     this.store = new QueueStore(this.ctx.storage, QUEUE_LIMITS.dedupWindowMs);
+    this.app = null;
     this.settingsJson = null;
     this.settings = null;
     this.paused = false;
@@ -339,9 +343,10 @@ export class AppQueue extends DurableObject<QueueEnv> {
    * comparison otherwise), and registers a new queue with the registry, once.
    */
   private async adopt(app: string, settingsJson: string): Promise<void> {
-    if (this.store.getMeta("app") === null) {
+    if (this.app === null) {
       await registryOf(this.env).add(app);
       this.store.setMeta("app", app);
+      this.app = app;
     }
     if (settingsJson !== this.settingsJson) {
       this.store.setMeta("settings", settingsJson);
