@@ -102,12 +102,14 @@ try {
   const postPull = await fetch(`${GATEWAY}/callback/demo_pull?${callback}`, { method: "POST", body: callbackBody });
   console.log(`\n[WeCom] POST /callback/demo_pull (sample message) → ${postPull.status} ${JSON.stringify(await postPull.text())}`);
   const pull = await fetch(`${GATEWAY}/queue/demo_pull/pull`, { method: "POST", headers: PULL, body: JSON.stringify({ max: 10, leaseSeconds: 60 }) });
-  const { events } = await pull.json();
+  const { events, lease } = await pull.json();
   console.log(`[intranet consumer] POST /queue/demo_pull/pull → ${pull.status}, ${events.length} event(s):`, events.map((e) => e.event));
-  const ack = await fetch(`${GATEWAY}/queue/demo_pull/ack`, { method: "POST", headers: PULL, body: JSON.stringify({ ids: events.map((e) => e.id) }) });
-  console.log(`[intranet consumer] POST /queue/demo_pull/ack → ${ack.status} ${await ack.text()}`);
+  const ack = await fetch(`${GATEWAY}/queue/demo_pull/ack`, { method: "POST", headers: PULL, body: JSON.stringify({ ids: events.map((e) => e.id), lease }) });
+  const acked = await ack.text();
+  console.log(`[intranet consumer] POST /queue/demo_pull/ack → ${ack.status} ${acked}`);
 
-  const ok = get.status === 200 && post.status === 200 && postPull.status === 200 && events.length === 1 && ack.status === 200;
+  const ok =
+    get.status === 200 && post.status === 200 && postPull.status === 200 && events.length === 1 && ack.status === 200 && JSON.parse(acked).acked === 1;
   console.log(`\nThe demo gateway is at ${GATEWAY}/callback/demo — see the README for curl commands. Ctrl-C stops it.`);
   if (once) stop(ok ? 0 : 1);
 } catch (error) {
