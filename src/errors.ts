@@ -58,6 +58,7 @@ const STATUS: Record<string, number> = {
   not_found: 404,
   unknown_app: 404,
   method_not_allowed: 405,
+  body_incomplete: 400,
   conflict: 409,
   payload_too_large: 413,
   not_configured: 503,

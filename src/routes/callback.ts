@@ -11,7 +11,7 @@ import { aesKeyOf, appFor, loadConfig, type AppConfig } from "../config.js";
 import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/index.js";
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
 import { commitEvent } from "../queue/client.js";
-import { parseEnvelope, restorePlus } from "../wecom/envelope.js";
+import { confirmEnvelope, parseEnvelope, restorePlus } from "../wecom/envelope.js";
 import { buildEvent } from "../wecom/event.js";
 import { readBodyLimited, textResponse } from "./http.js";
 import type { Route, RouteContext } from "./table.js";
@@ -37,8 +37,9 @@ async function receiveCallback({ request, env, url, params, started, log }: Rout
   const config = loadConfig(env);
   const app = appFor(config, params[0]!);
   const query = readQuery(url, started, config.maxSkewSeconds);
-  const envelope = parseEnvelope(await readBodyLimited(request));
-  const decrypted = await open(app, query, envelope.encrypt);
+  const body = await readBodyLimited(request);
+  const envelope = parseEnvelope(body);
+  const decrypted = await open(app, query, envelope.encrypt, () => confirmEnvelope(body, envelope));
   const event = await buildEvent(app, decrypted, envelope.format, new Date(started));
   await commitEvent(env, app, event);
   log.eventId = event.id;
@@ -53,11 +54,15 @@ export const callbackRoute: Route = {
   appParam: 0,
 };
 
-/** Signature first, then decryption, then the receiveId: nothing is decrypted unsigned. */
-async function open(app: AppConfig, query: CallbackQuery, encrypt: string): Promise<Decrypted> {
+/**
+ * Signature first, then decryption, then the receiveId: nothing is decrypted unsigned.
+ * `signed` runs between the signature check and decryption (the XML envelope's full parse).
+ */
+async function open(app: AppConfig, query: CallbackQuery, encrypt: string, signed?: () => void): Promise<Decrypted> {
   if (!(await verifyMsgSignature(query.msgSignature, app.token, query.timestamp, query.nonce, encrypt))) {
     throw new WecomError(WXBizMsgCryptCode.ValidateSignature, "msg_signature does not match");
   }
+  signed?.();
   const decrypted = await decryptMessage(await aesKeyOf(app), encrypt);
   if (!receiveIdAccepted(app, decrypted.receiveId)) {
     throw new WecomError(WXBizMsgCryptCode.ValidateReceiveId, "receiveId is not one this app accepts");

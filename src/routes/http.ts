@@ -35,7 +35,15 @@ export async function readBodyLimited(request: Request, limit = MAX_BODY_BYTES):
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client went away (or the stream broke) before the body ended: bad input, not a
+      // fault of ours, and what did arrive is not a body to act on.
+      throw new WecomError("body_incomplete", "the request body could not be read to its end", "client disconnected mid-body");
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
