@@ -113,6 +113,8 @@ export class AppQueue extends DurableObject<QueueEnv> {
   private alarmAt: number | null | undefined;
   private pushing = false;
   private paused: boolean;
+  /** The sweep said this queue's app left WECOM_APPS. */
+  private removed: boolean;
 
   constructor(ctx: DurableObjectState, env: QueueEnv) {
     super(ctx, env);
@@ -121,8 +123,13 @@ export class AppQueue extends DurableObject<QueueEnv> {
     this.settingsJson = this.store.getMeta("settings");
     this.settings = this.settingsJson === null ? null : decodeSettings(this.settingsJson);
     this.paused = this.store.getMeta("paused") === "1";
-    // After a restart, make sure pending pushes have an alarm, whatever happened to the last one.
-    void ctx.blockConcurrencyWhile(() => this.schedule());
+    this.removed = this.store.getMeta("removed") === "1";
+    void ctx.blockConcurrencyWhile(async () => {
+      // A queue of 0.1 was never registered: it is now, so that the admin API and the sweep know it.
+      if (this.store.upgraded && this.app !== null) await registryOf(env).add(this.app);
+      // After a restart, make sure pending pushes have an alarm, whatever happened to the last one.
+      await this.schedule();
+    });
   }
 
   // ---- the Worker's side: commit before ack ----
@@ -161,7 +168,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
     const { live, dead } = this.store.counts();
     if (this.app === null && live + dead === 0) return { holds: false };
     if (settingsJson === null) {
-      if (this.store.getMeta("removed") === null) this.store.setMeta("removed", "1");
+      this.setRemoved(true);
     } else {
       await this.adopt(app, settingsJson);
     }
@@ -273,7 +280,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
     const inFlight = this.inFlight.size;
     return {
       app,
-      configured: settingsJson === undefined ? this.store.getMeta("removed") === null : settingsJson !== null,
+      configured: settingsJson === undefined ? !this.removed : settingsJson !== null,
       mode: settingsJson ? decodeSettings(settingsJson).mode : (this.settings?.mode ?? null),
       paused: this.paused,
       depth: counts.live,
@@ -321,6 +328,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
     this.settingsJson = null;
     this.settings = null;
     this.paused = false;
+    this.removed = false;
     await registryOf(this.env).remove(app);
     return live + dead;
   }
@@ -329,6 +337,12 @@ export class AppQueue extends DurableObject<QueueEnv> {
     this.setPausedFlag(paused);
     if (!paused) await this.schedule();
     return paused;
+  }
+
+  private setRemoved(removed: boolean): void {
+    if (removed === this.removed) return;
+    this.store.setMeta("removed", removed ? "1" : null);
+    this.removed = removed;
   }
 
   private setPausedFlag(paused: boolean): void {
@@ -348,9 +362,9 @@ export class AppQueue extends DurableObject<QueueEnv> {
       this.store.setMeta("app", app);
       this.app = app;
     }
+    this.setRemoved(false);
     if (settingsJson !== this.settingsJson) {
       this.store.setMeta("settings", settingsJson);
-      this.store.setMeta("removed", null);
       this.settingsJson = settingsJson;
       this.settings = decodeSettings(settingsJson);
       await this.schedule();

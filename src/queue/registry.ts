@@ -8,14 +8,17 @@
 import { DurableObject } from "cloudflare:workers";
 import { queueOf, type QueueEnv } from "./bindings.js";
 
+/** What the sweep stores for an app it told is gone (settings are JSON, never empty). */
+const GONE = "";
+
 export class QueueRegistry extends DurableObject<QueueEnv> {
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: QueueEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    // `holds`: the queue has stored an event. `settings`: what the sweep last told the queue
-    // (null: that its app is no longer configured).
+    // `holds`: the queue has stored an event. `settings`: what the sweep last told the queue,
+    // GONE when that its app is no longer configured, null when nothing yet.
     this.sql.exec(`CREATE TABLE IF NOT EXISTS queues (
       app      TEXT    PRIMARY KEY,
       holds    INTEGER NOT NULL,
@@ -45,16 +48,16 @@ export class QueueRegistry extends DurableObject<QueueEnv> {
    * many queues were told anything.
    */
   async sweep(live: Record<string, string>): Promise<number> {
-    const known = new Map<string, string | null>();
+    const told = new Map<string, string | null>();
     for (const row of this.sql.exec<{ app: string; settings: string | null }>("SELECT app, settings FROM queues")) {
-      known.set(row.app, row.settings);
+      told.set(row.app, row.settings);
     }
     const changes: [string, string | null][] = [];
     for (const [app, settings] of Object.entries(live)) {
-      if (known.get(app) !== settings) changes.push([app, settings]);
+      if (told.get(app) !== settings) changes.push([app, settings]);
     }
-    for (const [app, settings] of known) {
-      if (settings !== null && !Object.hasOwn(live, app)) changes.push([app, null]);
+    for (const [app, settings] of told) {
+      if (settings !== GONE && !Object.hasOwn(live, app)) changes.push([app, null]);
     }
     for (const [app, settings] of changes) {
       const { holds } = await queueOf(this.env, app).sync(app, settings);
@@ -63,7 +66,7 @@ export class QueueRegistry extends DurableObject<QueueEnv> {
          ON CONFLICT (app) DO UPDATE SET holds = MAX(holds, excluded.holds), settings = excluded.settings`,
         app,
         holds ? 1 : 0,
-        settings,
+        settings ?? GONE,
       );
     }
     return changes.length;

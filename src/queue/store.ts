@@ -46,7 +46,8 @@ const SCHEMA_VERSION = 2;
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
  * column, the counters row and the (state, seq) index, and filling the
- * counters is the one full read this queue ever makes.
+ * counters is the one full read this queue ever makes; 0.1's `mode` and
+ * `webhook` meta become the `settings` that 0.2 hands over (settings.ts).
  */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS events (
@@ -86,7 +87,12 @@ const MIGRATIONS: readonly string[] = [
             COALESCE(SUM(state = 'dead'), 0),   COALESCE(SUM(CASE WHEN state = 'dead' THEN size END), 0),
             COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'delivered'), 0)
      FROM events;
-   DELETE FROM meta WHERE key = 'delivered';`,
+   INSERT INTO meta (key, value)
+     SELECT 'settings', json_object('mode', 'push', 'webhook', json(value)) FROM meta
+     WHERE key = 'webhook' AND EXISTS (SELECT 1 FROM meta WHERE key = 'mode' AND value = 'push');
+   INSERT INTO meta (key, value)
+     SELECT 'settings', json_object('mode', 'pull', 'maxAttempts', 20) FROM meta WHERE key = 'mode' AND value = 'pull';
+   DELETE FROM meta WHERE key IN ('delivered', 'mode', 'webhook');`,
 ];
 
 /** Expired `seen` rows dropped per delivery: more than one is added, so the table cannot grow without bound. */
@@ -96,6 +102,8 @@ export class QueueStore {
   private readonly sql: SqlStorage;
   /** The counters row, mirrored in memory: read once, then kept in step with every write. */
   private counters: Counters;
+  /** This object was migrated from 0.1's schema as it woke (it may not be in the registry yet). */
+  readonly upgraded: boolean;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -103,19 +111,21 @@ export class QueueStore {
     private readonly dedupWindowMs: number,
   ) {
     this.sql = storage.sql;
-    this.migrate();
+    this.upgraded = this.migrate() === 1;
     this.counters = this.readCounters();
   }
 
-  private migrate(): void {
+  /** Brings the schema up to date; answers the version it found. */
+  private migrate(): number {
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
     const hasEvents = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray().length > 0;
-    let version = Number(this.getMeta("schema") ?? (hasEvents ? "1" : "0"));
-    if (version >= SCHEMA_VERSION) return;
+    const found = Number(this.getMeta("schema") ?? (hasEvents ? "1" : "0"));
+    if (found >= SCHEMA_VERSION) return found;
     this.storage.transactionSync(() => {
-      for (; version < SCHEMA_VERSION; version++) this.sql.exec(MIGRATIONS[version]!);
+      for (let version = found; version < SCHEMA_VERSION; version++) this.sql.exec(MIGRATIONS[version]!);
       this.setMeta("schema", String(SCHEMA_VERSION));
     });
+    return found;
   }
 
   // ---- counters ----
@@ -279,10 +289,10 @@ export class QueueStore {
     });
   }
 
-  /** Records a failed attempt; the next one is due at `at`, or at the claim's time if that is later. */
+  /** Records a failed attempt; the next one is due at `at`. */
   retry(seq: number, at: number, error: string): void {
     this.sql.exec(
-      "UPDATE events SET available_at = MAX(available_at, ?), last_error = ? WHERE seq = ? AND state = 'queued'",
+      "UPDATE events SET available_at = ?, last_error = ? WHERE seq = ? AND state = 'queued'",
       at,
       error,
       seq,

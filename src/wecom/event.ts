@@ -1,5 +1,5 @@
 /**
- * The JSON the intranet receives for each callback (SPEC §5).
+ * The JSON the intranet receives for each callback (README, "What your intranet receives").
  */
 import type { AppConfig } from "../config.js";
 import type { Decrypted } from "../crypto/index.js";
@@ -37,14 +37,7 @@ export async function buildEvent(
 }
 
 /**
- * WeCom retries a callback with the same plaintext under a new encryption,
- * nonce and timestamp: the id is a digest of what stays the same, so every
- * retry carries the id of the first attempt. Distinct callbacks differ in
- * their plaintext (MsgId, CreateTime, event fields) and so in their id;
- * two callbacks identical to the byte are, for the intranet, one event.
- */
-/**
- * The event as the JSON text of SPEC §5, fields in that order. A JSON
+ * The event as the JSON text the README documents, fields in that order. A JSON
  * callback's object is spliced in as WeCom sent it, so that nothing is lost
  * to a re-encoding (a 20-digit number keeps its digits, `1.0` stays `1.0`).
  */
@@ -55,6 +48,13 @@ export function serializeEvent(event: WecomEvent): string {
   return `${head.slice(0, -1)},"event":${body},"raw":${JSON.stringify(raw)}}`;
 }
 
+/**
+ * WeCom retries a callback with the same plaintext under a new encryption,
+ * nonce and timestamp: the id is a digest of what stays the same, so every
+ * retry carries the id of the first attempt. Distinct callbacks differ in
+ * their plaintext (MsgId, CreateTime, event fields) and so in their id;
+ * two callbacks identical to the byte are, for the intranet, one event.
+ */
 export async function eventId(app: string, decrypted: Decrypted): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-256",
