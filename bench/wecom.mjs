@@ -1,0 +1,164 @@
+// bench/wecom.mjs — plays WeCom for the benchmark: fresh credentials, and
+// distinct, correctly encrypted and signed callbacks.
+//
+// Like scripts/gen-vectors.mjs this shares no code with src/: it uses
+// node:crypto directly (AES-256-CBC with setAutoPadding(false) and the
+// 32-byte PKCS#7 padding done here by hand, SHA-1 for msg_signature), so the
+// benchmark cannot pass because the Worker agrees with itself.
+//
+//   key       = base64decode(EncodingAESKey + "=")   (32 bytes), iv = key[0..16)
+//   plaintext = random16 ‖ uint32be(len(msg)) ‖ msg ‖ receiveId
+//   encrypt   = base64(AES-256-CBC(key, iv, plaintext ‖ n × byte(n))), n = 32 - len % 32
+//   msg_sig   = hex(SHA-1(sorted([token, timestamp, nonce, encrypt]).join("")))
+import { createCipheriv, createHash, randomBytes, randomInt } from "node:crypto";
+
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+// The 43rd base64 character carries 2 bits that fall outside the 32 key bytes;
+// choosing it among the characters whose low 2 bits are 0 keeps the key canonical.
+const LAST_KEY_CHAR = "AEIMQUYcgkosw048";
+
+export function randomAlnum(length) {
+  let s = "";
+  for (let i = 0; i < length; i++) s += ALNUM[randomInt(ALNUM.length)];
+  return s;
+}
+
+/** A fresh 43-character EncodingAESKey ([A-Za-z0-9] only; never WeCom's published sample). */
+export function newEncodingAESKey() {
+  const key = randomAlnum(42) + LAST_KEY_CHAR[randomInt(LAST_KEY_CHAR.length)];
+  if (Buffer.from(key + "=", "base64").length !== 32) throw new Error("EncodingAESKey does not decode to 32 bytes");
+  return key;
+}
+
+/** A Standard Webhooks secret: whsec_ + base64 of 32 random bytes. */
+export function newWebhookSecret() {
+  return `whsec_${randomBytes(32).toString("base64")}`;
+}
+
+/** Precomputed AES key material for one app. */
+export function cipherFor(encodingAESKey) {
+  const key = Buffer.from(encodingAESKey + "=", "base64");
+  return { key, iv: key.subarray(0, 16) };
+}
+
+export function encryptMessage({ key, iv }, message, receiveId) {
+  const msg = Buffer.from(message, "utf8");
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(msg.length, 0);
+  const plain = Buffer.concat([randomBytes(16), length, msg, Buffer.from(receiveId, "utf8")]);
+  const n = 32 - (plain.length % 32); // 1..32, WeCom's block size for padding
+  const cipher = createCipheriv("aes-256-cbc", key, iv);
+  cipher.setAutoPadding(false);
+  return Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(n, n)])), cipher.final()]).toString("base64");
+}
+
+export function msgSignature(token, timestamp, nonce, encrypt) {
+  const parts = [token, timestamp, nonce, encrypt].map((s) => Buffer.from(s, "utf8"));
+  parts.sort(Buffer.compare);
+  return createHash("sha1").update(Buffer.concat(parts)).digest("hex");
+}
+
+const USERS = ["zhangsan", "lisi", "wangwu", "zhaoliu", "sunqi", "zhouba"];
+const PHRASES = [
+  "请帮忙审批一下本周的出差申请，谢谢",
+  "The build on main is green again, deploying at 15:00",
+  "会议室 3F-201 下午两点有人用吗？",
+  "Ticket INC-2291: VPN drops every 20 minutes on the Shanghai office Wi-Fi",
+  "报销单已提交，发票原件明天寄出",
+  "Reminder: quarterly access review closes on Friday",
+];
+
+let sequence = 0;
+
+/**
+ * A WeCom text message, ~300-400 bytes of XML, different on every call: a new
+ * MsgId, CreateTime and Content, so the queue (which dedups by a digest of the
+ * plaintext) keeps every one.
+ */
+export function textMessage(receiveId, agentId) {
+  const n = sequence++;
+  const now = Math.floor(Date.now() / 1000);
+  const content = `${PHRASES[n % PHRASES.length]} #${n}-${randomAlnum(8)}`;
+  const msgId = `${7_300_000_000_000_000_000n + BigInt(n) * 7919n + BigInt(randomInt(1_000_000))}`;
+  return (
+    `<xml><ToUserName><![CDATA[${receiveId}]]></ToUserName>` +
+    `<FromUserName><![CDATA[${USERS[n % USERS.length]}]]></FromUserName>` +
+    `<CreateTime>${now + (n % 1000)}</CreateTime>` +
+    `<MsgType><![CDATA[text]]></MsgType>` +
+    `<Content><![CDATA[${content}]]></Content>` +
+    `<MsgId>${msgId}</MsgId>` +
+    `<AgentID>${agentId}</AgentID></xml>`
+  );
+}
+
+const nonce = () => String(randomInt(1, 2 ** 47));
+const timestamp = () => String(Math.floor(Date.now() / 1000));
+
+/** A signed POST /callback/{app}: a new message, nonce, timestamp and random prefix. */
+export function postRequest(app) {
+  const encrypt = encryptMessage(app.cipher, textMessage(app.receiveId, app.agentId), app.receiveId);
+  const ts = timestamp();
+  const n = nonce();
+  const query = new URLSearchParams({ msg_signature: msgSignature(app.token, ts, n, encrypt), timestamp: ts, nonce: n });
+  // The envelope as WeCom sends it: ToUserName, Encrypt, AgentID.
+  const body =
+    `<xml><ToUserName><![CDATA[${app.receiveId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt>` +
+    `<AgentID><![CDATA[${app.agentId}]]></AgentID></xml>`;
+  return { method: "POST", path: `/callback/${app.name}?${query}`, body: Buffer.from(body), expect: { status: 200, body: "success" } };
+}
+
+/** A signed URL-verification GET with a distinct echostr; the answer must be its plaintext. */
+export function getRequest(app) {
+  const echo = String(randomInt(1, 2 ** 47)) + String(randomInt(1, 2 ** 30));
+  const echostr = encryptMessage(app.cipher, echo, app.receiveId);
+  const ts = timestamp();
+  const n = nonce();
+  const query = new URLSearchParams({ msg_signature: msgSignature(app.token, ts, n, echostr), timestamp: ts, nonce: n, echostr });
+  return { method: "GET", path: `/callback/${app.name}?${query}`, expect: { status: 200, body: echo } };
+}
+
+export const MIB = 1024 * 1024;
+
+/**
+ * A 1 MiB (just under the limit) envelope that is cheap to send and costly to
+ * parse: ~130k empty elements after a junk Encrypt, with a wrong signature.
+ * A gateway that bounds its work before checking the signature refuses it
+ * cheaply; one that parses the whole XML first does not.
+ */
+export function bombBody(elements = 130_000) {
+  const tail = "<a/>".repeat(elements) + "</xml>";
+  const head = "<xml><Encrypt>";
+  const close = "</Encrypt>";
+  const fill = MIB - 64 - head.length - close.length - tail.length;
+  return head + "A".repeat(Math.floor(fill / 4) * 4) + close + tail;
+}
+
+/** `body` is bombBody() as a Buffer, shared by all: only the query differs. */
+export function bombRequest(app, body) {
+  const ts = timestamp();
+  const query = new URLSearchParams({ msg_signature: randomBytes(20).toString("hex"), timestamp: ts, nonce: nonce() });
+  // Any refusal (4xx) is right; what matters is what it cost.
+  return { method: "POST", path: `/callback/${app.name}?${query}`, body, expect: { status: "4xx" } };
+}
+
+/** An app as the harness knows it: credentials plus a precomputed cipher. */
+export function newApp(name, extra) {
+  const encodingAESKey = newEncodingAESKey();
+  return {
+    name,
+    token: randomAlnum(24),
+    encodingAESKey,
+    receiveId: `ww${randomBytes(8).toString("hex")}`,
+    agentId: String(1_000_000 + randomInt(1000)),
+    cipher: cipherFor(encodingAESKey),
+    ...extra,
+  };
+}
+
+/** The app's entry in WECOM_APPS (README, Configuration). */
+export function appConfig(app) {
+  const entry = { token: app.token, encodingAESKey: app.encodingAESKey, receiveId: app.receiveId };
+  if (app.webhook) entry.webhook = app.webhook;
+  if (app.pull) entry.pull = app.pull;
+  return entry;
+}
