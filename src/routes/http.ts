@@ -18,20 +18,51 @@ export function textResponse(body: string, status = 200): Response {
   return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /**
  * Reads a request body as UTF-8 text, refusing it as soon as it passes
  * `limit` bytes: a declared Content-Length over the limit is refused before
- * reading anything, and a chunked body is cut off once it grows too large.
+ * reading anything, a body within its declared length is read in one go
+ * (HTTP framing holds it to that length), and a chunked body is cut off once
+ * it grows too large.
  */
 export async function readBodyLimited(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
-  const tooLarge = () => new WecomError("payload_too_large", `body is larger than ${limit} bytes`);
   const declared = request.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
+  const length = declared !== null && /^\d{1,16}$/.test(declared) ? Number(declared) : null;
+  if (length !== null && length > limit) {
     await request.body?.cancel().catch(() => {});
-    throw tooLarge();
+    throw tooLarge(limit);
   }
   if (!request.body) return "";
-  const reader = request.body.getReader();
+  const bytes = length !== null ? await readDeclared(request) : await readChunked(request.body, limit);
+  if (bytes.byteLength > limit) throw tooLarge(limit);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new WecomError("invalid_parameter", "body is not valid UTF-8");
+  }
+}
+
+function tooLarge(limit: number): WecomError {
+  return new WecomError("payload_too_large", `body is larger than ${limit} bytes`);
+}
+
+/** The client went away (or the stream broke) before the body ended: bad input, not a fault of ours. */
+function cutOff(): WecomError {
+  return new WecomError("body_incomplete", "the request body could not be read to its end", "client disconnected mid-body");
+}
+
+async function readDeclared(request: Request): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await request.arrayBuffer());
+  } catch {
+    throw cutOff();
+  }
+}
+
+async function readChunked(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -39,23 +70,15 @@ export async function readBodyLimited(request: Request, limit = MAX_BODY_BYTES):
     try {
       chunk = await reader.read();
     } catch {
-      // The client went away (or the stream broke) before the body ended: bad input, not a
-      // fault of ours, and what did arrive is not a body to act on.
-      throw new WecomError("body_incomplete", "the request body could not be read to its end", "client disconnected mid-body");
+      throw cutOff();
     }
-    const { done, value } = chunk;
-    if (done) break;
-    size += value.byteLength;
+    if (chunk.done) return concatBytes(...chunks);
+    size += chunk.value.byteLength;
     if (size > limit) {
       await reader.cancel().catch(() => {});
-      throw tooLarge();
+      throw tooLarge(limit);
     }
-    chunks.push(value);
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(concatBytes(...chunks));
-  } catch {
-    throw new WecomError("invalid_parameter", "body is not valid UTF-8");
+    chunks.push(chunk.value);
   }
 }
 
