@@ -219,7 +219,8 @@ export class AppQueue extends DurableObject<QueueEnv> {
     const now = Date.now();
     const notReleased: NotHeld[] = [];
     let released = 0;
-    for (const id of ids) {
+    // Each id once, as ack counts them.
+    for (const id of new Set(ids)) {
       if (leaseExpiry(lease) !== null && this.store.release(id, lease, now, now + delaySeconds * 1000)) released++;
       else notReleased.push({ id, reason: notHeldReason(lease, now) });
     }
