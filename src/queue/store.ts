@@ -143,25 +143,31 @@ export class QueueStore {
     return { live: row.live, liveBytes: row.live_bytes, dead: row.dead, deadBytes: row.dead_bytes, delivered: row.delivered };
   }
 
-  /** Applies a change to the counters row; call inside the transaction that made the change. */
+  /**
+   * Applies a change to the counters row; call inside the transaction that
+   * made the change. The row gets the change, not the mirror's totals, so a
+   * store left over from before a purge can never write back stale totals.
+   */
   private count(change: Partial<Counters>): void {
-    const c = this.counters;
-    const next: Counters = {
-      live: c.live + (change.live ?? 0),
-      liveBytes: c.liveBytes + (change.liveBytes ?? 0),
-      dead: c.dead + (change.dead ?? 0),
-      deadBytes: c.deadBytes + (change.deadBytes ?? 0),
-      delivered: c.delivered + (change.delivered ?? 0),
-    };
+    const { live = 0, liveBytes = 0, dead = 0, deadBytes = 0, delivered = 0 } = change;
+    if (live === 0 && liveBytes === 0 && dead === 0 && deadBytes === 0 && delivered === 0) return;
     this.sql.exec(
-      "UPDATE counters SET live = ?, live_bytes = ?, dead = ?, dead_bytes = ?, delivered = ?",
-      next.live,
-      next.liveBytes,
-      next.dead,
-      next.deadBytes,
-      next.delivered,
+      `UPDATE counters SET live = live + ?, live_bytes = live_bytes + ?, dead = dead + ?,
+         dead_bytes = dead_bytes + ?, delivered = delivered + ?`,
+      live,
+      liveBytes,
+      dead,
+      deadBytes,
+      delivered,
     );
-    this.counters = next;
+    const c = this.counters;
+    this.counters = {
+      live: c.live + live,
+      liveBytes: c.liveBytes + liveBytes,
+      dead: c.dead + dead,
+      deadBytes: c.deadBytes + deadBytes,
+      delivered: c.delivered + delivered,
+    };
   }
 
   /** Runs `body` in one transaction; the in-memory counters roll back with it. */

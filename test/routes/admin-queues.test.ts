@@ -148,6 +148,31 @@ describe("queues of apps no longer configured", () => {
   });
 });
 
+describe("a drop in the middle of a push batch", () => {
+  it("leaves the counters equal to the rows, whatever the batch finishes with", async () => {
+    const app = newBucket("midbatch");
+    const environment = environmentOf({ [app]: webhookApp(`slow/300/${app}`, {}, { timeoutMs: 5_000 }) });
+    await queueStub(app).setPaused(true);
+    for (const [i, content] of ["a", "b", "c"].entries()) {
+      expect((await callWorker(await callbackRequest(app, textMessage(content, String(900 + i))), environment)).status).toBe(200);
+    }
+    const batch = runInDurableObject(queueStub(app), async (queue) => {
+      const flags = queue as unknown as { paused: boolean };
+      flags.paused = false;
+      await queue.alarm();
+    });
+    await scheduler.wait(100);
+    expect(json(await admin(environmentOf({ [newBucket("x")]: webhookApp("ok/none") }), "POST", `/${app}/drop`))).toEqual({ dropped: 3 });
+    await batch;
+    const [stats, rows, counters] = await runInDurableObject(queueStub(app), async (queue, state) => [
+      await queue.stats(app),
+      state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n,
+      state.storage.sql.exec<{ live: number; delivered: number }>("SELECT live, delivered FROM counters").one(),
+    ]);
+    expect([stats.depth, stats.delivered, rows, counters]).toEqual([0, 0, 0, { live: 0, delivered: 0 }]);
+  });
+});
+
 describe("the admin routes", () => {
   it("answer 405 naming exactly the methods each action takes", async () => {
     const { app, environment } = deadApp("allow");
