@@ -7,6 +7,7 @@ import { importEncodingAesKey, type AesKey } from "./crypto/index.js";
 import { WecomError } from "./errors.js";
 import { decodeBase64 } from "./lib/bytes.js";
 import { isPlainObject as isObject, isWholeNumberIn } from "./lib/checks.js";
+import { compileRules, RuleError, type ReplyRule } from "./wecom/rules.js";
 
 export interface WebhookConfig {
   readonly url: string;
@@ -25,6 +26,11 @@ export interface PullConfig {
   readonly maxAttempts: number;
 }
 
+export interface ReplyConfig {
+  /** The first rule that matches the event answers it. */
+  readonly rules: readonly ReplyRule[];
+}
+
 export interface AppConfig {
   readonly name: string;
   readonly token: string;
@@ -33,6 +39,7 @@ export interface AppConfig {
   readonly receiveIds: "*" | readonly string[];
   readonly webhook?: WebhookConfig;
   readonly pull?: PullConfig;
+  readonly reply?: ReplyConfig;
 }
 
 export interface GatewayConfig {
@@ -152,7 +159,8 @@ function fail(path: string, problem: string): never {
   throw new ConfigFieldError(`${path} ${problem}`);
 }
 
-const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "webhook", "pull"]);
+const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "webhook", "pull", "reply"]);
+const REPLY_KEYS = new Set(["rules"]);
 const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs", "maxAttempts", "minBackoffMs", "maxBackoffMs"]);
 const PULL_KEYS = new Set(["token", "maxAttempts"]);
 /** Headers the gateway sets itself; a configured value would break the signature or the framing. */
@@ -196,6 +204,7 @@ function parseApp(name: string, value: unknown, demo: boolean): AppConfig {
     ...(value.webhook !== undefined
       ? { webhook: parseWebhook(`${path}.webhook`, value.webhook) }
       : { pull: parsePull(`${path}.pull`, value.pull) }),
+    ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply) } : {}),
   };
   return app;
 }
@@ -265,6 +274,17 @@ function parsePull(path: string, value: unknown): PullConfig {
   }
   const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, PULL_DEFAULTS.maxAttempts, 1, 1_000);
   return { token, maxAttempts };
+}
+
+function parseReply(path: string, value: unknown): ReplyConfig {
+  if (!isObject(value)) fail(path, "must be an object");
+  rejectUnknownKeys(path, value, REPLY_KEYS);
+  try {
+    return { rules: value.rules === undefined ? [] : compileRules(value.rules) };
+  } catch (error) {
+    if (error instanceof RuleError) fail(`${path}.rules${error.path}`, error.message);
+    throw error;
+  }
 }
 
 function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {

@@ -13,6 +13,8 @@ export interface RequestLog {
   /** Why, in more words than the wire answer gives; free of secrets. */
   detail?: string;
   eventId?: string;
+  /** The rule that answered the callback, or why its reply was not sent. */
+  reply?: string;
   durationMs: number;
   debugPlaintext?: string;
 }

@@ -14,6 +14,7 @@ import { commitEvent } from "../queue/client.js";
 import { confirmEnvelope, parseEnvelope, restorePlus } from "../wecom/envelope.js";
 import { buildEvent } from "../wecom/event.js";
 import { readBodyLimited, textResponse } from "./http.js";
+import { replyTo } from "./reply.js";
 import type { Route, RouteContext } from "./table.js";
 
 export interface CallbackQuery {
@@ -44,7 +45,9 @@ async function receiveCallback({ request, env, url, params, started, log }: Rout
   await commitEvent(env, app, event);
   log.eventId = event.id;
   if (config.debug) log.debugPlaintext = event.raw;
-  return textResponse("success");
+  // Committed first: a reply that cannot be made never costs the event.
+  const reply = app.reply ? await replyTo(app, app.reply.rules, event, decrypted, query, log) : null;
+  return reply ?? textResponse("success");
 }
 
 export const callbackRoute: Route = {

@@ -10,11 +10,13 @@
  *   POST /toggle/{bucket}             200 or 503, as last set with PUT /toggle/{bucket}/{up|down}
  *   POST /poison/{bucket}             500 if the body contains "POISON", else 200
  *   GET  /received/{bucket}           what reached the bucket, as JSON
+ *   POST /open-reply                  {encodingAESKey, token, format, body} → the reply opened by independent.ts
  *
  * Every POST is recorded in its bucket, accepted or not.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { openReply } from "./independent.js";
 
 export interface ReceivedRequest {
   path: string;
@@ -54,6 +56,14 @@ export async function startReceiver(): Promise<string> {
       return send(204);
     }
     if (req.method !== "POST") return send(404);
+    if (parts[0] === "open-reply") {
+      try {
+        const { encodingAESKey, token, format, body: reply } = JSON.parse(body) as Record<string, string>;
+        return send(200, JSON.stringify(openReply(encodingAESKey!, token!, format as "xml" | "json", reply!)), { "content-type": "application/json" });
+      } catch (error) {
+        return send(422, String(error));
+      }
+    }
 
     const kind = parts[0];
     const bucket = parts[parts.length - 1] ?? "";
