@@ -9,12 +9,16 @@ import { decodeBase64 } from "./lib/bytes.js";
 import { isPlainObject as isObject, isWholeNumberIn } from "./lib/checks.js";
 import { compileRules, RuleError, type ReplyRule } from "./wecom/rules.js";
 
-export interface WebhookConfig {
+/** An outbound endpoint the gateway signs its POSTs to (Standard Webhooks). */
+export interface EndpointConfig {
   readonly url: string;
   /** The signing key: the bytes behind `whsec_…`. */
   readonly signingKey: Uint8Array<ArrayBuffer>;
   readonly headers: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
+}
+
+export interface WebhookConfig extends EndpointConfig {
   readonly maxAttempts: number;
   readonly minBackoffMs: number;
   readonly maxBackoffMs: number;
@@ -29,6 +33,8 @@ export interface PullConfig {
 export interface ReplyConfig {
   /** The first rule that matches the event answers it. */
   readonly rules: readonly ReplyRule[];
+  /** Asked when no rule matches: the synchronous reply endpoint. */
+  readonly endpoint?: EndpointConfig;
 }
 
 export interface AppConfig {
@@ -69,6 +75,10 @@ export const WEBHOOK_DEFAULTS = {
   maxAttempts: 20,
   minBackoffMs: 1_000,
   maxBackoffMs: 3_600_000,
+} as const;
+
+export const REPLY_DEFAULTS = {
+  timeoutMs: 3_000,
 } as const;
 
 export const PULL_DEFAULTS = {
@@ -160,7 +170,7 @@ function fail(path: string, problem: string): never {
 }
 
 const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "webhook", "pull", "reply"]);
-const REPLY_KEYS = new Set(["rules"]);
+const REPLY_KEYS = new Set(["rules", "url", "secret", "headers", "timeoutMs"]);
 const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs", "maxAttempts", "minBackoffMs", "maxBackoffMs"]);
 const PULL_KEYS = new Set(["token", "maxAttempts"]);
 /** Headers the gateway sets itself; a configured value would break the signature or the framing. */
@@ -222,6 +232,16 @@ function parseReceiveId(path: string, value: unknown): "*" | readonly string[] {
 function parseWebhook(path: string, value: unknown): WebhookConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, WEBHOOK_KEYS);
+  const endpoint = parseEndpoint(path, value, WEBHOOK_DEFAULTS.timeoutMs, 300_000);
+  const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, WEBHOOK_DEFAULTS.maxAttempts, 1, 1_000);
+  const minBackoffMs = integer(`${path}.minBackoffMs`, value.minBackoffMs, WEBHOOK_DEFAULTS.minBackoffMs, 0, 86_400_000);
+  const maxBackoffMs = integer(`${path}.maxBackoffMs`, value.maxBackoffMs, WEBHOOK_DEFAULTS.maxBackoffMs, 0, 604_800_000);
+  if (maxBackoffMs < minBackoffMs) fail(`${path}.maxBackoffMs`, "must not be less than minBackoffMs");
+  return { ...endpoint, maxAttempts, minBackoffMs, maxBackoffMs };
+}
+
+/** The fields a signed outbound POST needs: url, secret (whsec_), headers, timeoutMs. */
+function parseEndpoint(path: string, value: Record<string, unknown>, defaultTimeoutMs: number, maxTimeoutMs: number): EndpointConfig {
   const url = value.url;
   let parsedUrl: URL | undefined;
   try {
@@ -257,12 +277,8 @@ function parseWebhook(path: string, value: unknown): WebhookConfig {
       headers[header] = headerValue;
     }
   }
-  const timeoutMs = integer(`${path}.timeoutMs`, value.timeoutMs, WEBHOOK_DEFAULTS.timeoutMs, 100, 300_000);
-  const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, WEBHOOK_DEFAULTS.maxAttempts, 1, 1_000);
-  const minBackoffMs = integer(`${path}.minBackoffMs`, value.minBackoffMs, WEBHOOK_DEFAULTS.minBackoffMs, 0, 86_400_000);
-  const maxBackoffMs = integer(`${path}.maxBackoffMs`, value.maxBackoffMs, WEBHOOK_DEFAULTS.maxBackoffMs, 0, 604_800_000);
-  if (maxBackoffMs < minBackoffMs) fail(`${path}.maxBackoffMs`, "must not be less than minBackoffMs");
-  return { url: parsedUrl.href, signingKey, headers, timeoutMs, maxAttempts, minBackoffMs, maxBackoffMs };
+  const timeoutMs = integer(`${path}.timeoutMs`, value.timeoutMs, defaultTimeoutMs, 100, maxTimeoutMs);
+  return { url: parsedUrl.href, signingKey, headers, timeoutMs };
 }
 
 function parsePull(path: string, value: unknown): PullConfig {
@@ -279,12 +295,19 @@ function parsePull(path: string, value: unknown): PullConfig {
 function parseReply(path: string, value: unknown): ReplyConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, REPLY_KEYS);
+  let rules: ReplyRule[];
   try {
-    return { rules: value.rules === undefined ? [] : compileRules(value.rules) };
+    rules = value.rules === undefined ? [] : compileRules(value.rules);
   } catch (error) {
     if (error instanceof RuleError) fail(`${path}.rules${error.path}`, error.message);
     throw error;
   }
+  if (value.url === undefined) {
+    for (const key of ["secret", "headers", "timeoutMs"]) if (value[key] !== undefined) fail(`${path}.${key}`, "goes with url");
+    return { rules };
+  }
+  // WeCom waits 5 s for the answer; the endpoint gets at most 4.5 of them.
+  return { rules, endpoint: parseEndpoint(path, value, REPLY_DEFAULTS.timeoutMs, 4_500) };
 }
 
 function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {

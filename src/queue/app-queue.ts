@@ -38,7 +38,8 @@ export interface QueuedEvent {
 
 export type EnqueueResult =
   | { readonly status: "queued" }
-  | { readonly status: "duplicate" }
+  /** `reply`: what the reply endpoint answered the first copy ("" for nothing), if remembered. */
+  | { readonly status: "duplicate"; readonly reply?: string }
   | { readonly status: "full"; readonly reason: string }
   | { readonly status: "too_large"; readonly reason: string };
 
@@ -138,7 +139,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
   async enqueue(app: string, settingsJson: string, event: QueuedEvent): Promise<EnqueueResult> {
     const now = Date.now();
     await this.adopt(app, settingsJson);
-    if (this.store.delivered(event.id, now)) return { status: "duplicate" };
+    if (this.store.delivered(event.id, now)) return this.duplicate(event.id, now);
     const size = encodeUtf8(event.body).length;
     if (size > QUEUE_LIMITS.maxEventBytes) {
       return { status: "too_large", reason: `event is ${size} bytes; at most ${QUEUE_LIMITS.maxEventBytes} are queued` };
@@ -146,7 +147,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
     const { live, liveBytes, deadBytes } = this.store.counts();
     // A resend of an event still held is a duplicate, even when the queue is full.
     if (live >= QUEUE_LIMITS.maxDepth || liveBytes + deadBytes + size > QUEUE_LIMITS.maxBytes) {
-      if (this.store.holds(event.id)) return { status: "duplicate" };
+      if (this.store.holds(event.id)) return this.duplicate(event.id, now);
       return live >= QUEUE_LIMITS.maxDepth
         ? { status: "full", reason: `queue holds ${live} events (limit ${QUEUE_LIMITS.maxDepth})` }
         : { status: "full", reason: `queue holds ${liveBytes + deadBytes} bytes (limit ${QUEUE_LIMITS.maxBytes})` };
@@ -154,10 +155,20 @@ export class AppQueue extends DurableObject<QueueEnv> {
     if (!this.store.insert(event.id, event.body, size, event.receivedAt, now)) {
       // Held already; make sure it has an alarm, in case arming it failed then.
       await this.wake(now);
-      return { status: "duplicate" };
+      return this.duplicate(event.id, now);
     }
     await this.wake(now);
     return { status: "queued" };
+  }
+
+  private duplicate(id: string, now: number): EnqueueResult {
+    const reply = this.store.rememberedReply(id, now);
+    return reply === undefined ? { status: "duplicate" } : { status: "duplicate", reply };
+  }
+
+  /** Remembers what the reply endpoint answered event `id` ("" for nothing), for WeCom's resends. */
+  async rememberReply(id: string, reply: string): Promise<void> {
+    this.store.rememberReply(id, reply, Date.now());
   }
 
   /**

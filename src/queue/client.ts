@@ -9,7 +9,12 @@ import { serializeEvent, type WecomEvent } from "../wecom/event.js";
 import { queueOf, type QueueEnv } from "./bindings.js";
 import { encodeSettings } from "./settings.js";
 
-export async function commitEvent(env: Pick<QueueEnv, "QUEUE">, app: AppConfig, event: WecomEvent): Promise<void> {
+/** Commits the event; for a resend of one already held, answers what its first copy was replied (if remembered). */
+export async function commitEvent(
+  env: Pick<QueueEnv, "QUEUE">,
+  app: AppConfig,
+  event: WecomEvent,
+): Promise<{ readonly duplicate: boolean; readonly reply?: string }> {
   const result = await queueOf(env, app.name).enqueue(app.name, encodeSettings(app), {
     id: event.id,
     body: serializeEvent(event),
@@ -17,11 +22,17 @@ export async function commitEvent(env: Pick<QueueEnv, "QUEUE">, app: AppConfig, 
   });
   switch (result.status) {
     case "queued":
+      return { duplicate: false };
     case "duplicate":
-      return;
+      return result.reply === undefined ? { duplicate: true } : { duplicate: true, reply: result.reply };
     case "full":
       throw new WecomError("queue_full", "the app's queue is full; WeCom will retry", result.reason);
     case "too_large":
       throw new WecomError("payload_too_large", "the event is too large to queue", result.reason);
   }
+}
+
+/** Remembers the reply endpoint's answer to an event ("" for none), so that WeCom's resend gets the same. */
+export async function rememberReply(env: Pick<QueueEnv, "QUEUE">, app: AppConfig, id: string, reply: string): Promise<void> {
+  await queueOf(env, app.name).rememberReply(id, reply);
 }

@@ -41,7 +41,7 @@ export interface Holder {
   readonly availableAt: number;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
@@ -93,6 +93,12 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO meta (key, value)
      SELECT 'settings', json_object('mode', 'pull', 'maxAttempts', 20) FROM meta WHERE key = 'mode' AND value = 'pull';
    DELETE FROM meta WHERE key IN ('delivered', 'mode', 'webhook');`,
+  `CREATE TABLE replies (
+     id    TEXT    PRIMARY KEY,
+     reply TEXT    NOT NULL,
+     at    INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX replies_by_time ON replies (at);`,
 ];
 
 /** Expired `seen` rows dropped per delivery: more than one is added, so the table cannot grow without bound. */
@@ -417,6 +423,24 @@ export class QueueStore {
       this.count({ dead: -rows.length, deadBytes: -rows.reduce((sum, row) => sum + row.size, 0) });
       return rows.length;
     });
+  }
+
+  // ---- replies from the reply endpoint, remembered for WeCom's resends ----
+
+  /** The reply remembered for event `id` within the dedup window ("" for none), or undefined. */
+  rememberedReply(id: string, now: number): string | undefined {
+    const row = this.sql.exec<{ reply: string; at: number }>("SELECT reply, at FROM replies WHERE id = ?", id).toArray()[0];
+    return row !== undefined && row.at >= now - this.dedupWindowMs ? row.reply : undefined;
+  }
+
+  /** Remembers the reply to event `id`, and drops a couple of replies past the dedup window. */
+  rememberReply(id: string, reply: string, now: number): void {
+    this.sql.exec("INSERT INTO replies (id, reply, at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING", id, reply, now);
+    this.sql.exec(
+      "DELETE FROM replies WHERE id IN (SELECT id FROM replies WHERE at < ? ORDER BY at LIMIT ?)",
+      now - this.dedupWindowMs,
+      SEEN_PURGE_PER_DELETE,
+    );
   }
 
   // ---- meta: settings and flags, written only when they change ----

@@ -42,11 +42,11 @@ async function receiveCallback({ request, env, url, params, started, log }: Rout
   const envelope = parseEnvelope(body);
   const decrypted = await open(app, query, envelope.encrypt, () => confirmEnvelope(body, envelope));
   const event = await buildEvent(app, decrypted, envelope.format, new Date(started));
-  await commitEvent(env, app, event);
+  const committed = await commitEvent(env, app, event);
   log.eventId = event.id;
   if (config.debug) log.debugPlaintext = event.raw;
   // Committed first: a reply that cannot be made never costs the event.
-  const reply = app.reply ? await replyTo(app, app.reply.rules, event, decrypted, query, log) : null;
+  const reply = await replyTo({ app, env, event, decrypted, query, committed, log });
   return reply ?? textResponse("success");
 }
 

@@ -1,6 +1,6 @@
 import { statusOf, WecomError } from "../errors.js";
-import { concatBytes } from "../lib/bytes.js";
 import { isPlainObject, isWholeNumberIn } from "../lib/checks.js";
+import { readWithin } from "../lib/streams.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -62,24 +62,14 @@ async function readDeclared(request: Request): Promise<Uint8Array> {
 }
 
 async function readChunked(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch {
-      throw cutOff();
-    }
-    if (chunk.done) return concatBytes(...chunks);
-    size += chunk.value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    chunks.push(chunk.value);
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await readWithin(body, limit);
+  } catch {
+    throw cutOff();
   }
+  if (bytes === null) throw tooLarge(limit);
+  return bytes;
 }
 
 export const MAX_API_BODY_BYTES = 64 * 1024;

@@ -1,45 +1,95 @@
 /**
  * The passive reply to a committed callback (README, "Replies"): the first
- * matching rule's reply, if it fits the callback, encrypted and signed with
- * the callback's own timestamp and nonce. Rules are pure functions of the
- * event, so WeCom's resend of a callback gets the same reply.
+ * matching rule's reply, else the reply endpoint's answer, if it fits the
+ * callback; encrypted and signed with the callback's own timestamp and nonce.
+ * Rules are pure functions of the event, so WeCom's resend gets the same
+ * reply; the endpoint's answer is remembered per event id for the same end.
  */
-import { aesKeyOf, type AppConfig, type ReplyConfig } from "../config.js";
+import { aesKeyOf, type AppConfig, type EndpointConfig } from "../config.js";
 import type { Decrypted } from "../crypto/index.js";
-import type { RequestLog } from "../log.js";
 import { isPlainObject } from "../lib/checks.js";
-import type { WecomEvent } from "../wecom/event.js";
-import { jsonReply, replyFormat, xmlReply, xmlReplyPlaintext, type ReplyObject } from "../wecom/reply.js";
+import type { RequestLog } from "../log.js";
+import { rememberReply, type commitEvent } from "../queue/client.js";
+import type { QueueEnv } from "../queue/bindings.js";
+import { askEndpoint } from "../webhook/send.js";
+import { serializeEvent, type WecomEvent } from "../wecom/event.js";
+import { jsonReply, replyFormat, replyProblem, xmlReply, xmlReplyPlaintext, type ReplyObject } from "../wecom/reply.js";
 import { matchRule } from "../wecom/rules.js";
 import type { CallbackQuery } from "./callback.js";
 
-/** The answer that carries the reply, or null: no rule matched, or its reply does not fit this callback (logged). */
-export async function replyTo(
-  app: AppConfig,
-  rules: ReplyConfig["rules"],
-  event: WecomEvent,
-  decrypted: Decrypted,
-  query: CallbackQuery,
-  log: RequestLog,
-): Promise<Response | null> {
-  const index = matchRule(rules, event.event);
-  if (index === -1) return null;
-  const reply = rules[index]!.reply;
-  const misfit = misfitOf(reply, event);
-  if (misfit !== null) {
-    log.reply = `rule ${index}: not sent, ${misfit}`;
+/** A reply endpoint's answer is read up to this size: WeCom's largest reply (a stream) is 20 KiB of content. */
+const MAX_ENDPOINT_ANSWER_BYTES = 64 * 1024;
+
+export interface ReplyContext {
+  readonly app: AppConfig;
+  readonly env: Pick<QueueEnv, "QUEUE">;
+  readonly event: WecomEvent;
+  readonly decrypted: Decrypted;
+  readonly query: CallbackQuery;
+  readonly committed: Awaited<ReturnType<typeof commitEvent>>;
+  readonly log: RequestLog;
+}
+
+/** The answer that carries the reply, or null for "no reply" (the reason, if any, goes to the log line). */
+export async function replyTo(context: ReplyContext): Promise<Response | null> {
+  const { app, event, log } = context;
+  if (!app.reply) return null;
+  const index = matchRule(app.reply.rules, event.event);
+  let reply: ReplyObject | null;
+  if (index !== -1) {
+    reply = app.reply.rules[index]!.reply;
+    log.reply = `rule ${index}`;
+  } else if (app.reply.endpoint) {
+    reply = await fromEndpoint(context, app.reply.endpoint);
+  } else {
     return null;
   }
-  log.reply = `rule ${index}`;
-  const aes = await aesKeyOf(app);
-  if (event.format === "json") {
-    const body = await jsonReply(aes, app.token, JSON.stringify(reply), query.timestamp, query.nonce);
-    return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
+  if (reply === null) return null;
+  const misfit = misfitOf(reply, event);
+  if (misfit !== null) {
+    log.reply += `: not sent, ${misfit}`;
+    return null;
   }
-  const fields = event.event as Record<string, unknown>;
-  const plaintext = xmlReplyPlaintext(reply, String(fields.FromUserName), String(fields.ToUserName), Math.floor(Date.now() / 1000));
-  const body = await xmlReply(aes, app.token, decrypted.receiveId, plaintext, query.timestamp, query.nonce);
-  return new Response(body, { headers: { "content-type": "text/xml; charset=utf-8" } });
+  return seal(context, reply);
+}
+
+/**
+ * The endpoint's reply: remembered from the first copy of this callback, or
+ * asked for now and remembered. Any answer but a 200 with a valid reply
+ * object is "no reply", and the log line says why.
+ */
+async function fromEndpoint(context: ReplyContext, endpoint: EndpointConfig): Promise<ReplyObject | null> {
+  const { app, env, event, committed, log } = context;
+  if (committed.reply !== undefined) {
+    log.reply = committed.reply === "" ? "endpoint (remembered): no reply" : "endpoint (remembered)";
+    return committed.reply === "" ? null : (JSON.parse(committed.reply) as ReplyObject);
+  }
+  const answer = await askEndpoint(endpoint, event.id, serializeEvent(event), MAX_ENDPOINT_ANSWER_BYTES);
+  let reply: ReplyObject | null = null;
+  if ("error" in answer) log.reply = `endpoint: no reply, ${answer.error}`;
+  else if (answer.status !== 200) log.reply = `endpoint: no reply, it answered ${answer.status}`;
+  else {
+    const parsed = parseJson(answer.text);
+    const problem = parsed === undefined ? "its answer is not a JSON object of at most 64 KiB" : replyProblem(parsed);
+    if (problem === null) {
+      reply = parsed as ReplyObject;
+      log.reply = "endpoint";
+    } else {
+      log.reply = `endpoint: no reply, ${problem}`;
+    }
+  }
+  await rememberReply(env, app, event.id, reply === null ? "" : JSON.stringify(reply));
+  return reply;
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return isPlainObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why a reply cannot answer this callback, or null. */
@@ -59,4 +109,16 @@ function misfitOf(reply: ReplyObject, event: WecomEvent): string | null {
     }
   }
   return null;
+}
+
+async function seal({ app, event, decrypted, query }: ReplyContext, reply: ReplyObject): Promise<Response> {
+  const aes = await aesKeyOf(app);
+  if (event.format === "json") {
+    const body = await jsonReply(aes, app.token, JSON.stringify(reply), query.timestamp, query.nonce);
+    return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
+  }
+  const fields = event.event as Record<string, unknown>;
+  const plaintext = xmlReplyPlaintext(reply, String(fields.FromUserName), String(fields.ToUserName), Math.floor(Date.now() / 1000));
+  const body = await xmlReply(aes, app.token, decrypted.receiveId, plaintext, query.timestamp, query.nonce);
+  return new Response(body, { headers: { "content-type": "text/xml; charset=utf-8" } });
 }

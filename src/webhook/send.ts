@@ -1,8 +1,10 @@
 /**
- * One signed POST of one event to an app's webhook. Retrying is the
- * caller's business; this only reports what happened.
+ * Signed POSTs to the intranet (Standard Webhooks): one event to an app's
+ * webhook, or one event to its reply endpoint for an answer. Retrying is the
+ * caller's business; these only report what happened.
  */
-import type { WebhookConfig } from "../config.js";
+import type { EndpointConfig } from "../config.js";
+import { readWithin } from "../lib/streams.js";
 import { signWebhook } from "./sign.js";
 
 export type WebhookOutcome =
@@ -19,40 +21,23 @@ export type WebhookOutcome =
 export const USER_AGENT = "wecom-edge/0.2 (+Standard Webhooks)";
 
 /**
- * `attempt` (1 for the first delivery) goes out as `wecom-edge-attempt`, so
- * a receiver can see a redelivery without the event JSON changing.
+ * Pushes one event. `attempt` (1 for the first delivery) goes out as
+ * `wecom-edge-attempt`, so a receiver can see a redelivery without the event
+ * JSON changing.
  */
 export async function sendWebhook(
-  webhook: WebhookConfig,
+  webhook: EndpointConfig,
   id: string,
   body: string,
   attempt: number,
   now: Date = new Date(),
 ): Promise<WebhookOutcome> {
-  const timestamp = Math.floor(now.getTime() / 1000);
-  const headers = new Headers(webhook.headers);
-  headers.set("content-type", "application/json");
-  headers.set("user-agent", USER_AGENT);
-  headers.set("webhook-id", id);
-  headers.set("webhook-timestamp", String(timestamp));
-  headers.set("webhook-signature", await signWebhook(webhook.signingKey, id, timestamp, body));
-  headers.set("wecom-edge-attempt", String(attempt));
-
-  // A timer of our own, cleared as soon as the answer is in: a pending AbortSignal.timeout()
-  // would keep the invocation (and a Durable Object being evicted) waiting for it.
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException("webhook timeout", "TimeoutError")), webhook.timeoutMs);
-  let response: Response;
-  try {
-    response = await fetch(webhook.url, { method: "POST", headers, body, redirect: "manual", signal: controller.signal });
-  } catch (error) {
-    const error_ = controller.signal.aborted ? `no answer within ${webhook.timeoutMs} ms` : `request failed: ${describe(error)}`;
-    return { ok: false, status: 0, error: error_ };
-  } finally {
-    clearTimeout(timer);
-  }
-  // The answer's body is never needed; release the connection.
-  await response.body?.cancel().catch(() => {});
+  const answer = await signedPost(webhook, id, body, { "wecom-edge-attempt": String(attempt) }, now, async (response) => {
+    // The answer's body is never needed; release the connection.
+    await response.body?.cancel().catch(() => {});
+  });
+  if ("error" in answer) return { ok: false, status: 0, error: answer.error };
+  const { response } = answer;
   if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
   const retryAfterSeconds = parseRetryAfter(response.headers.get("retry-after"), now);
   return {
@@ -62,6 +47,67 @@ export async function sendWebhook(
     error: `webhook answered ${response.status}`,
   };
 }
+
+/** What a reply endpoint said: its status and, for a 200, its body (at most `maxBytes`). */
+export type EndpointAnswer = { readonly status: number; readonly text: string | null } | { readonly error: string };
+
+export async function askEndpoint(endpoint: EndpointConfig, id: string, body: string, maxBytes: number): Promise<EndpointAnswer> {
+  let text: string | null = null;
+  const answer = await signedPost(endpoint, id, body, {}, new Date(), async (response) => {
+    if (response.status === 200) text = await readAtMost(response, maxBytes);
+    else await response.body?.cancel().catch(() => {});
+  });
+  return "error" in answer ? answer : { status: answer.response.status, text };
+}
+
+/**
+ * One signed POST, with a timer of its own over the whole exchange (answer
+ * and `consume` of its body), cleared as soon as it is done: a pending
+ * AbortSignal.timeout() would keep the invocation (and a Durable Object
+ * being evicted) waiting for it.
+ */
+async function signedPost(
+  endpoint: EndpointConfig,
+  id: string,
+  body: string,
+  extra: Record<string, string>,
+  now: Date,
+  consume: (response: Response) => Promise<void>,
+): Promise<{ response: Response } | { error: string }> {
+  const timestamp = Math.floor(now.getTime() / 1000);
+  const headers = new Headers(endpoint.headers);
+  headers.set("content-type", "application/json");
+  headers.set("user-agent", USER_AGENT);
+  headers.set("webhook-id", id);
+  headers.set("webhook-timestamp", String(timestamp));
+  headers.set("webhook-signature", await signWebhook(endpoint.signingKey, id, timestamp, body));
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("endpoint timeout", "TimeoutError")), endpoint.timeoutMs);
+  try {
+    const response = await fetch(endpoint.url, { method: "POST", headers, body, redirect: "manual", signal: controller.signal });
+    await consume(response);
+    return { response };
+  } catch (error) {
+    return { error: controller.signal.aborted ? `no answer within ${endpoint.timeoutMs} ms` : `request failed: ${describe(error)}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The body as text, or null when it is longer than `maxBytes` or not UTF-8. */
+async function readAtMost(response: Response, maxBytes: number): Promise<string | null> {
+  const bytes = response.body ? await readWithin(response.body, maxBytes) : new Uint8Array();
+  if (bytes === null) return null;
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** Retry-After as delay-seconds or an HTTP date; anything else is ignored. */
 export function parseRetryAfter(value: string | null, now: Date): number | undefined {

@@ -3,6 +3,7 @@
  * implementation independent of src/ (test/support/independent.ts, in Node).
  */
 import { XMLParser } from "fast-xml-parser";
+import { Webhook } from "standardwebhooks";
 import { describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.js";
 import {
@@ -141,7 +142,9 @@ describe("AI-bot rule replies", () => {
     const other = textFromUser.replace('"ping"', '"other"').replace('"m2"', '"m3"');
     const response = await callWorker(await callbackRequest(app, other, { format: "json", receiveId: "" }), environment);
     expect(await response.text()).toBe("success");
-    expect(JSON.parse(String(info.mock.calls.at(-1)![0]))).toMatchObject({ reply: "rule 1: not sent, a bot's text reply answers enter_chat only" });
+    expect(info.mock.calls.map((args) => JSON.parse(String(args[0]))).filter((l) => l.route === "callback")).toMatchObject([
+      { reply: "rule 1: not sent, a bot's text reply answers enter_chat only" },
+    ]);
     info.mockRestore();
   });
 
@@ -182,3 +185,90 @@ describe("rules that cannot be used are refused when the configuration loads, by
 function webhookAppForConfig(extra: AppSettings): AppSettings {
   return { ...TEST_APP, webhook: { url: "https://intranet.example/hook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }, ...extra };
 }
+
+describe("the reply endpoint", () => {
+  const SECRET = "whsec_c2VjcmV0LWZvci10aGUtcmVwbHktZW5kcG9pbnQ=";
+  function endpointApp(path: (app: string) => string, extra: AppSettings = {}) {
+    const app = newBucket("ep");
+    const reply = { url: `${receiverUrl()}/${path(app)}`, secret: SECRET, ...extra };
+    return { app, endpoint: `${app}-ep`, environment: testEnv({ apps: { [app]: webhookApp(`ok/${app}`, { reply }) } }) };
+  }
+  const answering = (status: number, body: unknown) => (app: string) =>
+    `answer/${status}/${app}-ep?body=${encodeURIComponent(typeof body === "string" ? body : JSON.stringify(body))}`;
+
+  it("is asked with the event JSON, signed as pushes are, and its reply goes to WeCom; a resend gets it again without asking", async () => {
+    const reply = { MsgType: "text", Content: "from the intranet" };
+    const { app, endpoint, environment } = endpointApp(answering(200, reply));
+    const texts = [];
+    for (let i = 0; i < 2; i++) {
+      const response = await callWorker(await callbackRequest(app, textMessage("question", "31")), environment);
+      texts.push((parser.parse((await open("xml", await response.text())).plaintext) as { xml: { Content: string } }).xml.Content);
+    }
+    expect(texts).toEqual(["from the intranet", "from the intranet"]);
+    const asked = await received(endpoint);
+    expect(asked.length).toBe(1);
+    const verified = new Webhook(SECRET.slice("whsec_".length)).verify(asked[0]!.body, asked[0]!.headers) as { event: { Content: string } };
+    expect(verified.event.Content).toBe("question");
+    await drain(app);
+    expect((await received(app)).length).toBe(1);
+    expect(JSON.parse(asked[0]!.body)).toEqual(JSON.parse((await received(app))[0]!.body));
+  });
+
+  it.each([
+    ["204", answering(204, ""), "endpoint: no reply, it answered 204"],
+    ["a 500", answering(500, ""), "endpoint: no reply, it answered 500"],
+    ["a body that is not JSON", answering(200, "not json"), "endpoint: no reply, its answer is not a JSON object of at most 64 KiB"],
+    ["an invalid reply", answering(200, { MsgType: "text", Content: "x".repeat(2049) }), "endpoint: no reply, Content is longer than 2048 bytes"],
+    ["a reply of the wrong kind", answering(200, { msgtype: "template_card", template_card: { card_type: "text_notice" } }), "endpoint: not sent, a bot reply cannot answer an app's XML callback"],
+  ])("answers \"success\" for %s, logs why, delivers the event once, and remembers that nothing was replied", async (_, path, why) => {
+    const { app, endpoint, environment } = endpointApp(path);
+    const info = vi.spyOn(console, "log").mockImplementation(() => {});
+    for (let i = 0; i < 2; i++) {
+      const response = await callWorker(await callbackRequest(app, textMessage("q", "41")), environment);
+      expect(await response.text()).toBe("success");
+    }
+    const lines = info.mock.calls.map((args) => JSON.parse(String(args[0])) as { route: string; reply?: string }).filter((l) => l.route === "callback");
+    info.mockRestore();
+    expect(lines[0]!.reply).toBe(why);
+    expect(lines[1]!.reply).toBe(why.includes("not sent") ? "endpoint (remembered): not sent, a bot reply cannot answer an app's XML callback" : "endpoint (remembered): no reply");
+    expect((await received(endpoint)).length).toBe(1);
+    await drain(app);
+    expect((await received(app)).length).toBe(1);
+  });
+
+  it("gives up at timeoutMs: WeCom is answered in time and the event is still delivered once", async () => {
+    const { app, endpoint, environment } = endpointApp((a) => `slow/1500/${a}-ep`, { timeoutMs: 200 });
+    const info = vi.spyOn(console, "log").mockImplementation(() => {});
+    const started = Date.now();
+    const response = await callWorker(await callbackRequest(app, textMessage("slow")), environment);
+    expect(await response.text()).toBe("success");
+    expect(Date.now() - started).toBeLessThan(1_400);
+    expect(info.mock.calls.map((args) => JSON.parse(String(args[0]))).filter((l) => l.route === "callback")).toMatchObject([
+      { reply: "endpoint: no reply, no answer within 200 ms" },
+    ]);
+    info.mockRestore();
+    await drain(app);
+    expect((await received(app)).length).toBe(1);
+    await scheduler.wait(1_400);
+    expect((await received(endpoint)).length).toBe(1);
+  });
+
+  it("is not asked when a rule matches", async () => {
+    const app = newBucket("ep-rule");
+    const reply = { rules: [ECHO], url: `${receiverUrl()}/${answering(200, { MsgType: "text", Content: "endpoint" })(app)}`, secret: SECRET };
+    const environment = testEnv({ apps: { [app]: webhookApp(`ok/${app}`, { reply }) } });
+    const response = await callWorker(await callbackRequest(app, textMessage("help")), environment);
+    expect((parser.parse((await open("xml", await response.text())).plaintext) as { xml: { Content: string } }).xml.Content).toBe("How can I help?");
+    expect(await received(`${app}-ep`)).toEqual([]);
+  });
+
+  it.each([
+    [{ url: "https://intranet.example/reply", secret: SECRET, timeoutMs: 4_501 }, "WECOM_APPS.a.reply.timeoutMs must be a whole number from 100 to 4500"],
+    [{ secret: SECRET }, "WECOM_APPS.a.reply.secret goes with url"],
+    [{ url: "ftp://intranet.example", secret: SECRET }, "WECOM_APPS.a.reply.url must be an absolute http(s) URL"],
+    [{ url: "https://intranet.example/reply" }, "WECOM_APPS.a.reply.secret must be a Standard Webhooks secret: whsec_ followed by base64"],
+  ])("refuses a bad endpoint setting at load, by path: %#", (reply, problem) => {
+    const config = parseConfig({ WECOM_APPS: JSON.stringify({ a: webhookAppForConfig({ reply }) }) });
+    expect(config.invalidApps.get("a")).toBe(problem);
+  });
+});

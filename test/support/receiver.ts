@@ -10,6 +10,7 @@
  *   POST /toggle/{bucket}             200 or 503, as last set with PUT /toggle/{bucket}/{up|down}
  *   POST /poison/{bucket}             500 if the body contains "POISON", else 200
  *   GET  /received/{bucket}           what reached the bucket, as JSON
+ *   POST /answer/{code}/{bucket}      answers {code} with the body given as ?body=
  *   POST /open-reply                  {encodingAESKey, token, format, body} → the reply opened by independent.ts
  *
  * Every POST is recorded in its bucket, accepted or not.
@@ -84,6 +85,8 @@ export async function startReceiver(): Promise<string> {
       status = toggles.get(bucket) === false ? 503 : 200;
     } else if (kind === "poison") {
       status = body.includes("POISON") ? 500 : 200;
+    } else if (kind === "answer") {
+      status = Number(parts[1]);
     } else if (kind !== "ok") {
       status = 404;
     }
@@ -96,6 +99,7 @@ export async function startReceiver(): Promise<string> {
     const list = buckets.get(bucket) ?? [];
     list.push(record);
     buckets.set(bucket, list);
+    if (kind === "answer") return send(status, query.get("body") ?? "", { "content-type": "application/json" });
     send(status, status < 300 ? "ok" : "no", headers);
   });
 
