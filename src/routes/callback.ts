@@ -47,7 +47,8 @@ async function receiveCallback({ request, env, url, params, started, log }: Rout
   if (config.debug) log.debugPlaintext = event.raw;
   // Committed first: a reply that cannot be made never costs the event.
   const reply = await replyTo({ app, env, event, decrypted, query, committed, log });
-  return reply ?? textResponse("success");
+  // No reply: "success" for an app's XML callback; for a bot's JSON callback, the empty answer its documents give.
+  return reply ?? (envelope.format === "json" ? new Response(null, { status: 200 }) : textResponse("success"));
 }
 
 export const callbackRoute: Route = {
