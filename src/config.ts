@@ -5,8 +5,9 @@
  */
 import { importEncodingAesKey, type AesKey } from "./crypto/index.js";
 import { WecomError } from "./errors.js";
-import { decodeBase64 } from "./lib/bytes.js";
+import { decodeBase64, encodeUtf8 } from "./lib/bytes.js";
 import { isPlainObject as isObject, isWholeNumberIn } from "./lib/checks.js";
+import { MAX_STREAM_BYTES, replyProblem, type ReplyObject } from "./wecom/reply.js";
 import { compileRules, RuleError, type ReplyRule } from "./wecom/rules.js";
 
 /** An outbound endpoint the gateway signs its POSTs to (Standard Webhooks). */
@@ -37,6 +38,19 @@ export interface ReplyConfig {
   readonly endpoint?: EndpointConfig;
 }
 
+/** An AI bot's streams (README, "AI-bot streams"). */
+export interface BotConfig {
+  /** Bearer token of the stream API. */
+  readonly token: string;
+  /** The first text a stream shows. */
+  readonly placeholder: string;
+  /** The reply to `enter_chat`: a bot `text` or `template_card`. */
+  readonly welcome?: ReplyObject;
+  readonly streamTimeoutSeconds: number;
+  /** Appended to what a stream holds when it times out. */
+  readonly timeoutText: string;
+}
+
 export interface AppConfig {
   readonly name: string;
   readonly token: string;
@@ -46,6 +60,7 @@ export interface AppConfig {
   readonly webhook?: WebhookConfig;
   readonly pull?: PullConfig;
   readonly reply?: ReplyConfig;
+  readonly bot?: BotConfig;
 }
 
 export interface GatewayConfig {
@@ -75,6 +90,12 @@ export const WEBHOOK_DEFAULTS = {
   maxAttempts: 20,
   minBackoffMs: 1_000,
   maxBackoffMs: 3_600_000,
+} as const;
+
+export const BOT_DEFAULTS = {
+  placeholder: "思考中…",
+  timeoutText: "",
+  streamTimeoutSeconds: 300,
 } as const;
 
 export const REPLY_DEFAULTS = {
@@ -169,7 +190,8 @@ function fail(path: string, problem: string): never {
   throw new ConfigFieldError(`${path} ${problem}`);
 }
 
-const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "webhook", "pull", "reply"]);
+const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "webhook", "pull", "reply", "bot"]);
+const BOT_KEYS = new Set(["token", "placeholder", "welcome", "streamTimeoutSeconds", "timeoutText"]);
 const REPLY_KEYS = new Set(["rules", "url", "secret", "headers", "timeoutMs"]);
 const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs", "maxAttempts", "minBackoffMs", "maxBackoffMs"]);
 const PULL_KEYS = new Set(["token", "maxAttempts"]);
@@ -215,6 +237,7 @@ function parseApp(name: string, value: unknown, demo: boolean): AppConfig {
       ? { webhook: parseWebhook(`${path}.webhook`, value.webhook) }
       : { pull: parsePull(`${path}.pull`, value.pull) }),
     ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply) } : {}),
+    ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot) } : {}),
   };
   return app;
 }
@@ -308,6 +331,30 @@ function parseReply(path: string, value: unknown): ReplyConfig {
   }
   // WeCom waits 5 s for the answer; the endpoint gets at most 4.5 of them.
   return { rules, endpoint: parseEndpoint(path, value, REPLY_DEFAULTS.timeoutMs, 4_500) };
+}
+
+function parseBot(path: string, value: unknown): BotConfig {
+  if (!isObject(value)) fail(path, "must be an object");
+  rejectUnknownKeys(path, value, BOT_KEYS);
+  const token = value.token;
+  if (typeof token !== "string" || !/^[\x21-\x7e]{16,512}$/.test(token)) {
+    fail(`${path}.token`, "must be 16-512 visible ASCII characters (use a long random string)");
+  }
+  const placeholder = value.placeholder ?? BOT_DEFAULTS.placeholder;
+  if (typeof placeholder !== "string" || encodeUtf8(placeholder).length > MAX_STREAM_BYTES) {
+    fail(`${path}.placeholder`, `must be a string of at most ${MAX_STREAM_BYTES} bytes`);
+  }
+  const timeoutText = value.timeoutText ?? BOT_DEFAULTS.timeoutText;
+  if (typeof timeoutText !== "string" || encodeUtf8(timeoutText).length > 1_024) fail(`${path}.timeoutText`, "must be a string of at most 1024 bytes");
+  const streamTimeoutSeconds = integer(`${path}.streamTimeoutSeconds`, value.streamTimeoutSeconds, BOT_DEFAULTS.streamTimeoutSeconds, 1, 330);
+  let welcome: ReplyObject | undefined;
+  if (value.welcome !== undefined) {
+    const problem = replyProblem(value.welcome);
+    if (problem !== null) fail(`${path}.welcome`, problem);
+    welcome = value.welcome as ReplyObject;
+    if (welcome.msgtype !== "text" && welcome.msgtype !== "template_card") fail(`${path}.welcome`, "must be a bot text or template_card reply");
+  }
+  return { token, placeholder, streamTimeoutSeconds, timeoutText, ...(welcome ? { welcome } : {}) };
 }
 
 function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {

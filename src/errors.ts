@@ -34,6 +34,7 @@ export type ErrorName =
   | "unauthorized"
   | "queue_full"
   | "conflict"
+  | "stream_expired"
   | "body_incomplete"
   | "internal_error";
 
@@ -60,6 +61,7 @@ const STATUS: Record<string, number> = {
   method_not_allowed: 405,
   body_incomplete: 400,
   conflict: 409,
+  stream_expired: 410,
   payload_too_large: 413,
   not_configured: 503,
   invalid_config: 503,

@@ -4,7 +4,7 @@
  * an accepted callback is added as `debugPlaintext`.
  */
 export interface RequestLog {
-  route: "callback" | "queue" | "admin" | "health";
+  route: "callback" | "queue" | "bot" | "admin" | "health";
   method: string;
   app?: string;
   status: number;

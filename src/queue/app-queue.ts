@@ -14,6 +14,20 @@ import { leaseExpiry, newLease, notHeldReason, type NotHeldReason } from "./leas
 import { pushBatch, PUSH_LIMITS } from "./push.js";
 import { decodeSettings, type QueueSettings } from "./settings.js";
 import { QueueStore, type StoredEvent } from "./store.js";
+import { MAX_STREAM_BYTES } from "../wecom/reply.js";
+import type { StreamState } from "../wecom/bot.js";
+
+/** A stream is kept this long past its timeout: WeCom stops refreshing 6 minutes after the message. */
+const STREAM_KEEP_MS = 10 * 60 * 1000;
+
+/** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = encodeUtf8(text);
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}
 
 export const QUEUE_LIMITS = {
   /** Live events (waiting, leased, backing off) kept per app; dead letters are not counted. */
@@ -34,7 +48,23 @@ export interface QueuedEvent {
   readonly body: string;
   /** Epoch ms. */
   readonly receivedAt: number;
+  /** An AI-bot message opens this stream, showing `placeholder` until `expiresAt`. */
+  readonly stream?: { readonly id: string; readonly placeholder: string; readonly expiresAt: number };
 }
+
+/** What a stream update asks (README, "AI-bot streams"). */
+export interface StreamUpdate {
+  readonly content: string;
+  /** `content` is a delta to add, not the whole text so far. */
+  readonly append: boolean;
+  readonly finish: boolean;
+  /** JSON text of `msg_item`, only with `finish`. */
+  readonly msgItem: string | null;
+}
+
+export type StreamUpdateResult =
+  | { readonly status: "ok"; readonly finish: boolean; readonly bytes: number }
+  | { readonly status: "unknown" | "finished" | "expired" | "too_large" };
 
 export type EnqueueResult =
   | { readonly status: "queued" }
@@ -90,6 +120,8 @@ export interface QueueStats {
   dead: number;
   /** Age of the oldest live event, in seconds. */
   oldestAgeSeconds: number | null;
+  /** AI-bot stream refreshes answered (they are protocol traffic, not events). */
+  refreshes: number;
   lastError: { at: string; message: string } | null;
 }
 
@@ -152,6 +184,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
         ? { status: "full", reason: `queue holds ${live} events (limit ${QUEUE_LIMITS.maxDepth})` }
         : { status: "full", reason: `queue holds ${liveBytes + deadBytes} bytes (limit ${QUEUE_LIMITS.maxBytes})` };
     }
+    if (event.stream) this.store.openStream(event.stream.id, event.stream.placeholder, event.stream.expiresAt, now, STREAM_KEEP_MS);
     if (!this.store.insert(event.id, event.body, size, event.receivedAt, now)) {
       // Held already; make sure it has an alarm, in case arming it failed then.
       await this.wake(now);
@@ -185,6 +218,39 @@ export class AppQueue extends DurableObject<QueueEnv> {
     }
     await this.schedule();
     return { holds: true };
+  }
+
+  // ---- AI-bot streams (README, "AI-bot streams") ----
+
+  /**
+   * What stream `id` shows now, for WeCom's refresh: an unknown stream is
+   * finished and empty; one past its time is finished with `timeoutText`
+   * added, and stays so.
+   */
+  async refresh(id: string, timeoutText: string): Promise<StreamState> {
+    const now = Date.now();
+    this.store.countRefresh();
+    const stream = this.store.stream(id);
+    if (!stream) return { id, content: "", finish: true, msgItem: null };
+    if (stream.finish === 0 && stream.expiresAt <= now) {
+      const content = truncateUtf8(stream.content + timeoutText, MAX_STREAM_BYTES);
+      this.store.updateStream(id, content, true, null, true);
+      return { id, content, finish: true, msgItem: null };
+    }
+    return { id, content: stream.content, finish: stream.finish === 1, msgItem: stream.msgItem };
+  }
+
+  /** The intranet's answer, so far or whole, for the next refresh to show. */
+  async updateStream(id: string, update: StreamUpdate): Promise<StreamUpdateResult> {
+    const stream = this.store.stream(id);
+    if (!stream) return { status: "unknown" };
+    if (stream.finish === 1) return { status: stream.timedOut === 1 ? "expired" : "finished" };
+    if (stream.expiresAt <= Date.now()) return { status: "expired" };
+    const content = update.append ? stream.content + update.content : update.content;
+    const bytes = encodeUtf8(content).length;
+    if (bytes > MAX_STREAM_BYTES) return { status: "too_large" };
+    this.store.updateStream(id, content, update.finish, update.msgItem);
+    return { status: "ok", finish: update.finish, bytes };
   }
 
   // ---- pull (README, "Pulling from the queue") ----
@@ -303,6 +369,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
       delivered: counts.delivered,
       dead: counts.dead,
       oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.floor((now - oldest) / 1000)),
+      refreshes: counts.refreshes,
       lastError: lastError === null ? null : (JSON.parse(lastError) as { at: string; message: string }),
     };
   }

@@ -15,10 +15,16 @@ export async function commitEvent(
   app: AppConfig,
   event: WecomEvent,
 ): Promise<{ readonly duplicate: boolean; readonly reply?: string }> {
+  const receivedAt = Date.parse(event.receivedAt);
+  const stream =
+    event.streamId !== undefined && app.bot
+      ? { id: event.streamId, placeholder: app.bot.placeholder, expiresAt: receivedAt + app.bot.streamTimeoutSeconds * 1000 }
+      : undefined;
   const result = await queueOf(env, app.name).enqueue(app.name, encodeSettings(app), {
     id: event.id,
     body: serializeEvent(event),
-    receivedAt: Date.parse(event.receivedAt),
+    receivedAt,
+    ...(stream ? { stream } : {}),
   });
   switch (result.status) {
     case "queued":

@@ -18,6 +18,8 @@ export interface Counters {
   readonly deadBytes: number;
   /** Pushed with a 2xx, or pulled and acked, since the queue was created. */
   readonly delivered: number;
+  /** AI-bot stream refreshes answered. */
+  readonly refreshes: number;
 }
 
 // Types, not interfaces: SqlStorage's row type needs an index signature.
@@ -28,6 +30,15 @@ export type StoredEvent = {
   readonly size: number;
   /** Deliveries started so far: pushes attempted, or leases handed out. */
   readonly attempts: number;
+};
+
+export type StoredStream = {
+  readonly id: string;
+  readonly content: string;
+  readonly finish: 0 | 1;
+  readonly msgItem: string | null;
+  readonly expiresAt: number;
+  readonly timedOut: 0 | 1;
 };
 
 export type DeadRow = StoredEvent & {
@@ -41,7 +52,7 @@ export interface Holder {
   readonly availableAt: number;
 }
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
@@ -99,6 +110,16 @@ const MIGRATIONS: readonly string[] = [
      at    INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX replies_by_time ON replies (at);`,
+  `CREATE TABLE streams (
+     id         TEXT    PRIMARY KEY,
+     content    TEXT    NOT NULL,
+     finish     INTEGER NOT NULL,
+     msg_item   TEXT,
+     expires_at INTEGER NOT NULL,
+     timed_out  INTEGER NOT NULL DEFAULT 0
+   ) WITHOUT ROWID;
+   CREATE INDEX streams_by_expiry ON streams (expires_at);
+   ALTER TABLE counters ADD COLUMN refreshes INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** Expired `seen` rows dropped per delivery: more than one is added, so the table cannot grow without bound. */
@@ -142,11 +163,18 @@ export class QueueStore {
 
   private readCounters(): Counters {
     const row = this.sql
-      .exec<{ live: number; live_bytes: number; dead: number; dead_bytes: number; delivered: number }>(
-        "SELECT live, live_bytes, dead, dead_bytes, delivered FROM counters",
+      .exec<{ live: number; live_bytes: number; dead: number; dead_bytes: number; delivered: number; refreshes: number }>(
+        "SELECT live, live_bytes, dead, dead_bytes, delivered, refreshes FROM counters",
       )
       .one();
-    return { live: row.live, liveBytes: row.live_bytes, dead: row.dead, deadBytes: row.dead_bytes, delivered: row.delivered };
+    return {
+      live: row.live,
+      liveBytes: row.live_bytes,
+      dead: row.dead,
+      deadBytes: row.dead_bytes,
+      delivered: row.delivered,
+      refreshes: row.refreshes,
+    };
   }
 
   /**
@@ -155,16 +183,17 @@ export class QueueStore {
    * store left over from before a purge can never write back stale totals.
    */
   private count(change: Partial<Counters>): void {
-    const { live = 0, liveBytes = 0, dead = 0, deadBytes = 0, delivered = 0 } = change;
-    if (live === 0 && liveBytes === 0 && dead === 0 && deadBytes === 0 && delivered === 0) return;
+    const { live = 0, liveBytes = 0, dead = 0, deadBytes = 0, delivered = 0, refreshes = 0 } = change;
+    if (live === 0 && liveBytes === 0 && dead === 0 && deadBytes === 0 && delivered === 0 && refreshes === 0) return;
     this.sql.exec(
       `UPDATE counters SET live = live + ?, live_bytes = live_bytes + ?, dead = dead + ?,
-         dead_bytes = dead_bytes + ?, delivered = delivered + ?`,
+         dead_bytes = dead_bytes + ?, delivered = delivered + ?, refreshes = refreshes + ?`,
       live,
       liveBytes,
       dead,
       deadBytes,
       delivered,
+      refreshes,
     );
     const c = this.counters;
     this.counters = {
@@ -173,6 +202,7 @@ export class QueueStore {
       dead: c.dead + dead,
       deadBytes: c.deadBytes + deadBytes,
       delivered: c.delivered + delivered,
+      refreshes: c.refreshes + refreshes,
     };
   }
 
@@ -441,6 +471,51 @@ export class QueueStore {
       now - this.dedupWindowMs,
       SEEN_PURGE_PER_DELETE,
     );
+  }
+
+  // ---- AI-bot streams ----
+
+  /**
+   * Opens a stream showing `content` until `expiresAt`, unless it is open
+   * already (a resend); drops a couple of streams gone for longer than
+   * `keepMs`, so that the table stays bounded with no sweep of its own.
+   */
+  openStream(id: string, content: string, expiresAt: number, now: number, keepMs: number): void {
+    this.sql.exec(
+      "INSERT INTO streams (id, content, finish, expires_at) VALUES (?, ?, 0, ?) ON CONFLICT (id) DO NOTHING",
+      id,
+      content,
+      expiresAt,
+    );
+    this.sql.exec(
+      "DELETE FROM streams WHERE id IN (SELECT id FROM streams WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
+      now - keepMs,
+      SEEN_PURGE_PER_DELETE,
+    );
+  }
+
+  stream(id: string): StoredStream | undefined {
+    return this.sql
+      .exec<StoredStream>(
+        "SELECT id, content, finish, msg_item AS msgItem, expires_at AS expiresAt, timed_out AS timedOut FROM streams WHERE id = ?",
+        id,
+      )
+      .toArray()[0];
+  }
+
+  updateStream(id: string, content: string, finish: boolean, msgItem: string | null, timedOut = false): void {
+    this.sql.exec(
+      "UPDATE streams SET content = ?, finish = ?, msg_item = ?, timed_out = ? WHERE id = ?",
+      content,
+      finish ? 1 : 0,
+      msgItem,
+      timedOut ? 1 : 0,
+      id,
+    );
+  }
+
+  countRefresh(): void {
+    this.count({ refreshes: 1 });
   }
 
   // ---- meta: settings and flags, written only when they change ----

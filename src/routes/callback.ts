@@ -12,8 +12,10 @@ import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/in
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
 import { commitEvent } from "../queue/client.js";
 import { confirmEnvelope, parseEnvelope, restorePlus } from "../wecom/envelope.js";
+import { classifyBotCallback, streamIdOf } from "../wecom/bot.js";
 import { buildEvent } from "../wecom/event.js";
 import { readBodyLimited, textResponse } from "./http.js";
+import { answerRefresh } from "./bots.js";
 import { replyTo } from "./reply.js";
 import type { Route, RouteContext } from "./table.js";
 
@@ -41,7 +43,11 @@ async function receiveCallback({ request, env, url, params, started, log }: Rout
   const body = await readBodyLimited(request);
   const envelope = parseEnvelope(body);
   const decrypted = await open(app, query, envelope.encrypt, () => confirmEnvelope(body, envelope));
-  const event = await buildEvent(app, decrypted, envelope.format, new Date(started));
+  const built = await buildEvent(app, decrypted, envelope.format, new Date(started));
+  const bot = app.bot && built.format === "json" ? classifyBotCallback(built.event) : undefined;
+  // A stream refresh is protocol traffic, not an event: answered from the stream's state, never queued.
+  if (bot?.kind === "refresh") return answerRefresh({ app, env, query, log }, bot.streamId);
+  const event = bot?.kind === "message" ? { ...built, streamId: streamIdOf(built.id) } : built;
   const committed = await commitEvent(env, app, event);
   log.eventId = event.id;
   if (config.debug) log.debugPlaintext = event.raw;

@@ -15,6 +15,7 @@ import { askEndpoint } from "../webhook/send.js";
 import { serializeEvent, type WecomEvent } from "../wecom/event.js";
 import { jsonReply, replyFormat, replyProblem, xmlReply, xmlReplyPlaintext, type ReplyObject } from "../wecom/reply.js";
 import { matchRule } from "../wecom/rules.js";
+import { classifyBotCallback } from "../wecom/bot.js";
 import type { CallbackQuery } from "./callback.js";
 
 /** A reply endpoint's answer is read up to this size: WeCom's largest reply (a stream) is 20 KiB of content. */
@@ -30,20 +31,22 @@ export interface ReplyContext {
   readonly log: RequestLog;
 }
 
-/** The answer that carries the reply, or null for "no reply" (the reason, if any, goes to the log line). */
+/**
+ * The answer that carries the reply, or null for "no reply" (the reason, if
+ * any, goes to the log line): a rule's, else the endpoint's, else an AI
+ * bot's own (a stream start for a message, the welcome for enter_chat).
+ */
 export async function replyTo(context: ReplyContext): Promise<Response | null> {
   const { app, event, log } = context;
-  if (!app.reply) return null;
-  const index = matchRule(app.reply.rules, event.event);
-  let reply: ReplyObject | null;
+  const index = app.reply ? matchRule(app.reply.rules, event.event) : -1;
+  let reply: ReplyObject | null = null;
   if (index !== -1) {
-    reply = app.reply.rules[index]!.reply;
+    reply = app.reply!.rules[index]!.reply;
     log.reply = `rule ${index}`;
-  } else if (app.reply.endpoint) {
+  } else if (app.reply?.endpoint) {
     reply = await fromEndpoint(context, app.reply.endpoint);
-  } else {
-    return null;
   }
+  reply ??= botReply(app, event, log);
   if (reply === null) return null;
   const misfit = misfitOf(reply, event);
   if (misfit !== null) {
@@ -90,6 +93,20 @@ function parseJson(text: string | null): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** An AI bot's own answer: a message opens its stream; enter_chat gets the welcome. */
+function botReply(app: AppConfig, event: WecomEvent, log: RequestLog): ReplyObject | null {
+  if (!app.bot || event.format !== "json") return null;
+  if (event.streamId !== undefined) {
+    log.reply = log.reply === undefined ? "stream start" : `${log.reply}; stream start`;
+    return { msgtype: "stream", stream: { id: event.streamId, finish: false, content: app.bot.placeholder } };
+  }
+  if (app.bot.welcome && classifyBotCallback(event.event).kind === "enter_chat") {
+    log.reply = log.reply === undefined ? "welcome" : `${log.reply}; welcome`;
+    return app.bot.welcome;
+  }
+  return null;
 }
 
 /** Why a reply cannot answer this callback, or null. */

@@ -6,6 +6,7 @@ import type { WorkerEnv } from "../env.js";
 import { WecomError } from "../errors.js";
 import type { RequestLog } from "../log.js";
 import { adminRoutes } from "./admin.js";
+import { botRoutes } from "./bots.js";
 import { callbackRoute } from "./callback.js";
 import { healthRoute } from "./health.js";
 import { decodeSegment, errorResponse } from "./http.js";
@@ -32,7 +33,7 @@ export interface Route {
   readonly log?: false;
 }
 
-export const ROUTES: readonly Route[] = [callbackRoute, ...queueRoute, ...adminRoutes, healthRoute];
+export const ROUTES: readonly Route[] = [callbackRoute, ...queueRoute, ...botRoutes, ...adminRoutes, healthRoute];
 
 export function dispatch(request: Request, env: WorkerEnv): Promise<Response> {
   const started = Date.now();

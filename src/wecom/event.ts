@@ -17,6 +17,8 @@ export interface WecomEvent {
   readonly format: EnvelopeFormat;
   readonly event: XmlObject | Record<string, unknown>;
   readonly raw: string;
+  /** The AI-bot stream this message opens (README, "AI-bot streams"). */
+  readonly streamId?: string;
 }
 
 export async function buildEvent(
@@ -42,8 +44,8 @@ export async function buildEvent(
  * to a re-encoding (a 20-digit number keeps its digits, `1.0` stays `1.0`).
  */
 export function serializeEvent(event: WecomEvent): string {
-  const { id, app, receiveId, receivedAt, format, raw } = event;
-  const head = JSON.stringify({ id, app, receiveId, receivedAt, format });
+  const { id, app, receiveId, receivedAt, format, raw, streamId } = event;
+  const head = JSON.stringify({ id, app, receiveId, receivedAt, format, ...(streamId !== undefined ? { streamId } : {}) });
   const body = format === "json" ? raw.trim() : JSON.stringify(event.event);
   return `${head.slice(0, -1)},"event":${body},"raw":${JSON.stringify(raw)}}`;
 }

@@ -169,7 +169,9 @@ export async function xmlReply(
 // ---- AI bots: JSON ----
 
 const CARD_TYPES = new Set(["text_notice", "news_notice", "button_interaction", "vote_interaction", "multiple_interaction"]);
-const STREAM_BYTES = 20_480;
+/** A stream's content, at most (WeCom counts UTF-8 bytes). */
+export const MAX_STREAM_BYTES = 20_480;
+const STREAM_BYTES = MAX_STREAM_BYTES;
 
 function botReplyProblem(reply: Record<string, unknown>): string | null {
   if (reply.response_type !== undefined) {

@@ -689,6 +689,7 @@ class Run {
       delivered: this.delivered,
       dead: dead.length,
       oldestAgeSeconds: oldest === undefined ? null : stats.oldestAgeSeconds,
+      refreshes: 0,
       lastError: null,
     });
     if (oldest !== undefined) {

@@ -73,6 +73,7 @@ describe("admin API", () => {
       delivered: 0,
       dead: 2,
       oldestAgeSeconds: null,
+      refreshes: 0,
       lastError: { at: expect.any(String), message: "attempt 1: webhook answered 503" },
     });
   });

@@ -1,0 +1,104 @@
+/**
+ * AI-bot streams (README, "AI-bot streams"): WeCom's refreshes are answered
+ * from the stream's state in the app's queue object, and the intranet fills
+ * that state through the stream API:
+ *
+ *   POST /bots/{app}/streams/{streamId}  {"content", "finish"?, "append"?, "msg_item"?}  → {"id", "finish", "bytes"}
+ *
+ * An unknown app, an app without `bot` and a wrong token get the same 401.
+ */
+import { aesKeyOf, loadConfig, type AppConfig } from "../config.js";
+import type { QueueEnv } from "../queue/bindings.js";
+import { queueOf } from "../queue/bindings.js";
+import { WecomError } from "../errors.js";
+import { toHex } from "../lib/bytes.js";
+import type { RequestLog } from "../log.js";
+import { isPlainObject } from "../lib/checks.js";
+import { streamReply } from "../wecom/bot.js";
+import { MAX_STREAM_BYTES, jsonReply } from "../wecom/reply.js";
+import { requireBearer } from "./auth.js";
+import { jsonResponse, readBodyLimited } from "./http.js";
+import type { CallbackQuery } from "./callback.js";
+import type { Route, RouteContext } from "./table.js";
+
+/** A stream update's body: its content, and the images of a finished stream (a Durable Object value holds 2 MB). */
+export const MAX_STREAM_UPDATE_BYTES = 1_900_000;
+const MAX_STREAM_IMAGES = 10;
+
+/** The answer to a refresh callback: the stream as it stands, sealed with the refresh's own timestamp and nonce. */
+export async function answerRefresh(
+  context: { app: AppConfig; env: Pick<QueueEnv, "QUEUE">; query: CallbackQuery; log: RequestLog },
+  streamId: string,
+): Promise<Response> {
+  const { app, env, query, log } = context;
+  const state = await queueOf(env, app.name).refresh(streamId, app.bot!.timeoutText);
+  log.reply = state.finish ? "stream refresh: finished" : "stream refresh";
+  const body = await jsonReply(await aesKeyOf(app), app.token, streamReply(state), query.timestamp, query.nonce);
+  return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
+}
+
+let decoyToken: string | undefined;
+/** Checked against when the app has no bot: no caller can know it (drawn on first use, not in the global scope). */
+function decoy(): string {
+  decoyToken ??= toHex(crypto.getRandomValues(new Uint8Array(32)));
+  return decoyToken;
+}
+
+async function updateStream({ request, env, params, log }: RouteContext): Promise<Response> {
+  const app = loadConfig(env).apps.get(params[0]!);
+  await requireBearer(request, app?.bot?.token ?? decoy());
+  if (!app?.bot) {
+    log.detail = app ? "app has no bot" : "no such app";
+    throw new WecomError("unauthorized", "a valid bearer token is required");
+  }
+  const streamId = params[1]!;
+  const update = parseUpdate(await readBodyLimited(request, MAX_STREAM_UPDATE_BYTES));
+  const result = await queueOf(env, app.name).updateStream(streamId, update);
+  switch (result.status) {
+    case "ok":
+      return jsonResponse({ id: streamId, finish: result.finish, bytes: result.bytes });
+    case "unknown":
+      throw new WecomError("not_found", "no such stream");
+    case "finished":
+      throw new WecomError("conflict", "the stream is finished");
+    case "expired":
+      throw new WecomError("stream_expired", "the stream is past its timeout; answer through the event's response_url");
+    case "too_large":
+      throw new WecomError("payload_too_large", `a stream holds at most ${MAX_STREAM_BYTES} bytes of content`);
+  }
+}
+
+function parseUpdate(text: string): { content: string; append: boolean; finish: boolean; msgItem: string | null } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!isPlainObject(body)) throw new WecomError("invalid_parameter", "body must be a JSON object");
+  const { content, append = false, finish = false, msg_item: msgItem } = body;
+  if (typeof content !== "string") throw new WecomError("invalid_parameter", "content must be a string");
+  if (typeof append !== "boolean" || typeof finish !== "boolean") throw new WecomError("invalid_parameter", "append and finish must be true or false");
+  if (msgItem !== undefined) {
+    if (!finish) throw new WecomError("invalid_parameter", "msg_item goes only with finish: true");
+    if (!Array.isArray(msgItem) || msgItem.length > MAX_STREAM_IMAGES || !msgItem.every(isImageItem)) {
+      throw new WecomError("invalid_parameter", `msg_item must be at most ${MAX_STREAM_IMAGES} images: {"msgtype": "image", "image": {"base64", "md5"}}`);
+    }
+  }
+  return { content, append, finish, msgItem: msgItem === undefined ? null : JSON.stringify(msgItem) };
+}
+
+function isImageItem(item: unknown): boolean {
+  return (
+    isPlainObject(item) &&
+    item.msgtype === "image" &&
+    isPlainObject(item.image) &&
+    typeof item.image.base64 === "string" &&
+    typeof item.image.md5 === "string" &&
+    /^[0-9a-f]{32}$/.test(item.image.md5)
+  );
+}
+
+export const botRoutes: Route[] = [
+  { name: "bot", path: /^\/bots\/([^/]+)\/streams\/([^/]{1,256})\/?$/, methods: { POST: updateStream }, appParam: 0 },
+];

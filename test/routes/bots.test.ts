@@ -1,0 +1,186 @@
+/**
+ * AI-bot streams (README, "AI-bot streams"): a message opens a stream, the
+ * intranet fills it through the stream API, WeCom's refreshes are answered
+ * from its state. Every answer is opened by the independent implementation.
+ */
+import { evictDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  callbackRequest,
+  callWorker,
+  errorOf,
+  newBucket,
+  queueRows,
+  queueStub,
+  receiverUrl,
+  TEST_APP,
+  testEnv,
+  type AppSettings,
+} from "../support/wecom.js";
+
+const BOT_TOKEN = "bot-token-0123456789-abcdefghij";
+const PULL_TOKEN = "pull-token-0123456789-abcdefghij";
+
+afterEach(() => vi.restoreAllMocks());
+
+function botApp(bot: AppSettings = {}) {
+  const app = newBucket("bot");
+  const settings = { ...TEST_APP, receiveId: "", pull: { token: PULL_TOKEN }, bot: { token: BOT_TOKEN, placeholder: "思考中…", ...bot } };
+  return { app, environment: testEnv({ apps: { [app]: settings, [`${app}-other`]: { ...settings, bot: { token: "another-bot-token-0123456789" } } } }) };
+}
+
+const message = (content: string, msgid = "m1") =>
+  JSON.stringify({ msgid, aibotid: "b1", chattype: "single", from: { userid: "u1" }, response_url: "https://qyapi.example/r", msgtype: "text", text: { content } });
+const refreshOf = (id: string) => JSON.stringify({ msgid: `r-${Math.random()}`, aibotid: "b1", msgtype: "stream", stream: { id } });
+
+async function open(body: string): Promise<{ signatureValid: boolean; receiveId: string; plaintext: string }> {
+  const response = await fetch(`${receiverUrl()}/open-reply`, {
+    method: "POST",
+    body: JSON.stringify({ encodingAESKey: TEST_APP.encodingAESKey, token: TEST_APP.token, format: "json", body }),
+  });
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+/** Sends a bot callback and returns WeCom's view of the answer: the decrypted JSON, or "" for the empty answer. */
+async function callback(app: string, environment: Record<string, unknown>, plaintext: string): Promise<unknown> {
+  const response = await callWorker(await callbackRequest(app, plaintext, { format: "json", receiveId: "" }), environment);
+  expect(response.status).toBe(200);
+  const text = await response.text();
+  if (text === "") return "";
+  const opened = await open(text);
+  expect([opened.signatureValid, opened.receiveId]).toEqual([true, ""]);
+  return JSON.parse(opened.plaintext);
+}
+
+function streamApi(app: string, environment: Record<string, unknown>, streamId: string, body: unknown, token = BOT_TOKEN) {
+  return callWorker(
+    new Request(`https://wecom-edge.test/bots/${app}/streams/${streamId}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    }),
+    environment,
+  );
+}
+
+async function pulled(app: string, environment: Record<string, unknown>) {
+  const response = await callWorker(
+    new Request(`https://wecom-edge.test/queue/${app}/pull`, { method: "POST", headers: { authorization: `Bearer ${PULL_TOKEN}` }, body: "{}" }),
+    environment,
+  );
+  return ((await response.json()) as { events: { id: string; streamId?: string; event: { msgtype: string } }[] }).events;
+}
+
+describe("an AI-bot stream", () => {
+  it("lives from the message to the finished answer: start, snapshots, append, finish, then 409", async () => {
+    const { app, environment } = botApp();
+    const start = (await callback(app, environment, message("写一首诗"))) as { stream: { id: string } };
+    const [event] = await pulled(app, environment);
+    const streamId = `stream_${event!.id.slice(4)}`;
+    expect(event!.streamId).toBe(streamId);
+    expect(start).toEqual({ msgtype: "stream", stream: { id: streamId, finish: false, content: "思考中…" } });
+
+    // WeCom refreshes: the placeholder until the intranet says more. Refreshes are not queued.
+    expect(await callback(app, environment, refreshOf(streamId))).toEqual(start);
+    expect(await streamApi(app, environment, streamId, { content: "床前" }).then((r) => r.json())).toEqual({ id: streamId, finish: false, bytes: 6 });
+    expect(await callback(app, environment, refreshOf(streamId))).toEqual({ msgtype: "stream", stream: { id: streamId, finish: false, content: "床前" } });
+    expect(await streamApi(app, environment, streamId, { content: "明月光", append: true }).then((r) => r.json())).toEqual({ id: streamId, finish: false, bytes: 15 });
+    expect(await callback(app, environment, refreshOf(streamId))).toEqual({ msgtype: "stream", stream: { id: streamId, finish: false, content: "床前明月光" } });
+
+    // Restart of the Durable Object mid-stream: nothing is lost.
+    await evictDurableObject(queueStub(app));
+    const image = { msgtype: "image", image: { base64: "aGVsbG8=", md5: "5d41402abc4b2a76b9719d911017c592" } };
+    expect((await streamApi(app, environment, streamId, { content: "床前明月光，疑是地上霜。", finish: true, msg_item: [image] })).status).toBe(200);
+    expect(await callback(app, environment, refreshOf(streamId))).toEqual({
+      msgtype: "stream",
+      stream: { id: streamId, finish: true, content: "床前明月光，疑是地上霜。", msg_item: [image] },
+    });
+    expect(await errorOf(await streamApi(app, environment, streamId, { content: "more" }))).toEqual({ status: 409, code: "conflict", message: "the stream is finished" });
+    expect((await queueRows(app)).length).toBe(1);
+    expect((await queueStub(app).stats(app)).refreshes).toBe(4);
+  });
+
+  it("is the same stream for WeCom's resend of the message, which is queued once", async () => {
+    const { app, environment } = botApp();
+    const first = await callback(app, environment, message("again", "m9"));
+    const second = await callback(app, environment, message("again", "m9"));
+    expect(second).toEqual(first);
+    expect((await queueRows(app)).length).toBe(1);
+  });
+
+  it("answers a refresh of an unknown stream as finished and empty", async () => {
+    const { app, environment } = botApp();
+    expect(await callback(app, environment, refreshOf("stream_nope"))).toEqual({ msgtype: "stream", stream: { id: "stream_nope", finish: true, content: "" } });
+    expect(await queueRows(app)).toEqual([]);
+  });
+
+  it("times out: the refresh finishes it with timeoutText added, and later updates get 410", async () => {
+    const { app, environment } = botApp({ streamTimeoutSeconds: 1, timeoutText: "（超时）" });
+    const { stream } = (await callback(app, environment, message("slow"))) as { stream: { id: string } };
+    expect((await streamApi(app, environment, stream.id, { content: "部分" })).status).toBe(200);
+    await scheduler.wait(1_100);
+    expect(await callback(app, environment, refreshOf(stream.id))).toEqual({ msgtype: "stream", stream: { id: stream.id, finish: true, content: "部分（超时）" } });
+    expect(await errorOf(await streamApi(app, environment, stream.id, { content: "late" }))).toEqual({
+      status: 410,
+      code: "stream_expired",
+      message: "the stream is past its timeout; answer through the event's response_url",
+    });
+  });
+
+  it("refuses bad updates with a clear 4xx and changes nothing", async () => {
+    const { app, environment } = botApp();
+    const { stream } = (await callback(app, environment, message("x"))) as { stream: { id: string } };
+    expect((await streamApi(app, environment, stream.id, { content: "kept" })).status).toBe(200);
+    const unauthorized = { status: 401, code: "unauthorized", message: "a valid bearer token is required" };
+    expect(await errorOf(await streamApi(app, environment, stream.id, { content: "x" }, "wrong-token-0123456789-abcdefghij"))).toEqual(unauthorized);
+    expect(await errorOf(await streamApi("nope", environment, stream.id, { content: "x" }))).toEqual(unauthorized);
+    // Another app's stream is not this app's: its own token opens nothing there.
+    expect(await errorOf(await streamApi(`${app}-other`, environment, stream.id, { content: "x" }, "another-bot-token-0123456789"))).toEqual({
+      status: 404,
+      code: "not_found",
+      message: "no such stream",
+    });
+    expect(await errorOf(await streamApi(app, environment, stream.id, { content: "字".repeat(6_827) }))).toEqual({
+      status: 413,
+      code: "payload_too_large",
+      message: "a stream holds at most 20480 bytes of content",
+    });
+    expect(await errorOf(await streamApi(app, environment, stream.id, { content: "x", msg_item: [] }))).toEqual({
+      status: 400,
+      code: "invalid_parameter",
+      message: "msg_item goes only with finish: true",
+    });
+    const image = { msgtype: "image", image: { base64: "aGVsbG8=", md5: "5d41402abc4b2a76b9719d911017c592" } };
+    expect((await errorOf(await streamApi(app, environment, stream.id, { content: "x", finish: true, msg_item: Array(11).fill(image) }))).status).toBe(400);
+    expect((await errorOf(await streamApi(app, environment, stream.id, { finish: true }))).message).toBe("content must be a string");
+    expect(await callback(app, environment, refreshOf(stream.id))).toEqual({ msgtype: "stream", stream: { id: stream.id, finish: false, content: "kept" } });
+  });
+});
+
+describe("other AI-bot callbacks", () => {
+  const event = (eventtype: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ msgid: `e-${eventtype}`, aibotid: "b1", chattype: "single", from: { userid: "u1" }, msgtype: "event", event: { eventtype, ...extra } });
+
+  it("answers enter_chat with the welcome, and queues it", async () => {
+    const welcome = { msgtype: "text", text: { content: "你好，我是助手" } };
+    const { app, environment } = botApp({ welcome });
+    expect(await callback(app, environment, event("enter_chat"))).toEqual(welcome);
+    expect((await pulled(app, environment)).map((e) => [e.event.msgtype, e.streamId])).toEqual([["event", undefined]]);
+  });
+
+  it("answers feedback_event with the empty answer, and queues it", async () => {
+    const { app, environment } = botApp({ welcome: { msgtype: "text", text: { content: "hi" } } });
+    expect(await callback(app, environment, event("feedback_event", { feedback_event: { id: "fb1", type: 1 } }))).toBe("");
+    expect((await pulled(app, environment)).length).toBe(1);
+  });
+
+  it("refuses a welcome that is not a bot text or template_card, by path", async () => {
+    const app = newBucket("badbot");
+    const environment = testEnv({ apps: { [app]: { ...TEST_APP, receiveId: "", pull: { token: PULL_TOKEN }, bot: { token: BOT_TOKEN, welcome: { MsgType: "text", Content: "x" } } } } });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const response = await callWorker(await callbackRequest(app, message("x"), { format: "json", receiveId: "" }), environment);
+    expect(await errorOf(response)).toEqual({ status: 503, code: "invalid_config", message: `app "${app}" is misconfigured` });
+    expect(JSON.parse(String(warn.mock.calls[0]![0])).detail).toBe(`WECOM_APPS.${app}.bot.welcome must be a bot text or template_card reply`);
+  });
+});
