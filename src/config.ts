@@ -307,12 +307,17 @@ function parseEndpoint(path: string, value: Record<string, unknown>, defaultTime
 function parsePull(path: string, value: unknown): PullConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, PULL_KEYS);
-  const token = value.token;
-  if (typeof token !== "string" || !/^[\x21-\x7e]{16,512}$/.test(token)) {
-    fail(`${path}.token`, "must be 16-512 visible ASCII characters (use a long random string)");
-  }
+  const token = bearerToken(`${path}.token`, value.token);
   const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, PULL_DEFAULTS.maxAttempts, 1, 1_000);
   return { token, maxAttempts };
+}
+
+/** A bearer token the intranet presents (pull, streams): long, visible ASCII. */
+function bearerToken(path: string, value: unknown): string {
+  if (typeof value !== "string" || !/^[\x21-\x7e]{16,512}$/.test(value)) {
+    fail(path, "must be 16-512 visible ASCII characters (use a long random string)");
+  }
+  return value;
 }
 
 function parseReply(path: string, value: unknown): ReplyConfig {
@@ -336,10 +341,7 @@ function parseReply(path: string, value: unknown): ReplyConfig {
 function parseBot(path: string, value: unknown): BotConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, BOT_KEYS);
-  const token = value.token;
-  if (typeof token !== "string" || !/^[\x21-\x7e]{16,512}$/.test(token)) {
-    fail(`${path}.token`, "must be 16-512 visible ASCII characters (use a long random string)");
-  }
+  const token = bearerToken(`${path}.token`, value.token);
   const placeholder = value.placeholder ?? BOT_DEFAULTS.placeholder;
   if (typeof placeholder !== "string" || encodeUtf8(placeholder).length > MAX_STREAM_BYTES) {
     fail(`${path}.placeholder`, `must be a string of at most ${MAX_STREAM_BYTES} bytes`);
