@@ -158,8 +158,9 @@ export class AppQueue extends DurableObject<QueueEnv> {
     this.paused = this.store.getMeta("paused") === "1";
     this.removed = this.store.getMeta("removed") === "1";
     void ctx.blockConcurrencyWhile(async () => {
-      // A queue of 0.1 was never registered: it is now, so that the admin API and the sweep know it.
-      if (this.store.upgraded && this.app !== null) await registryOf(env).add(this.app);
+      // A queue not registered yet (one of 0.1, or whose registration failed) is now, so that the
+      // admin API and the sweep know it.
+      if (this.app !== null && this.store.getMeta("registered") === null) await this.register(this.app);
       // After a restart, make sure pending pushes have an alarm, whatever happened to the last one.
       await this.schedule();
     });
@@ -208,13 +209,13 @@ export class AppQueue extends DurableObject<QueueEnv> {
    * Tells the queue its app's live settings (null: the app left WECOM_APPS).
    * Writes only when they change. Answers whether this queue holds anything.
    */
-  async sync(app: string, settingsJson: string | null): Promise<{ holds: boolean }> {
+  async sync(app: string, settingsJson: string | null, bySweep = false): Promise<{ holds: boolean }> {
     const { live, dead } = this.store.counts();
     if (this.app === null && live + dead === 0) return { holds: false };
     if (settingsJson === null) {
       this.setRemoved(true);
     } else {
-      await this.adopt(app, settingsJson);
+      await this.adopt(app, settingsJson, bySweep);
     }
     await this.schedule();
     return { holds: true };
@@ -246,7 +247,8 @@ export class AppQueue extends DurableObject<QueueEnv> {
     if (!stream) return { status: "unknown" };
     if (stream.finish === 1) return { status: stream.timedOut === 1 ? "expired" : "finished" };
     if (stream.expiresAt <= Date.now()) return { status: "expired" };
-    const content = update.append ? stream.content + update.content : update.content;
+    // The placeholder is the gateway's, not part of the answer: a first append replaces it.
+    const content = update.append && stream.answered === 1 ? stream.content + update.content : update.content;
     const bytes = encodeUtf8(content).length;
     if (bytes > MAX_STREAM_BYTES) return { status: "too_large" };
     this.store.updateStream(id, content, update.finish, update.msgItem);
@@ -270,11 +272,11 @@ export class AppQueue extends DurableObject<QueueEnv> {
     const pulled: Pulled = { events: [], attempts: [], ids: [], lease: null };
     for (const event of this.store.due(now, max, QUEUE_LIMITS.readBytes)) {
       if (event.attempts >= maxAttempts) {
-        this.store.kill(event.seq, `leased ${event.attempts} times without an ack`, now);
+        this.store.kill(event, `leased ${event.attempts} times without an ack`, now);
         logQueue({ app, eventId: event.id, outcome: "dead", status: 0, attempts: event.attempts, detail: "never acked" });
         continue;
       }
-      this.store.lease(event.seq, lease, until);
+      this.store.lease(event, lease, until);
       pulled.events.push(event.body);
       pulled.attempts.push(event.attempts + 1);
       pulled.ids.push(event.id);
@@ -285,9 +287,11 @@ export class AppQueue extends DurableObject<QueueEnv> {
   /** Acks events held under `lease`; with a null lease, any live event (the unfenced ack of 0.1). */
   async ack(ids: readonly string[], lease: string | null): Promise<AckResult> {
     const now = Date.now();
-    const acked = this.store.ack(ids, lease, now);
+    // Each id once, as nack counts them.
+    const unique = [...new Set(ids)];
+    const acked = this.store.ack(unique, lease, now);
     const reason = lease === null ? "unknown" : notHeldReason(lease, now);
-    const notAcked = ids.filter((id) => !acked.has(id)).map((id) => ({ id, reason }));
+    const notAcked = unique.filter((id) => !acked.has(id)).map((id) => ({ id, reason }));
     return { acked: acked.size, notAcked };
   }
 
@@ -318,16 +322,20 @@ export class AppQueue extends DurableObject<QueueEnv> {
       // If this object dies mid-batch, this alarm, set first, comes back for what is left.
       await this.setAlarm(started + webhook.timeoutMs + 1_000);
       this.pushing = true;
+      // The batch outlives its awaits: if the queue is dropped meanwhile (a new store), the
+      // batch's last words are about a queue that is gone, and are not said.
+      const store = this.store;
+      const current = () => this.store === store;
       try {
         const report = await pushBatch(
           {
             app,
             webhook,
-            store: this.store,
+            store,
             inFlight: this.inFlight,
-            isPaused: () => this.paused,
-            pause: () => this.setPausedFlag(true),
-            recordError: (message) => this.store.setMeta("last_error", JSON.stringify({ at: new Date().toISOString(), message })),
+            isPaused: () => this.paused || !current(),
+            pause: () => current() && this.setPausedFlag(true),
+            recordError: (message) => current() && store.setMeta("last_error", JSON.stringify({ at: new Date().toISOString(), message })),
             send: (event: StoredEvent, attempt: number) => sendWebhook(webhook, event.id, event.body, attempt),
           },
           due,
@@ -399,6 +407,8 @@ export class AppQueue extends DurableObject<QueueEnv> {
   /** Deletes every event, dead or live, and forgets this queue. Answers how many events went. */
   async purgeAll(app: string): Promise<number> {
     const { live, dead } = this.store.counts();
+    // Out of the registry first: an enqueue that slips in while this awaits registers the queue anew.
+    await registryOf(this.env).remove(app);
     await this.ctx.storage.deleteAlarm();
     await this.store.purgeAll();
     this.alarmAt = null;
@@ -408,7 +418,6 @@ export class AppQueue extends DurableObject<QueueEnv> {
     this.settings = null;
     this.paused = false;
     this.removed = false;
-    await registryOf(this.env).remove(app);
     return live + dead;
   }
 
@@ -434,20 +443,30 @@ export class AppQueue extends DurableObject<QueueEnv> {
   /**
    * Remembers the app's name and settings when they change (a string
    * comparison otherwise), and registers a new queue with the registry, once.
+   * Settings that change other than by the sweep (a callback or a pull served
+   * by a Worker with another configuration, during a deploy) make the
+   * registry forget what it last told this queue, so that the next sweep
+   * hands it the live settings again.
    */
-  private async adopt(app: string, settingsJson: string): Promise<void> {
+  private async adopt(app: string, settingsJson: string, bySweep = false): Promise<void> {
     if (this.app === null) {
-      await registryOf(this.env).add(app);
+      await this.register(app);
       this.store.setMeta("app", app);
       this.app = app;
     }
     this.setRemoved(false);
     if (settingsJson !== this.settingsJson) {
+      if (!bySweep && this.settingsJson !== null) await registryOf(this.env).forgetTold(app);
       this.store.setMeta("settings", settingsJson);
       this.settingsJson = settingsJson;
       this.settings = decodeSettings(settingsJson);
       await this.schedule();
     }
+  }
+
+  private async register(app: string): Promise<void> {
+    await registryOf(this.env).add(app);
+    this.store.setMeta("registered", "1");
   }
 
   /** The webhook to push to, unless the app pulls or pushing is paused. */

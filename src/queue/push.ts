@@ -72,7 +72,7 @@ export async function pushBatch(context: PushContext, due: readonly StoredEvent[
     while (next < due.length && !context.isPaused() && Date.now() - started + webhook.timeoutMs <= PUSH_LIMITS.alarmBudgetMs) {
       const event = due[next++]!;
       const attempt = event.attempts + 1;
-      if (!store.claim(event.seq, started, Date.now() + webhook.timeoutMs + backoffMs(webhook, attempt))) continue;
+      if (!store.claim(event, started, Date.now() + webhook.timeoutMs + backoffMs(webhook, attempt))) continue;
       inFlight.add(event.id);
       let outcome: WebhookOutcome;
       try {
@@ -90,11 +90,11 @@ export async function pushBatch(context: PushContext, due: readonly StoredEvent[
       const line = { app: context.app, eventId: event.id, status: outcome.status, attempts: attempt };
       if (decision.kind === "delivered") continue; // not reached: decide delivers only what succeeded
       if (decision.kind === "retry") {
-        store.retry(event.seq, now + decision.delayMs, lastError);
+        store.retry(event, now + decision.delayMs, lastError);
         report.retried++;
         logQueue({ ...line, outcome: "retry", detail: outcome.error, retryInMs: decision.delayMs });
       } else {
-        store.kill(event.seq, lastError, now);
+        store.kill(event, lastError, now);
         if (decision.pause) context.pause();
         report.dead++;
         logQueue({ ...line, outcome: "dead", detail: decision.pause ? "webhook answered 410 Gone; pushing paused" : outcome.error });

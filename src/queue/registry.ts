@@ -31,6 +31,11 @@ export class QueueRegistry extends DurableObject<QueueEnv> {
     this.sql.exec("INSERT INTO queues (app, holds) VALUES (?, 1) ON CONFLICT (app) DO UPDATE SET holds = 1", app);
   }
 
+  /** A queue took settings from elsewhere than the sweep: the next sweep tells it the live ones again. */
+  async forgetTold(app: string): Promise<void> {
+    this.sql.exec("UPDATE queues SET settings = NULL WHERE app = ?", app);
+  }
+
   /** A queue was purged and forgotten. */
   async remove(app: string): Promise<void> {
     this.sql.exec("DELETE FROM queues WHERE app = ?", app);
@@ -60,7 +65,7 @@ export class QueueRegistry extends DurableObject<QueueEnv> {
       if (settings !== GONE && !Object.hasOwn(live, app)) changes.push([app, null]);
     }
     for (const [app, settings] of changes) {
-      const { holds } = await queueOf(this.env, app).sync(app, settings);
+      const { holds } = await queueOf(this.env, app).sync(app, settings, true);
       this.sql.exec(
         `INSERT INTO queues (app, holds, settings) VALUES (?, ?, ?)
          ON CONFLICT (app) DO UPDATE SET holds = MAX(holds, excluded.holds), settings = excluded.settings`,

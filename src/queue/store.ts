@@ -22,6 +22,9 @@ export interface Counters {
   readonly refreshes: number;
 }
 
+/** A row as read: its seq, and its id to make sure the seq still names it. */
+export type EventRef = { readonly seq: number; readonly id: string };
+
 // Types, not interfaces: SqlStorage's row type needs an index signature.
 export type StoredEvent = {
   readonly seq: number;
@@ -38,6 +41,8 @@ export type StoredStream = {
   readonly finish: 0 | 1;
   readonly msgItem: string | null;
   readonly expiresAt: number;
+  /** 0 while the stream still shows the placeholder. */
+  readonly answered: 0 | 1;
   readonly timedOut: 0 | 1;
 };
 
@@ -116,6 +121,7 @@ const MIGRATIONS: readonly string[] = [
      finish     INTEGER NOT NULL,
      msg_item   TEXT,
      expires_at INTEGER NOT NULL,
+     answered   INTEGER NOT NULL DEFAULT 0,
      timed_out  INTEGER NOT NULL DEFAULT 0
    ) WITHOUT ROWID;
    CREATE INDEX streams_by_expiry ON streams (expires_at);
@@ -129,8 +135,6 @@ export class QueueStore {
   private readonly sql: SqlStorage;
   /** The counters row, mirrored in memory: read once, then kept in step with every write. */
   private counters: Counters;
-  /** This object was migrated from 0.1's schema as it woke (it may not be in the registry yet). */
-  readonly upgraded: boolean;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -138,21 +142,20 @@ export class QueueStore {
     private readonly dedupWindowMs: number,
   ) {
     this.sql = storage.sql;
-    this.upgraded = this.migrate() === 1;
+    this.migrate();
     this.counters = this.readCounters();
   }
 
-  /** Brings the schema up to date; answers the version it found. */
-  private migrate(): number {
+  /** Brings the schema up to date. */
+  private migrate(): void {
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
     const hasEvents = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray().length > 0;
     const found = Number(this.getMeta("schema") ?? (hasEvents ? "1" : "0"));
-    if (found >= SCHEMA_VERSION) return found;
+    if (found >= SCHEMA_VERSION) return;
     this.storage.transactionSync(() => {
       for (let version = found; version < SCHEMA_VERSION; version++) this.sql.exec(MIGRATIONS[version]!);
       this.setMeta("schema", String(SCHEMA_VERSION));
     });
-    return found;
   }
 
   // ---- counters ----
@@ -292,17 +295,23 @@ export class QueueStore {
 
   // ---- push ----
 
+  // Every write that names a row read earlier names it by seq AND id: a queue
+  // dropped meanwhile (deleteAll) starts its seq again at 1, and another
+  // event may hold that seq by now.
+
   /**
    * Claims a push attempt just before it leaves: the event is due again at
    * `retryAt` if nothing is recorded before then (this object died mid-flight).
    * False when the event is no longer due (pulled, acked, dead, claimed).
    */
-  claim(seq: number, dueBy: number, retryAt: number): boolean {
+  claim(event: EventRef, dueBy: number, retryAt: number): boolean {
     // rowsWritten, not RETURNING: RETURNING costs a second row read.
     const cursor = this.sql.exec(
-      "UPDATE events SET attempts = attempts + 1, available_at = ? WHERE seq = ? AND state = 'queued' AND available_at <= ?",
+      `UPDATE events SET attempts = attempts + 1, available_at = ?, lease = NULL
+       WHERE seq = ? AND id = ? AND state = 'queued' AND available_at <= ?`,
       retryAt,
-      seq,
+      event.seq,
+      event.id,
       dueBy,
     );
     cursor.toArray();
@@ -319,7 +328,7 @@ export class QueueStore {
       let removed = 0;
       let bytes = 0;
       for (const { seq, id, size } of events) {
-        const cursor = this.sql.exec("DELETE FROM events WHERE seq = ?", seq);
+        const cursor = this.sql.exec("DELETE FROM events WHERE seq = ? AND id = ?", seq, id);
         cursor.toArray();
         if (cursor.rowsWritten === 0) continue;
         this.remember(id, now);
@@ -332,24 +341,27 @@ export class QueueStore {
   }
 
   /** Records a failed attempt; the next one is due at `at`. */
-  retry(seq: number, at: number, error: string): void {
+  retry(event: EventRef, at: number, error: string): void {
     this.sql.exec(
-      "UPDATE events SET available_at = ?, last_error = ? WHERE seq = ? AND state = 'queued'",
+      "UPDATE events SET available_at = ?, last_error = ?, lease = NULL WHERE seq = ? AND id = ? AND state = 'queued'",
       at,
       error,
-      seq,
+      event.seq,
+      event.id,
     );
   }
 
   /** Makes a live event a dead letter. */
-  kill(seq: number, error: string, now: number): void {
+  kill(event: EventRef, error: string, now: number): void {
     this.transaction(() => {
       const row = this.sql
         .exec<{ size: number }>(
-          "UPDATE events SET state = 'dead', last_error = ?, lease = NULL, available_at = ? WHERE seq = ? AND state = 'queued' RETURNING size",
+          `UPDATE events SET state = 'dead', last_error = ?, lease = NULL, available_at = ?
+           WHERE seq = ? AND id = ? AND state = 'queued' RETURNING size`,
           error,
           now,
-          seq,
+          event.seq,
+          event.id,
         )
         .toArray()[0];
       if (row) this.count({ live: -1, liveBytes: -row.size, dead: 1, deadBytes: row.size });
@@ -359,8 +371,14 @@ export class QueueStore {
   // ---- pull ----
 
   /** Leases a due event under `lease` until `until`. */
-  lease(seq: number, lease: string, until: number): void {
-    this.sql.exec("UPDATE events SET attempts = attempts + 1, available_at = ?, lease = ? WHERE seq = ?", until, lease, seq);
+  lease(event: EventRef, lease: string, until: number): void {
+    this.sql.exec(
+      "UPDATE events SET attempts = attempts + 1, available_at = ?, lease = ? WHERE seq = ? AND id = ?",
+      until,
+      lease,
+      event.seq,
+      event.id,
+    );
   }
 
   /**
@@ -429,12 +447,13 @@ export class QueueStore {
     return this.transaction(() => {
       const reset =
         "UPDATE events SET state = 'queued', attempts = 0, available_at = ?, last_error = NULL, lease = NULL WHERE state = 'dead'";
-      const rows: { size: number }[] = [];
-      if (ids === null) rows.push(...this.sql.exec<{ size: number }>(`${reset} RETURNING size`, now));
-      else for (const id of ids) rows.push(...this.sql.exec<{ size: number }>(`${reset} AND id = ? RETURNING size`, now, id));
-      const bytes = rows.reduce((sum, row) => sum + row.size, 0);
-      this.count({ live: rows.length, liveBytes: bytes, dead: -rows.length, deadBytes: -bytes });
-      return rows.length;
+      const cursors =
+        ids === null
+          ? [this.sql.exec<{ size: number }>(`${reset} RETURNING size`, now)]
+          : ids.map((id) => this.sql.exec<{ size: number }>(`${reset} AND id = ? RETURNING size`, now, id));
+      const { n, bytes } = tally(cursors);
+      this.count({ live: n, liveBytes: bytes, dead: -n, deadBytes: -bytes });
+      return n;
     });
   }
 
@@ -447,11 +466,13 @@ export class QueueStore {
   purgeDead(ids: readonly string[] | null): number {
     return this.transaction(() => {
       const drop = "DELETE FROM events WHERE state = 'dead'";
-      const rows: { size: number }[] = [];
-      if (ids === null) rows.push(...this.sql.exec<{ size: number }>(`${drop} RETURNING size`));
-      else for (const id of ids) rows.push(...this.sql.exec<{ size: number }>(`${drop} AND id = ? RETURNING size`, id));
-      this.count({ dead: -rows.length, deadBytes: -rows.reduce((sum, row) => sum + row.size, 0) });
-      return rows.length;
+      const cursors =
+        ids === null
+          ? [this.sql.exec<{ size: number }>(`${drop} RETURNING size`)]
+          : ids.map((id) => this.sql.exec<{ size: number }>(`${drop} AND id = ? RETURNING size`, id));
+      const { n, bytes } = tally(cursors);
+      this.count({ dead: -n, deadBytes: -bytes });
+      return n;
     });
   }
 
@@ -497,15 +518,16 @@ export class QueueStore {
   stream(id: string): StoredStream | undefined {
     return this.sql
       .exec<StoredStream>(
-        "SELECT id, content, finish, msg_item AS msgItem, expires_at AS expiresAt, timed_out AS timedOut FROM streams WHERE id = ?",
+        "SELECT id, content, finish, msg_item AS msgItem, expires_at AS expiresAt, answered, timed_out AS timedOut FROM streams WHERE id = ?",
         id,
       )
       .toArray()[0];
   }
 
+  /** The intranet's content (or, with `timedOut`, the gateway's last word) replaces what the stream showed. */
   updateStream(id: string, content: string, finish: boolean, msgItem: string | null, timedOut = false): void {
     this.sql.exec(
-      "UPDATE streams SET content = ?, finish = ?, msg_item = ?, timed_out = ? WHERE id = ?",
+      "UPDATE streams SET content = ?, finish = ?, msg_item = ?, answered = 1, timed_out = ? WHERE id = ?",
       content,
       finish ? 1 : 0,
       msgItem,
@@ -546,6 +568,19 @@ export class QueueStore {
       remembered * SEEN_PURGE_PER_DELETE,
     );
   }
+}
+
+/** Counts the rows of RETURNING cursors and adds up their sizes, without holding the rows (a purge may touch 100,000s). */
+function tally(cursors: Iterable<Iterable<{ size: number }>>): { n: number; bytes: number } {
+  let n = 0;
+  let bytes = 0;
+  for (const cursor of cursors) {
+    for (const row of cursor) {
+      n++;
+      bytes += row.size;
+    }
+  }
+  return { n, bytes };
 }
 
 /** Takes rows until their bodies would pass `maxBytes`; always at least one. */

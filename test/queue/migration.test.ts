@@ -53,6 +53,6 @@ describe("a queue of wecom-edge 0.1", () => {
     const meta = await runInDurableObject(queueStub(app), (_, state) =>
       state.storage.sql.exec<{ key: string }>("SELECT key FROM meta ORDER BY key").toArray().map((r) => r.key),
     );
-    expect(meta).toEqual(["app", "schema", "settings"]);
+    expect(meta).toEqual(["app", "registered", "schema", "settings"]);
   });
 });

@@ -138,11 +138,23 @@ describe("queues of apps no longer configured", () => {
     expect(await queueStub(app).stats(app)).toMatchObject({ configured: true, dead: 1 });
   });
 
+  it("are not dropped while WECOM_APPS cannot be loaded", async () => {
+    const { app, environment } = deadApp("noconfig");
+    expect((await callWorker(await callbackRequest(app, textMessage("x")), environment)).status).toBe(200);
+    const broken = { ...environment, WECOM_APPS: "{not json" };
+    expect(await admin(broken, "POST", `/${app}/drop`)).toMatchObject({ status: 503 });
+    expect(json(await admin(broken, "POST", `/${app}/drop`)).error).toEqual({
+      code: "not_configured",
+      message: "WECOM_APPS cannot be loaded; a queue is dropped only when the configuration says its app is gone",
+    });
+    expect((await queueRows(app)).length).toBe(1);
+  });
+
   it("drops a queue that still holds live events, counting them", async () => {
     const app = newBucket("dropped");
     const environment = environmentOf({ [app]: { ...TEST_APP, pull: { token: "pull-token-0123456789-abcdefghij" } } });
     expect((await callWorker(await callbackRequest(app, textMessage("left behind")), environment)).status).toBe(200);
-    const after = environmentOf({});
+    const after = environmentOf({ [newBucket("other")]: webhookApp("ok/none") });
     expect(json(await admin(after, "POST", `/${app}/drop`))).toEqual({ dropped: 1 });
     expect(await queueRows(app)).toEqual([]);
   });

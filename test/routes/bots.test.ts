@@ -101,6 +101,14 @@ describe("an AI-bot stream", () => {
     expect((await queueStub(app).stats(app)).refreshes).toBe(4);
   });
 
+  it("replaces the placeholder with a first update that appends", async () => {
+    const { app, environment } = botApp();
+    const { stream } = (await callback(app, environment, message("append first"))) as { stream: { id: string } };
+    expect(await streamApi(app, environment, stream.id, { content: "Hello", append: true }).then((r) => r.json())).toEqual({ id: stream.id, finish: false, bytes: 5 });
+    expect(await streamApi(app, environment, stream.id, { content: ", world", append: true }).then((r) => r.json())).toEqual({ id: stream.id, finish: false, bytes: 12 });
+    expect(await callback(app, environment, refreshOf(stream.id))).toEqual({ msgtype: "stream", stream: { id: stream.id, finish: false, content: "Hello, world" } });
+  });
+
   it("is the same stream for WeCom's resend of the message, which is queued once", async () => {
     const { app, environment } = botApp();
     const first = await callback(app, environment, message("again", "m9"));
