@@ -35,10 +35,41 @@ export function resultRows(r) {
     row("workerd POST pull, backlog 0 → 1.5k", r.gw.pull0, r.floor.post),
     row("workerd POST pull, fill 1.5k → 8k", r.gw.fill, r.floor.post, "the fill, measured too"),
     row("workerd POST pull, backlog 8k → 9.5k", r.gw.pull8k, r.floor.post),
+    row("workerd POST bot message (commit + stream start)", r.gw.botMessage, r.floor.post, "to a pull app"),
+    row("workerd POST bot refresh", r.gw.refresh, r.floor.post, "answered from the stream's state"),
+    row("workerd POST stream update", r.gw.update, r.floor.post, "the intranet's snapshot"),
     row("workerd POST 1 MiB, 130k elements, bad signature", r.gw.bomb, r.floor.bomb, "refused"),
     row("Node GET URL verification (@wecom/crypto)", r.node.get, r.nodeFloor.get),
     row("Node POST (verify, decrypt, parse, sign, forward)", r.node.post, r.nodeFloor.post, "answers after the webhook's 2xx"),
   ];
+}
+
+/**
+ * Derived, not measured: one app's streams live in its one queue object, a
+ * Durable Object with one thread, so the refreshes (or updates) per second
+ * one app can take are about 1000 ms ÷ the CPU ms of one. The CPU is the
+ * whole workerd process's per request (floor included), since here the
+ * Worker, the object and the HTTP server all run on that process's time.
+ */
+export function streamRates(r) {
+  const rate = (phase) => (phase && phase.perRequest > 0 ? 1000 / phase.perRequest : NaN);
+  return {
+    refreshCpu: r.gw.refresh?.perRequest,
+    refreshPerSecond: rate(r.gw.refresh),
+    updateCpu: r.gw.update?.perRequest,
+    updatePerSecond: rate(r.gw.update),
+  };
+}
+
+/** "about 2,300": two significant digits, thousands separated. */
+const about = (v) => (Number.isFinite(v) ? `about ${Number(v.toPrecision(2)).toLocaleString("en-US")}` : "n/a");
+
+export function streamRatesLine(r) {
+  const x = streamRates(r);
+  return (
+    `Derived, not measured: ${about(x.refreshPerSecond)} refreshes/s per app on this machine (1000 ms ÷ ${ms(x.refreshCpu)} ms CPU per refresh, one thread);\n` +
+    `${about(x.updatePerSecond)} stream updates/s (1000 ms ÷ ${ms(x.updateCpu)} ms CPU per update).`
+  );
 }
 
 export function floorRows(r) {
@@ -121,6 +152,8 @@ export function printTables(r) {
     textTable(FLOOR_HEADER, floorRows(r).map(floorCells), FLOOR_ALIGN),
     "",
     textTable(TARGET_HEADER, targets(r).map((t) => [t.what, t.target, t.value, t.verdict]), ["l", "r", "r", "l"]),
+    "",
+    streamRatesLine(r),
   ];
   return lines.join("\n");
 }
@@ -169,7 +202,7 @@ export function chartSvg(r) {
   const pull0 = above("workerd POST pull, backlog 0");
   const panels = [
     {
-      title: "Per callback: CPU ms per request above the floor",
+      title: "Per request: CPU ms above the floor",
       bars: [
         { label: "GET verify — workerd", value: above("workerd GET"), kind: "workerd", target: 2 * nodeGet, targetLabel: "2× Node" },
         { label: "GET verify — Node", value: nodeGet, kind: "node" },
@@ -177,6 +210,9 @@ export function chartSvg(r) {
         { label: "POST — Node", value: nodePost, kind: "node" },
         { label: "POST pull, backlog 0 — workerd", value: pull0, kind: "workerd" },
         { label: "POST pull, backlog 8k — workerd", value: above("workerd POST pull, backlog 8k"), kind: "workerd", target: 1.2 * pull0, targetLabel: "1.2× backlog 0" },
+        { label: "POST bot message — workerd", value: above("workerd POST bot message"), kind: "workerd" },
+        { label: "POST bot refresh — workerd", value: above("workerd POST bot refresh"), kind: "workerd" },
+        { label: "POST stream update — workerd", value: above("workerd POST stream update"), kind: "workerd" },
       ],
     },
     {
@@ -255,6 +291,8 @@ What one callback costs wecom-edge in CPU, measured on the real thing: the
 bundle \`wrangler deploy\` would upload, served by \`workerd\`, with its SQLite
 Durable Object queue, pushing to a real HTTP webhook. It is compared with the
 same job done by a plain Node server using WeCom's official \`@wecom/crypto\`.
+It also measures an AI bot's stream traffic: the message that opens a stream,
+WeCom's refreshes of it, and the intranet's updates to it.
 
 ![CPU per request above the floor](docs/benchmarks.svg)
 
@@ -346,6 +384,14 @@ Machine of this run:
   whose one-off start is not the point), then from 1.5k to 8k, then from 8k
   to 9.5k (the queue holds at most 10k); a ~1 MiB XML envelope (\`<Encrypt>\` of junk and
   130,000 \`<a/>\`) with a wrong signature, which must be refused.
+- **AI-bot streams.** A pull app with \`bot\` (receiveId \`""\`), whose JSON
+  callbacks are ${config.botBodyBytes} bytes; its warm-up goes to another such app.
+  ${config.botEvents} user messages (20 unmeasured first, as above), each answered
+  with a new stream; then rounds of stream updates
+  (\`POST /bots/{app}/streams/{id}\` with the bot's bearer token: snapshots
+  of ${config.snapshotBytes} bytes, growing round by round, over ${config.updatedStreams}) take
+  turns with rounds of refresh callbacks (each a new msgid, going round all
+  the streams). Their floor is that of a ~0.6 KB POST.
 - **Node baseline** (\`bench/node-baseline.mjs\`, its own process, same Node):
   GET verifies \`msg_signature\` and decrypts the echostr with
   \`@wecom/crypto\`; POST reads the body, parses the envelope with
@@ -355,8 +401,14 @@ Machine of this run:
   nothing, so it promises less than the gateway: an event is lost if the
   webhook is down.
 - **Checks.** Every answer is checked (\`success\`, the exact echostr, a 4xx
-  for the refusal); afterwards the admin API must show the push queue empty
-  with every event delivered, and the pull queue holding every callback sent.
+  for the refusal; a bot's reply is opened with \`node:crypto\`: its
+  signature, the callback's timestamp and nonce, receiveId \`""\`, and a
+  stream start with the placeholder and a new id, or for a refresh the
+  stream's id with exactly the content the last update gave it; an update's
+  \`{"id", "finish", "bytes"}\`); afterwards the admin API must show the push
+  queue empty with every event delivered, the pull queue holding every
+  callback sent, and the bot's queue every message but no refresh, which it
+  counts instead.
   Errors are counted in the table.
 
 ## Reading the numbers
@@ -377,6 +429,13 @@ Machine of this run:
   a p99 of 20 ms needs well under ${(20 / config.concurrency).toFixed(0)} ms of CPU per callback. On
   Cloudflare the Worker runs apart from the Durable Object, so only the
   queue's share is serialised per app.
+- **Refreshes per app.** An app's streams live in its queue object (one
+  Durable Object per app, one thread), so the refreshes and updates per
+  second one app can take are about 1000 ms ÷ the CPU ms of one, less what
+  its events take. ${streamRatesLine(r).replace("\n", "\n  ")}
+  The CPU is workerd's whole per request, floor included; on Cloudflare the
+  Worker's part (signature, decryption, encryption) runs outside the
+  object, so this errs low.
 - **The tick.** \`/proc\` counts in ${1000 / config.clkTck} ms ticks (the sum utime + stime is
   exact, but reported in ticks); the request counts keep that error small
   (the ± column).

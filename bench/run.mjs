@@ -23,6 +23,7 @@ import { bundle, readWranglerConfig } from "./build.mjs";
 import { percentile, runLoad } from "./load.mjs";
 import { CLK_TCK, cpuMs, freePort, machineCpuMs, settle, start, startedCpuMs, stop, stopAll, waitForHttp } from "./processes.mjs";
 import { chartSvg, machineInfo, markdown, percentOfCpu, printTables } from "./report.mjs";
+import { Streams, snapshot } from "./bots.mjs";
 import { appConfig, bombBody, bombRequest, getRequest, newApp, newWebhookSecret, postRequest, randomAlnum, textMessage } from "./wecom.mjs";
 import { supportedDate, workerdConfig } from "./workerd-config.mjs";
 
@@ -47,6 +48,10 @@ const COUNTS = {
   fillTo: scale(8000), // then → 8k
   pull8k: scale(1500), // then → 9.5k, under the queue's 10k limit
   bomb: QUICK ? ROUNDS * 4 : 200,
+  // AI-bot streams: fewer than the others, to keep the whole run near a minute and a half.
+  botMessage: scale(2000), // each opens a stream (the events go to a pull queue: 20 + 2k, far from its limit)
+  refresh: scale(2000), // round the open streams, each about once
+  update: scale(2000), // round every 4th of them: 4 growing snapshots each, ~150 to ~550 bytes
 };
 
 // Children run on the same Node 22 as npm scripts (node_modules/.bin/node), whatever runs this file.
@@ -185,7 +190,7 @@ async function measure(label, server, requests, { drain } = {}) {
   log(
     `  ${label.padEnd(48)} ${String(n).padStart(5)} req ${(used / n).toFixed(3).padStart(8)} ms CPU/req` +
       `  p50 ${percentile(load.latencies, 50).toFixed(1)} ms  p99 ${percentile(load.latencies, 99).toFixed(1)} ms` +
-      (load.failures.length ? `  ${load.failures.length} FAILED, e.g. ${load.failures[0].status} ${load.failures[0].body}` : ""),
+      (load.failures.length ? `  ${load.failures.length} FAILED, e.g. ${load.failures[0].why}: ${load.failures[0].status} ${load.failures[0].body}` : ""),
   );
   return { n, perRequest: used / n, latencies: load.latencies, wallMs: load.wallMs + drainMs, failures: load.failures.length };
 }
@@ -217,7 +222,7 @@ async function warm(server, requests, drain) {
   const load = await runLoad(server.url, requests, { concurrency: CONCURRENCY });
   if (load.failures.length) {
     const f = load.failures[0];
-    throw new Error(`warm-up against ${server.proc.name} failed ${load.failures.length}×, e.g. ${f.status} ${f.body}`);
+    throw new Error(`warm-up against ${server.proc.name} failed ${load.failures.length}×, e.g. ${f.why}: ${f.status} ${f.body}`);
   }
   if (drain) await drain();
 }
@@ -249,11 +254,15 @@ async function main() {
   const push = newApp("bench_push", { webhook: { url: `${sinkUrl}/hook/bench_push`, secret: newWebhookSecret() } });
   const pull = newApp("bench_pull", { pull: { token: randomAlnum(40) } });
   const pullWarm = newApp("bench_pull_warm", { pull: { token: randomAlnum(40) } });
+  // AI bots: receiveId "" (README, "Which receiveId"), events pulled, streams held by the gateway.
+  const botApp = (name) => newApp(name, { receiveId: "", pull: { token: randomAlnum(40) }, bot: { token: randomAlnum(40), placeholder: "思考中…" } });
+  const bot = botApp("bench_bot");
+  const botWarm = botApp("bench_bot_warm");
   const nodeApp = newApp("bench_node", { webhook: { url: `${sinkUrl}/hook/bench_node`, secret: newWebhookSecret() } });
   const adminToken = randomAlnum(40);
   const text = {
     WECOM_MAX_SKEW_SECONDS: "0",
-    WECOM_APPS: JSON.stringify(Object.fromEntries([push, pull, pullWarm].map((a) => [a.name, appConfig(a)]))),
+    WECOM_APPS: JSON.stringify(Object.fromEntries([push, pull, pullWarm, bot, botWarm].map((a) => [a.name, appConfig(a)]))),
     ADMIN_TOKEN: adminToken,
   };
   const bomb = Buffer.from(bombBody());
@@ -331,6 +340,36 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) pull8k.push(await measure(`workerd POST pull, backlog 8k → 9.5k (${round}/${ROUNDS})`, gw, many(COUNTS.pull8k / ROUNDS, () => postRequest(pull))));
   r.gw.pull8k = combine(pull8k);
 
+  // AI-bot streams. The warm-up goes to another bot app, and a few messages create the measured
+  // app's Durable Object (as for the pull queue). Each measured message opens a stream; then
+  // update and refresh rounds take turns, so that every refresh can be checked against the
+  // content the updates before it gave its stream.
+  log("AI-bot streams");
+  const warmStreams = new Streams(botWarm);
+  // Update k gives its stream the snapshot of step k ÷ (streams updated) + 1: each stream's answer grows round by round.
+  const growing = (s) => (id, k, count) => s.updateRequest(id, snapshot(Math.floor(k / count) + 1));
+  const UPDATED = { every: 4, over: COUNTS.update / 4 };
+  await warm(gw, many(COUNTS.warmup, () => warmStreams.messageRequest()));
+  await warm(gw, warmStreams.spread(0, COUNTS.warmup, growing(warmStreams), UPDATED));
+  await warm(gw, warmStreams.spread(0, COUNTS.warmup, (id) => warmStreams.refreshRequest(id)));
+  const streams = new Streams(bot);
+  await warm(gw, many(COUNTS.create, () => streams.messageRequest()));
+  const botMessages = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    botMessages.push(await measure(`workerd POST bot message, stream start (${round}/${ROUNDS})`, gw, many(COUNTS.botMessage / ROUNDS, () => streams.messageRequest())));
+  }
+  r.gw.botMessage = combine(botMessages);
+  const updates = [];
+  const refreshes = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const u = COUNTS.update / ROUNDS;
+    updates.push(await measure(`workerd POST stream update (${round}/${ROUNDS})`, gw, streams.spread((round - 1) * u, u, growing(streams), UPDATED)));
+    const f = COUNTS.refresh / ROUNDS;
+    refreshes.push(await measure(`workerd POST bot refresh (${round}/${ROUNDS})`, gw, streams.spread((round - 1) * f, f, (id) => streams.refreshRequest(id))));
+  }
+  r.gw.update = combine(updates);
+  r.gw.refresh = combine(refreshes);
+
   log("1 MiB bodies with a bad signature");
   await warm(gw, many(3, () => bombRequest(push, bomb)));
   await warm(floor, many(3, () => forFloor(bombRequest(push, bomb))));
@@ -346,6 +385,8 @@ async function main() {
   // After the measurements (the admin API costs workerd CPU too): did everything land?
   const pushStats = await adminStats(gw, adminToken, push.name);
   const pullStats = await adminStats(gw, adminToken, pull.name);
+  const botStats = await adminStats(gw, adminToken, bot.name);
+  const botEvents = COUNTS.create + COUNTS.botMessage;
   const pushed = (await sinkCounts(sinkUrl))[pushPath] ?? 0;
   const expectedPull = COUNTS.fillTo + COUNTS.pull8k;
   const checks = [
@@ -353,6 +394,9 @@ async function main() {
     [`push delivered ${pushStats.delivered} of ${pushesExpected}`, pushStats.delivered === pushesExpected],
     [`sink received ${pushed} pushes for ${pushesExpected} events`, pushed === pushesExpected],
     [`pull queue holds ${pullStats.queued} of ${expectedPull} callbacks (none deduplicated)`, pullStats.queued === expectedPull],
+    [`bot opened ${streams.ids.length} distinct streams for ${botEvents} messages`, streams.ids.length === botEvents],
+    [`bot queue holds ${botStats.queued} of ${botEvents} messages (refreshes not queued)`, botStats.queued === botEvents],
+    [`bot counted ${botStats.refreshes} of ${COUNTS.refresh} refreshes`, botStats.refreshes === COUNTS.refresh],
   ];
   for (const [what, ok] of checks) log(`  check: ${what} — ${ok ? "ok" : "NOT OK"}`);
   r.checks = checks;
@@ -383,6 +427,10 @@ async function main() {
       durableObjects: wrangler.durableObjects,
       totalSeconds,
       messageBytes: messageSizeRange(push),
+      botBodyBytes: sizeRange([...many(50, () => streams.messageRequest()), ...streams.spread(0, 50, (id) => streams.refreshRequest(id))]),
+      snapshotBytes: `${Buffer.byteLength(snapshot(1))}–${Buffer.byteLength(snapshot(4))}`,
+      updatedStreams: `${COUNTS.update / 4} of the streams (every 4th)`,
+      botEvents,
     };
     mkdirSync(join(root, "docs"), { recursive: true });
     writeFileSync(join(root, "docs", "benchmarks.svg"), chartSvg(r));
@@ -390,6 +438,12 @@ async function main() {
     log("wrote BENCHMARKS.md and docs/benchmarks.svg");
   } else if (WRITE) log("--quick: BENCHMARKS.md and docs/benchmarks.svg left as they were");
   if (failures || failedChecks) process.exitCode = 1;
+}
+
+/** Body sizes of requests built but never sent (their checks never run). */
+function sizeRange(requests) {
+  const sizes = requests.map((q) => q.body.length);
+  return `${Math.min(...sizes)}–${Math.max(...sizes)}`;
 }
 
 function messageSizeRange(app) {

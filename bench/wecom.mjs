@@ -10,7 +10,11 @@
 //   plaintext = random16 ‖ uint32be(len(msg)) ‖ msg ‖ receiveId
 //   encrypt   = base64(AES-256-CBC(key, iv, plaintext ‖ n × byte(n))), n = 32 - len % 32
 //   msg_sig   = hex(SHA-1(sorted([token, timestamp, nonce, encrypt]).join("")))
-import { createCipheriv, createHash, randomBytes, randomInt } from "node:crypto";
+//
+// AI bots (智能机器人) use the same scheme with receiveId "", in JSON: the
+// callback is {"encrypt"}, the gateway's reply {"encrypt", "msgsignature",
+// "timestamp", "nonce"}, which is opened here the same independent way.
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt } from "node:crypto";
 
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 // The 43rd base64 character carries 2 bits that fall outside the 32 key bytes;
@@ -50,6 +54,21 @@ export function encryptMessage({ key, iv }, message, receiveId) {
   const cipher = createCipheriv("aes-256-cbc", key, iv);
   cipher.setAutoPadding(false);
   return Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(n, n)])), cipher.final()]).toString("base64");
+}
+
+/** The inverse of encryptMessage: {message, receiveId}. Throws on anything WeCom's format does not allow. */
+export function decryptMessage({ key, iv }, encrypt) {
+  const sealed = Buffer.from(encrypt, "base64");
+  if (sealed.length === 0 || sealed.length % 32 !== 0) throw new Error(`ciphertext of ${sealed.length} bytes is not whole 32-byte blocks`);
+  const decipher = createDecipheriv("aes-256-cbc", key, iv);
+  decipher.setAutoPadding(false);
+  const padded = Buffer.concat([decipher.update(sealed), decipher.final()]);
+  const n = padded[padded.length - 1];
+  if (n < 1 || n > 32 || !padded.subarray(padded.length - n).every((b) => b === n)) throw new Error("bad PKCS#7 padding");
+  const plain = padded.subarray(0, padded.length - n);
+  const length = plain.readUInt32BE(16);
+  if (20 + length > plain.length) throw new Error("message length runs past the plaintext");
+  return { message: plain.subarray(20, 20 + length).toString("utf8"), receiveId: plain.subarray(20 + length).toString("utf8") };
 }
 
 export function msgSignature(token, timestamp, nonce, encrypt) {
@@ -141,7 +160,73 @@ export function bombRequest(app, body) {
   return { method: "POST", path: `/callback/${app.name}?${query}`, body, expect: { status: "4xx" } };
 }
 
-/** An app as the harness knows it: credentials plus a precomputed cipher. */
+/**
+ * A user's message to an AI bot, as WeCom's JSON callback carries it: a new
+ * msgid and text every call, so each one is a distinct event with its own stream.
+ */
+export function botMessage() {
+  const n = sequence++;
+  return JSON.stringify({
+    msgid: `${randomAlnum(24)}${n}`,
+    aibotid: "aib_bench",
+    chattype: "single",
+    from: { userid: USERS[n % USERS.length] },
+    response_url: `https://qyapi.weixin.qq.com/cgi-bin/aibot/response?response_code=${randomAlnum(32)}`,
+    msgtype: "text",
+    text: { content: `${PHRASES[n % PHRASES.length]} #${n}` },
+  });
+}
+
+/** WeCom asking an AI bot what stream `streamId` shows now: a new msgid every call. */
+export function botRefresh(streamId) {
+  const n = sequence++;
+  return JSON.stringify({
+    msgid: `${randomAlnum(24)}${n}`,
+    aibotid: "aib_bench",
+    chattype: "single",
+    from: { userid: USERS[n % USERS.length] },
+    msgtype: "stream",
+    stream: { id: streamId },
+  });
+}
+
+/**
+ * A signed POST /callback/{app} of an AI bot, with `plaintext` (JSON) inside:
+ * a new nonce, timestamp and random prefix. The answer must be a reply
+ * envelope that opens (see openBotReply) to an object `check` accepts
+ * (it returns null, or what is wrong).
+ */
+export function botPostRequest(app, plaintext, check) {
+  const encrypt = encryptMessage(app.cipher, plaintext, app.receiveId);
+  const ts = timestamp();
+  const n = nonce();
+  const query = new URLSearchParams({ msg_signature: msgSignature(app.token, ts, n, encrypt), timestamp: ts, nonce: n });
+  return {
+    method: "POST",
+    path: `/callback/${app.name}?${query}`,
+    headers: { "content-type": "application/json" },
+    body: Buffer.from(JSON.stringify({ encrypt })),
+    expect: { status: 200, check: (body) => check(openBotReply(app, body, ts, n)) },
+  };
+}
+
+/**
+ * An AI bot's reply as WeCom checks it: {"encrypt", "msgsignature",
+ * "timestamp" (a number), "nonce"} with the callback's own timestamp and
+ * nonce, signed with the app's Token, receiveId "". Returns the reply object.
+ */
+export function openBotReply(app, body, ts, n) {
+  const envelope = JSON.parse(body);
+  if (envelope.timestamp !== Number(ts) || envelope.nonce !== n) throw new Error("the reply does not carry the callback's timestamp and nonce");
+  if (typeof envelope.encrypt !== "string" || envelope.msgsignature !== msgSignature(app.token, ts, n, envelope.encrypt)) {
+    throw new Error("the reply's msgsignature does not match");
+  }
+  const { message, receiveId } = decryptMessage(app.cipher, envelope.encrypt);
+  if (receiveId !== "") throw new Error(`the reply is sealed for receiveId ${JSON.stringify(receiveId)}, not ""`);
+  return JSON.parse(message);
+}
+
+/** An app as the harness knows it: credentials plus a precomputed cipher. An AI bot has receiveId "" and `bot`. */
 export function newApp(name, extra) {
   const encodingAESKey = newEncodingAESKey();
   return {
@@ -160,5 +245,6 @@ export function appConfig(app) {
   const entry = { token: app.token, encodingAESKey: app.encodingAESKey, receiveId: app.receiveId };
   if (app.webhook) entry.webhook = app.webhook;
   if (app.pull) entry.pull = app.pull;
+  if (app.bot) entry.bot = app.bot;
   return entry;
 }
