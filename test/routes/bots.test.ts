@@ -177,6 +177,25 @@ describe("other AI-bot callbacks", () => {
     expect((await pulled(app, environment)).map((e) => [e.event.msgtype, e.streamId])).toEqual([["event", undefined]]);
   });
 
+  it("answers template_card_event with the card update a rule gives, and queues it", async () => {
+    const update = { response_type: "update_template_card", userids: ["u1"], template_card: { card_type: "text_notice", main_title: { title: "已处理" }, task_id: "t1" } };
+    const app = newBucket("card");
+    const environment = testEnv({
+      apps: {
+        [app]: {
+          ...TEST_APP,
+          receiveId: "",
+          pull: { token: PULL_TOKEN },
+          bot: { token: BOT_TOKEN },
+          reply: { rules: [{ match: { "event.eventtype": "template_card_event", "event.template_card_event.event_key": "done" }, reply: update }] },
+        },
+      },
+    });
+    const click = event("template_card_event", { template_card_event: { card_type: "text_notice", event_key: "done", task_id: "t1" } });
+    expect(await callback(app, environment, click)).toEqual(update);
+    expect((await pulled(app, environment)).map((e) => e.event.msgtype)).toEqual(["event"]);
+  });
+
   it("answers feedback_event with the empty answer, and queues it", async () => {
     const { app, environment } = botApp({ welcome: { msgtype: "text", text: { content: "hi" } } });
     expect(await callback(app, environment, event("feedback_event", { feedback_event: { id: "fb1", type: 1 } }))).toBe("");
