@@ -3,7 +3,8 @@
  *
  *   app config → query → timestamp → signature → decrypt → receiveId
  *     GET:  answer the echostr
- *     POST: envelope → … → parse → commit to the app's queue → "success"
+ *     POST: envelope → … → parse → (a bot's stream refresh: answer it, queue nothing)
+ *           → commit to the app's queue → the reply, or "success"
  *
  * Every refusal is a WecomError thrown before anything is handed over.
  */
@@ -35,7 +36,7 @@ async function verifyUrl({ env, url, params, started }: RouteContext): Promise<R
   return textResponse(decrypted.message);
 }
 
-/** POST: a message or event. Answers "success" once it is committed to the app's queue. */
+/** POST: a message or event. Answered once it is committed to the app's queue. */
 async function receiveCallback({ request, env, url, params, started, log }: RouteContext): Promise<Response> {
   const config = loadConfig(env);
   const app = appFor(config, params[0]!);
