@@ -51,10 +51,20 @@ export interface BotConfig {
   readonly timeoutText: string;
 }
 
+/** A Token and EncodingAESKey pair: the current one, or one an app is rotating away from. */
+export interface Credential {
+  /** `current`, or `previous[i]` as listed in the app's entry. */
+  readonly name: string;
+  readonly token: string;
+  readonly encodingAESKey: string;
+}
+
 export interface AppConfig {
   readonly name: string;
   readonly token: string;
   readonly encodingAESKey: string;
+  /** The current credential first, then each previous one (README, "Rotating keys"). */
+  readonly credentials: readonly Credential[];
   /** `"*"` accepts any receiveId; otherwise the exact strings accepted. */
   readonly receiveIds: "*" | readonly string[];
   readonly webhook?: WebhookConfig;
@@ -190,7 +200,10 @@ function fail(path: string, problem: string): never {
   throw new ConfigFieldError(`${path} ${problem}`);
 }
 
-const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "webhook", "pull", "reply", "bot"]);
+const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "reply", "bot"]);
+const CREDENTIAL_KEYS = new Set(["token", "encodingAESKey"]);
+/** Earlier credentials an app may still accept while WeCom's console changes over. */
+export const MAX_PREVIOUS_CREDENTIALS = 3;
 const BOT_KEYS = new Set(["token", "placeholder", "welcome", "streamTimeoutSeconds", "timeoutText"]);
 const REPLY_KEYS = new Set(["rules", "url", "secret", "headers", "timeoutMs"]);
 const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs", "maxAttempts", "minBackoffMs", "maxBackoffMs"]);
@@ -213,6 +226,39 @@ function parseApp(name: string, value: unknown, demo: boolean): AppConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, APP_KEYS);
 
+  const { token, encodingAESKey } = parseCredential(path, value, demo, "current");
+  const credentials: Credential[] = [{ name: "current", token, encodingAESKey }];
+  if (value.previous !== undefined) {
+    if (!Array.isArray(value.previous) || value.previous.length > MAX_PREVIOUS_CREDENTIALS) {
+      fail(`${path}.previous`, `must be an array of at most ${MAX_PREVIOUS_CREDENTIALS} {"token", "encodingAESKey"}`);
+    }
+    for (const [i, previous] of value.previous.entries()) {
+      const at = `${path}.previous[${i}]`;
+      if (!isObject(previous)) fail(at, 'must be {"token", "encodingAESKey"}');
+      rejectUnknownKeys(at, previous, CREDENTIAL_KEYS);
+      credentials.push(parseCredential(at, previous, demo, `previous[${i}]`));
+    }
+  }
+  const receiveIds = parseReceiveId(`${path}.receiveId`, value.receiveId);
+
+  if (value.webhook !== undefined && value.pull !== undefined) fail(path, "must have either webhook or pull, not both");
+  if (value.webhook === undefined && value.pull === undefined) fail(path, "must have webhook or pull");
+  const app: AppConfig = {
+    name,
+    token,
+    encodingAESKey,
+    credentials,
+    receiveIds,
+    ...(value.webhook !== undefined
+      ? { webhook: parseWebhook(`${path}.webhook`, value.webhook) }
+      : { pull: parsePull(`${path}.pull`, value.pull) }),
+    ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply) } : {}),
+    ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot) } : {}),
+  };
+  return app;
+}
+
+function parseCredential(path: string, value: Record<string, unknown>, demo: boolean, name: string): Credential {
   const token = value.token;
   if (typeof token !== "string" || !/^[\x21-\x7e]{1,128}$/.test(token)) {
     fail(`${path}.token`, "must be the callback Token from the WeCom admin console (1-128 visible ASCII characters)");
@@ -224,22 +270,7 @@ function parseApp(name: string, value: unknown, demo: boolean): AppConfig {
   if (encodingAESKey === SAMPLE_ENCODING_AES_KEY && !demo) {
     fail(`${path}.encodingAESKey`, "is the sample key WeCom publishes, which anyone can use to forge callbacks; generate a new one in the admin console");
   }
-  const receiveIds = parseReceiveId(`${path}.receiveId`, value.receiveId);
-
-  if (value.webhook !== undefined && value.pull !== undefined) fail(path, "must have either webhook or pull, not both");
-  if (value.webhook === undefined && value.pull === undefined) fail(path, "must have webhook or pull");
-  const app: AppConfig = {
-    name,
-    token,
-    encodingAESKey,
-    receiveIds,
-    ...(value.webhook !== undefined
-      ? { webhook: parseWebhook(`${path}.webhook`, value.webhook) }
-      : { pull: parsePull(`${path}.pull`, value.pull) }),
-    ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply) } : {}),
-    ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot) } : {}),
-  };
-  return app;
+  return { name, token, encodingAESKey };
 }
 
 function parseReceiveId(path: string, value: unknown): "*" | readonly string[] {
@@ -371,16 +402,16 @@ function rejectUnknownKeys(path: string, value: Record<string, unknown>, known: 
   }
 }
 
-const aesKeys = new WeakMap<AppConfig, Promise<AesKey>>();
+const aesKeys = new WeakMap<Credential, Promise<AesKey>>();
 
-/** The app's AES key, imported once per isolate. */
-export function aesKeyOf(app: AppConfig): Promise<AesKey> {
-  let key = aesKeys.get(app);
+/** A credential's AES key, imported once per isolate. */
+export function aesKeyOf(credential: Credential): Promise<AesKey> {
+  let key = aesKeys.get(credential);
   if (!key) {
-    key = importEncodingAesKey(app.encodingAESKey);
+    key = importEncodingAesKey(credential.encodingAESKey);
     // A failed import is not cached: the next request tries again and reports it again.
-    key.catch(() => aesKeys.delete(app));
-    aesKeys.set(app, key);
+    key.catch(() => aesKeys.delete(credential));
+    aesKeys.set(credential, key);
   }
   return key;
 }

@@ -7,7 +7,7 @@
  *
  * An unknown app, an app without `bot` and a wrong token get the same 401.
  */
-import { aesKeyOf, loadConfig, type AppConfig } from "../config.js";
+import { aesKeyOf, loadConfig, type AppConfig, type Credential } from "../config.js";
 import type { QueueEnv } from "../queue/bindings.js";
 import { queueOf } from "../queue/bindings.js";
 import { WecomError } from "../errors.js";
@@ -27,13 +27,13 @@ const MAX_STREAM_IMAGES = 10;
 
 /** The answer to a refresh callback: the stream as it stands, sealed with the refresh's own timestamp and nonce. */
 export async function answerRefresh(
-  context: { app: AppConfig; env: Pick<QueueEnv, "QUEUE">; query: CallbackQuery; log: RequestLog },
+  context: { app: AppConfig; env: Pick<QueueEnv, "QUEUE">; query: CallbackQuery; credential: Credential; log: RequestLog },
   streamId: string,
 ): Promise<Response> {
-  const { app, env, query, log } = context;
+  const { app, env, query, credential, log } = context;
   const state = await queueOf(env, app.name).refresh(streamId, app.bot!.timeoutText);
   log.reply = state.finish ? "stream refresh: finished" : "stream refresh";
-  const body = await jsonReply(await aesKeyOf(app), app.token, streamReply(state), query.timestamp, query.nonce);
+  const body = await jsonReply(await aesKeyOf(credential), credential.token, streamReply(state), query.timestamp, query.nonce);
   return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
 }
 

@@ -8,7 +8,7 @@
  *
  * Every refusal is a WecomError thrown before anything is handed over.
  */
-import { aesKeyOf, appFor, loadConfig, type AppConfig } from "../config.js";
+import { aesKeyOf, appFor, loadConfig, type AppConfig, type Credential } from "../config.js";
 import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/index.js";
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
 import { commitEvent } from "../queue/client.js";
@@ -32,7 +32,7 @@ async function verifyUrl({ env, url, params, started }: RouteContext): Promise<R
   const app = appFor(config, params[0]!);
   const query = readQuery(url, started, config.maxSkewSeconds);
   const echostr = requiredParam(url, "echostr", 4096);
-  const decrypted = await open(app, query, restorePlus(echostr));
+  const { decrypted } = await open(app, query, restorePlus(echostr));
   return textResponse(decrypted.message);
 }
 
@@ -43,17 +43,17 @@ async function receiveCallback({ request, env, url, params, started, log }: Rout
   const query = readQuery(url, started, config.maxSkewSeconds);
   const body = await readBodyLimited(request);
   const envelope = parseEnvelope(body);
-  const decrypted = await open(app, query, envelope.encrypt, () => confirmEnvelope(body, envelope));
+  const { decrypted, credential } = await open(app, query, envelope.encrypt, () => confirmEnvelope(body, envelope));
   const built = await buildEvent(app, decrypted, envelope.format, new Date(started));
   const bot = app.bot && built.format === "json" ? classifyBotCallback(built.event) : undefined;
   // A stream refresh is protocol traffic, not an event: answered from the stream's state, never queued.
-  if (bot?.kind === "refresh") return answerRefresh({ app, env, query, log }, bot.streamId);
+  if (bot?.kind === "refresh") return answerRefresh({ app, env, query, credential, log }, bot.streamId);
   const event = bot?.kind === "message" ? { ...built, streamId: streamIdOf(built.id) } : built;
   const committed = await commitEvent(env, app, event);
   log.eventId = event.id;
   if (config.debug) log.debugPlaintext = event.raw;
   // Committed first: a reply that cannot be made never costs the event.
-  const reply = await replyTo({ app, env, event, decrypted, query, committed, log });
+  const reply = await replyTo({ app, env, event, decrypted, credential, query, committed, log });
   // No reply: "success" for an app's XML callback; for a bot's JSON callback, the empty answer its documents give.
   return reply ?? (envelope.format === "json" ? new Response(null, { status: 200 }) : textResponse("success"));
 }
@@ -65,20 +65,37 @@ export const callbackRoute: Route = {
   appParam: 0,
 };
 
+export interface Opened {
+  readonly decrypted: Decrypted;
+  /** The credential whose signature matched and whose key decrypted: replies are sealed with it. */
+  readonly credential: Credential;
+}
+
 /**
- * Signature first, then decryption, then the receiveId: nothing is decrypted unsigned.
- * `signed` runs between the signature check and decryption (the XML envelope's full parse).
+ * Signature first, then decryption, then the receiveId: nothing is decrypted
+ * unsigned. The current credential is tried first, then each previous one
+ * (README, "Rotating keys"); the first whose signature matches and whose key
+ * decrypts wins. `signed` runs once a signature matched, before decryption
+ * (the XML envelope's full parse).
  */
-async function open(app: AppConfig, query: CallbackQuery, encrypt: string, signed?: () => void): Promise<Decrypted> {
-  if (!(await verifyMsgSignature(query.msgSignature, app.token, query.timestamp, query.nonce, encrypt))) {
-    throw new WecomError(WXBizMsgCryptCode.ValidateSignature, "msg_signature does not match");
+async function open(app: AppConfig, query: CallbackQuery, encrypt: string, signed?: () => void): Promise<Opened> {
+  let refusal: WecomError | undefined;
+  for (const credential of app.credentials) {
+    if (!(await verifyMsgSignature(query.msgSignature, credential.token, query.timestamp, query.nonce, encrypt))) continue;
+    if (refusal === undefined) signed?.();
+    try {
+      const decrypted = await decryptMessage(await aesKeyOf(credential), encrypt);
+      if (!receiveIdAccepted(app, decrypted.receiveId)) {
+        throw new WecomError(WXBizMsgCryptCode.ValidateReceiveId, "receiveId is not one this app accepts");
+      }
+      return { decrypted, credential };
+    } catch (error) {
+      if (!(error instanceof WecomError)) throw error;
+      // The first refusal is the one reported: it is the current credential's when its signature matched.
+      refusal ??= error;
+    }
   }
-  signed?.();
-  const decrypted = await decryptMessage(await aesKeyOf(app), encrypt);
-  if (!receiveIdAccepted(app, decrypted.receiveId)) {
-    throw new WecomError(WXBizMsgCryptCode.ValidateReceiveId, "receiveId is not one this app accepts");
-  }
-  return decrypted;
+  throw refusal ?? new WecomError(WXBizMsgCryptCode.ValidateSignature, "msg_signature does not match");
 }
 
 export function receiveIdAccepted(app: AppConfig, receiveId: string): boolean {

@@ -5,7 +5,7 @@
  * Rules are pure functions of the event, so WeCom's resend gets the same
  * reply; the endpoint's answer is remembered per event id for the same end.
  */
-import { aesKeyOf, type AppConfig, type EndpointConfig } from "../config.js";
+import { aesKeyOf, type AppConfig, type Credential, type EndpointConfig } from "../config.js";
 import type { Decrypted } from "../crypto/index.js";
 import { isPlainObject } from "../lib/checks.js";
 import type { RequestLog } from "../log.js";
@@ -26,6 +26,8 @@ export interface ReplyContext {
   readonly env: Pick<QueueEnv, "QUEUE">;
   readonly event: WecomEvent;
   readonly decrypted: Decrypted;
+  /** The credential the callback came with: the reply is sealed with it. */
+  readonly credential: Credential;
   readonly query: CallbackQuery;
   readonly committed: Awaited<ReturnType<typeof commitEvent>>;
   readonly log: RequestLog;
@@ -128,14 +130,14 @@ function misfitOf(reply: ReplyObject, event: WecomEvent): string | null {
   return null;
 }
 
-async function seal({ app, event, decrypted, query }: ReplyContext, reply: ReplyObject): Promise<Response> {
-  const aes = await aesKeyOf(app);
+async function seal({ event, decrypted, credential, query }: ReplyContext, reply: ReplyObject): Promise<Response> {
+  const aes = await aesKeyOf(credential);
   if (event.format === "json") {
-    const body = await jsonReply(aes, app.token, JSON.stringify(reply), query.timestamp, query.nonce);
+    const body = await jsonReply(aes, credential.token, JSON.stringify(reply), query.timestamp, query.nonce);
     return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
   }
   const fields = event.event as Record<string, unknown>;
   const plaintext = xmlReplyPlaintext(reply, String(fields.FromUserName), String(fields.ToUserName), Math.floor(Date.now() / 1000));
-  const body = await xmlReply(aes, app.token, decrypted.receiveId, plaintext, query.timestamp, query.nonce);
+  const body = await xmlReply(aes, credential.token, decrypted.receiveId, plaintext, query.timestamp, query.nonce);
   return new Response(body, { headers: { "content-type": "text/xml; charset=utf-8" } });
 }
