@@ -23,12 +23,17 @@ import {
   webhookApp,
 } from "../support/wecom.js";
 
-const OLD = { token: TEST_APP.token, encodingAESKey: TEST_APP.encodingAESKey };
-const NEW = { token: "n3wT0kenAfterRotation", encodingAESKey: "Zk3eQ9mLx2VbN7cR1tYwP5sJ8hG4dF6aK0uI3oE9rT2" };
+interface Pair {
+  token: string;
+  encodingAESKey: string;
+}
+
+const OLD: Pair = { token: TEST_APP.token, encodingAESKey: TEST_APP.encodingAESKey };
+const NEW: Pair = { token: "n3wT0kenAfterRotation", encodingAESKey: "Zk3eQ9mLx2VbN7cR1tYwP5sJ8hG4dF6aK0uI3oE9rT2" };
 
 const parser = new XMLParser({ parseTagValue: false });
 
-async function openReply(credential: typeof OLD, body: string): Promise<{ signatureValid: boolean; plaintext: string }> {
+async function openReply(credential: Pair, body: string): Promise<{ signatureValid: boolean; plaintext: string }> {
   const response = await fetch(`${receiverUrl()}/open-reply`, { method: "POST", body: JSON.stringify({ ...credential, format: "xml", body }) });
   expect(response.status).toBe(200);
   return response.json();
@@ -46,7 +51,7 @@ describe("key rotation", () => {
       testEnv({ apps: { [app]: webhookApp(`ok/${app}`, { ...NEW, reply: rule }) } }),
     ];
     // [phase, credential WeCom signs with]: WeCom switches over while phase 2 is live, and retries straddle the switch.
-    const plan: [number, typeof OLD][] = [
+    const plan: [number, Pair][] = [
       [0, OLD], [0, OLD],
       [1, OLD], [1, NEW], [1, OLD], [1, NEW], [1, NEW], [1, OLD], [1, NEW],
       [2, NEW], [2, NEW],
