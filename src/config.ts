@@ -5,7 +5,7 @@
  */
 import { importEncodingAesKey, type AesKey } from "./crypto/index.js";
 import { WecomError } from "./errors.js";
-import { decodeBase64, encodeUtf8 } from "./lib/bytes.js";
+import { decodeBase64, encodeUtf8, toHex } from "./lib/bytes.js";
 import { isPlainObject as isObject, isWholeNumberIn } from "./lib/checks.js";
 import { MAX_STREAM_BYTES, replyProblem, type ReplyObject } from "./wecom/reply.js";
 import { compileRules, RuleError, type ReplyRule } from "./wecom/rules.js";
@@ -400,6 +400,24 @@ function rejectUnknownKeys(path: string, value: Record<string, unknown>, known: 
   for (const key of Object.keys(value)) {
     if (!known.has(key)) fail(`${path}.${key.slice(0, 64)}`, `is not a known field (known: ${[...known].join(", ")})`);
   }
+}
+
+const fingerprints = new WeakMap<Credential, Promise<string>>();
+
+/**
+ * A short, stable name for a credential that reveals nothing of it: the first
+ * 8 hex digits of SHA-256 over its Token and EncodingAESKey. Stats count
+ * callbacks under it (README, "Rotating keys").
+ */
+export function fingerprintOf(credential: Credential): Promise<string> {
+  let fingerprint = fingerprints.get(credential);
+  if (!fingerprint) {
+    fingerprint = crypto.subtle
+      .digest("SHA-256", encodeUtf8(`${credential.token}\n${credential.encodingAESKey}`))
+      .then((digest) => toHex(new Uint8Array(digest, 0, 4)));
+    fingerprints.set(credential, fingerprint);
+  }
+  return fingerprint;
 }
 
 const aesKeys = new WeakMap<Credential, Promise<AesKey>>();

@@ -48,6 +48,8 @@ export interface QueuedEvent {
   readonly body: string;
   /** Epoch ms. */
   readonly receivedAt: number;
+  /** The fingerprint of the credential the callback came with, counted for key rotation. */
+  readonly credential?: string;
   /** An AI-bot message opens this stream, showing `placeholder` until `expiresAt`. */
   readonly stream?: { readonly id: string; readonly placeholder: string; readonly expiresAt: number };
 }
@@ -122,6 +124,8 @@ export interface QueueStats {
   oldestAgeSeconds: number | null;
   /** AI-bot stream refreshes answered (they are protocol traffic, not events). */
   refreshes: number;
+  /** Callbacks per credential fingerprint (README, "Rotating keys"). */
+  credentials: Record<string, { callbacks: number; lastAt: number }>;
   lastError: { at: string; message: string } | null;
 }
 
@@ -172,6 +176,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
   async enqueue(app: string, settingsJson: string, event: QueuedEvent): Promise<EnqueueResult> {
     const now = Date.now();
     await this.adopt(app, settingsJson);
+    if (event.credential !== undefined) this.store.countCallback(event.credential, now);
     if (this.store.delivered(event.id, now)) return this.duplicate(event.id, now);
     const size = encodeUtf8(event.body).length;
     if (size > QUEUE_LIMITS.maxEventBytes) {
@@ -228,9 +233,10 @@ export class AppQueue extends DurableObject<QueueEnv> {
    * finished and empty; one past its time is finished with `timeoutText`
    * added, and stays so.
    */
-  async refresh(id: string, timeoutText: string): Promise<StreamState> {
+  async refresh(id: string, timeoutText: string, credential?: string): Promise<StreamState> {
     const now = Date.now();
     this.store.countRefresh();
+    if (credential !== undefined) this.store.countCallback(credential, now);
     const stream = this.store.stream(id);
     if (!stream) return { id, content: "", finish: true, msgItem: null };
     if (stream.finish === 0 && stream.expiresAt <= now) {
@@ -378,6 +384,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
       dead: counts.dead,
       oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.floor((now - oldest) / 1000)),
       refreshes: counts.refreshes,
+      credentials: this.store.callbacksByCredential(),
       lastError: lastError === null ? null : (JSON.parse(lastError) as { at: string; message: string }),
     };
   }

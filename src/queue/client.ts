@@ -3,7 +3,7 @@
  * app's queue, and resolve once it is stored durably. A refusal throws a
  * WecomError with the answer WeCom should get (it retries a 503).
  */
-import type { AppConfig } from "../config.js";
+import { fingerprintOf, type AppConfig, type Credential } from "../config.js";
 import { WecomError } from "../errors.js";
 import { serializeEvent, type WecomEvent } from "../wecom/event.js";
 import { queueOf, type QueueEnv } from "./bindings.js";
@@ -14,6 +14,7 @@ export async function commitEvent(
   env: Pick<QueueEnv, "QUEUE">,
   app: AppConfig,
   event: WecomEvent,
+  credential?: Credential,
 ): Promise<{ readonly duplicate: boolean; readonly reply?: string }> {
   const receivedAt = Date.parse(event.receivedAt);
   const stream =
@@ -25,6 +26,7 @@ export async function commitEvent(
     body: serializeEvent(event),
     receivedAt,
     ...(stream ? { stream } : {}),
+    ...(credential ? { credential: await fingerprintOf(credential) } : {}),
   });
   switch (result.status) {
     case "queued":

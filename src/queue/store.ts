@@ -57,7 +57,7 @@ export interface Holder {
   readonly availableAt: number;
 }
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
@@ -126,6 +126,11 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX streams_by_expiry ON streams (expires_at);
    ALTER TABLE counters ADD COLUMN refreshes INTEGER NOT NULL DEFAULT 0;`,
+  `CREATE TABLE credentials (
+     id        TEXT    PRIMARY KEY,
+     callbacks INTEGER NOT NULL,
+     last_at   INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 /** Expired `seen` rows dropped per delivery: more than one is added, so the table cannot grow without bound. */
@@ -538,6 +543,27 @@ export class QueueStore {
 
   countRefresh(): void {
     this.count({ refreshes: 1 });
+  }
+
+  // ---- callbacks per credential (key rotation) ----
+
+  /** One more callback came with credential `id` (a fingerprint, never the secret). */
+  countCallback(id: string, now: number): void {
+    this.sql.exec(
+      `INSERT INTO credentials (id, callbacks, last_at) VALUES (?, 1, ?)
+       ON CONFLICT (id) DO UPDATE SET callbacks = callbacks + 1, last_at = excluded.last_at`,
+      id,
+      now,
+    );
+  }
+
+  /** Callbacks per credential fingerprint, with the time of the last. */
+  callbacksByCredential(): Record<string, { callbacks: number; lastAt: number }> {
+    const out: Record<string, { callbacks: number; lastAt: number }> = {};
+    for (const row of this.sql.exec<{ id: string; callbacks: number; last_at: number }>("SELECT id, callbacks, last_at FROM credentials")) {
+      out[row.id] = { callbacks: row.callbacks, lastAt: row.last_at };
+    }
+    return out;
   }
 
   // ---- meta: settings and flags, written only when they change ----

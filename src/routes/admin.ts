@@ -13,7 +13,8 @@
  * Queues of apps no longer in WECOM_APPS are managed like any other: the
  * registry knows them.
  */
-import { loadConfig, type GatewayConfig } from "../config.js";
+import { fingerprintOf, loadConfig, type AppConfig, type GatewayConfig } from "../config.js";
+import type { QueueStats } from "../queue/app-queue.js";
 import { WecomError } from "../errors.js";
 import { queueOf, registryOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
@@ -42,11 +43,11 @@ function configOf(context: RouteContext): { config: GatewayConfig; problem?: str
 }
 
 /** The named queue and its app's live settings (null when the app is no longer configured). */
-async function target(context: RouteContext): Promise<{ name: string; settings: string | null }> {
+async function target(context: RouteContext): Promise<{ name: string; settings: string | null; app?: AppConfig }> {
   await authorise(context);
   const name = context.params[0]!;
   const app = configOf(context).config.apps.get(name);
-  if (app) return { name, settings: encodeSettings(app) };
+  if (app) return { name, settings: encodeSettings(app), app };
   if ((await registryOf(context.env).list()).includes(name)) return { name, settings: null };
   throw new WecomError("unknown_app", `no app or queue named "${name.slice(0, 64)}"`);
 }
@@ -54,10 +55,10 @@ async function target(context: RouteContext): Promise<{ name: string; settings: 
 async function list(context: RouteContext): Promise<Response> {
   await authorise(context);
   const { config, problem } = configOf(context);
-  const configured = [...config.apps.values()].map((app) => queueOf(context.env, app.name).stats(app.name, encodeSettings(app)));
+  const configured = [...config.apps.values()].map(async (app) => named(await queueOf(context.env, app.name).stats(app.name, encodeSettings(app)), app));
   const removed = (await registryOf(context.env).list())
     .filter((name) => !config.apps.has(name))
-    .map((name) => queueOf(context.env, name).stats(name, null));
+    .map(async (name) => named(await queueOf(context.env, name).stats(name, null)));
   const removedStats = (await Promise.all(removed)).filter((stats) => stats.depth + stats.dead > 0);
   return jsonResponse({
     apps: [...(await Promise.all(configured)), ...removedStats],
@@ -67,8 +68,30 @@ async function list(context: RouteContext): Promise<Response> {
 }
 
 async function stats(context: RouteContext): Promise<Response> {
-  const { name, settings } = await target(context);
-  return jsonResponse(await queueOf(context.env, name).stats(name, settings));
+  const { name, settings, app } = await target(context);
+  return jsonResponse(await named(await queueOf(context.env, name).stats(name, settings), app));
+}
+
+/**
+ * The queue's stats with callbacks per credential under each credential's
+ * name (`current`, `previous[0]` …), so that an operator sees when an old
+ * one has gone quiet and can be dropped; a fingerprint no longer configured
+ * is listed with no name.
+ */
+async function named(stats: QueueStats, app?: AppConfig) {
+  const counted = stats.credentials;
+  const credentials: { name: string | null; id: string; callbacks: number; lastCallbackAt: string | null }[] = [];
+  for (const credential of app?.credentials ?? []) {
+    const id = await fingerprintOf(credential);
+    const count = counted[id];
+    credentials.push({ name: credential.name, id, callbacks: count?.callbacks ?? 0, lastCallbackAt: count ? new Date(count.lastAt).toISOString() : null });
+  }
+  for (const [id, count] of Object.entries(counted)) {
+    if (!credentials.some((c) => c.id === id)) {
+      credentials.push({ name: null, id, callbacks: count.callbacks, lastCallbackAt: new Date(count.lastAt).toISOString() });
+    }
+  }
+  return { ...stats, credentials };
 }
 
 async function dead(context: RouteContext): Promise<Response> {

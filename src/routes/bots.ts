@@ -7,7 +7,7 @@
  *
  * An unknown app, an app without `bot` and a wrong token get the same 401.
  */
-import { aesKeyOf, loadConfig, type AppConfig, type Credential } from "../config.js";
+import { aesKeyOf, fingerprintOf, loadConfig, type AppConfig, type Credential } from "../config.js";
 import type { QueueEnv } from "../queue/bindings.js";
 import { queueOf } from "../queue/bindings.js";
 import { WecomError } from "../errors.js";
@@ -31,7 +31,7 @@ export async function answerRefresh(
   streamId: string,
 ): Promise<Response> {
   const { app, env, query, credential, log } = context;
-  const state = await queueOf(env, app.name).refresh(streamId, app.bot!.timeoutText);
+  const state = await queueOf(env, app.name).refresh(streamId, app.bot!.timeoutText, await fingerprintOf(credential));
   log.reply = state.finish ? "stream refresh: finished" : "stream refresh";
   const body = await jsonReply(await aesKeyOf(credential), credential.token, streamReply(state), query.timestamp, query.nonce);
   return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });

@@ -49,7 +49,7 @@ async function receiveCallback({ request, env, url, params, started, log }: Rout
   // A stream refresh is protocol traffic, not an event: answered from the stream's state, never queued.
   if (bot?.kind === "refresh") return answerRefresh({ app, env, query, credential, log }, bot.streamId);
   const event = bot?.kind === "message" ? { ...built, streamId: streamIdOf(built.id) } : built;
-  const committed = await commitEvent(env, app, event);
+  const committed = await commitEvent(env, app, event, credential);
   log.eventId = event.id;
   if (config.debug) log.debugPlaintext = event.raw;
   // Committed first: a reply that cannot be made never costs the event.

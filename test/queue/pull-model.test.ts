@@ -693,6 +693,7 @@ class Run {
       dead: dead.length,
       oldestAgeSeconds: oldest === undefined ? null : stats.oldestAgeSeconds,
       refreshes: 0,
+      credentials: {},
       lastError: null,
     });
     if (oldest !== undefined) {

@@ -74,6 +74,8 @@ describe("admin API", () => {
       dead: 2,
       oldestAgeSeconds: null,
       refreshes: 0,
+      // Both callbacks came with the app's one credential.
+      credentials: [{ name: "current", id: expect.stringMatching(/^[0-9a-f]{8}$/), callbacks: 2, lastCallbackAt: expect.any(String) }],
       lastError: { at: expect.any(String), message: "attempt 1: webhook answered 503" },
     });
   });

@@ -70,6 +70,16 @@ describe("key rotation", () => {
     }
     await drain(app);
     expect((await received(app)).length).toBe(plan.length + 2);
+    // Stats count callbacks per credential: the old one's count stops growing once WeCom has switched.
+    const admin = await callWorker(
+      new Request(`https://wecom-edge.test/admin/apps/${app}`, { headers: { authorization: `Bearer ${phases[1]!.ADMIN_TOKEN}` } }),
+      phases[1]!,
+    );
+    const { credentials } = (await admin.json()) as { credentials: { name: string; callbacks: number }[] };
+    expect(credentials.map(({ name, callbacks }) => [name, callbacks])).toEqual([
+      ["current", 7],
+      ["previous[0]", 6],
+    ]);
   });
 
   it("accepts a key-only rotation: same Token, the old EncodingAESKey in previous", async () => {
