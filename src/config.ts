@@ -13,8 +13,8 @@ import { compileRules, RuleError, type ReplyRule } from "./wecom/rules.js";
 /** An outbound endpoint the gateway signs its POSTs to (Standard Webhooks). */
 export interface EndpointConfig {
   readonly url: string;
-  /** The signing key: the bytes behind `whsec_…`. */
-  readonly signingKey: Uint8Array<ArrayBuffer>;
+  /** The signing keys: the bytes behind each `whsec_…`; every request carries one signature per key. */
+  readonly signingKeys: readonly Uint8Array<ArrayBuffer>[];
   readonly headers: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
 }
@@ -294,7 +294,24 @@ function parseWebhook(path: string, value: unknown): WebhookConfig {
   return { ...endpoint, maxAttempts, minBackoffMs, maxBackoffMs };
 }
 
-/** The fields a signed outbound POST needs: url, secret (whsec_), headers, timeoutMs. */
+/** A receiver rotating its secret lists the new one and the old: each request is signed with both. */
+const MAX_SECRETS = 3;
+
+function signingKeyOf(path: string, secret: unknown): Uint8Array<ArrayBuffer> {
+  if (typeof secret !== "string" || !secret.startsWith("whsec_")) {
+    fail(path, "must be a Standard Webhooks secret: whsec_ followed by base64");
+  }
+  let signingKey: Uint8Array<ArrayBuffer>;
+  try {
+    signingKey = decodeBase64(secret.slice("whsec_".length));
+  } catch {
+    fail(path, "must be a Standard Webhooks secret: whsec_ followed by base64");
+  }
+  if (signingKey.length < 16 || signingKey.length > 64) fail(path, "must carry 16 to 64 bytes of key (24 or 32 recommended)");
+  return signingKey;
+}
+
+/** The fields a signed outbound POST needs: url, secret (whsec_, or a list of them), headers, timeoutMs. */
 function parseEndpoint(path: string, value: Record<string, unknown>, defaultTimeoutMs: number, maxTimeoutMs: number): EndpointConfig {
   const url = value.url;
   let parsedUrl: URL | undefined;
@@ -306,19 +323,9 @@ function parseEndpoint(path: string, value: Record<string, unknown>, defaultTime
   if (!parsedUrl || (parsedUrl.protocol !== "https:" && parsedUrl.protocol !== "http:")) {
     fail(`${path}.url`, "must be an absolute http(s) URL");
   }
-  const secret = value.secret;
-  if (typeof secret !== "string" || !secret.startsWith("whsec_")) {
-    fail(`${path}.secret`, "must be a Standard Webhooks secret: whsec_ followed by base64");
-  }
-  let signingKey: Uint8Array<ArrayBuffer>;
-  try {
-    signingKey = decodeBase64(secret.slice("whsec_".length));
-  } catch {
-    fail(`${path}.secret`, "must be a Standard Webhooks secret: whsec_ followed by base64");
-  }
-  if (signingKey.length < 16 || signingKey.length > 64) {
-    fail(`${path}.secret`, "must carry 16 to 64 bytes of key (24 or 32 recommended)");
-  }
+  const secrets = Array.isArray(value.secret) ? value.secret : [value.secret];
+  if (secrets.length < 1 || secrets.length > MAX_SECRETS) fail(`${path}.secret`, `must be one secret or a list of 1 to ${MAX_SECRETS}`);
+  const signingKeys = secrets.map((secret, i) => signingKeyOf(Array.isArray(value.secret) ? `${path}.secret[${i}]` : `${path}.secret`, secret));
   const headers: Record<string, string> = {};
   if (value.headers !== undefined) {
     if (!isObject(value.headers)) fail(`${path}.headers`, "must be an object of header name to string value");
@@ -332,7 +339,7 @@ function parseEndpoint(path: string, value: Record<string, unknown>, defaultTime
     }
   }
   const timeoutMs = integer(`${path}.timeoutMs`, value.timeoutMs, defaultTimeoutMs, 100, maxTimeoutMs);
-  return { url: parsedUrl.href, signingKey, headers, timeoutMs };
+  return { url: parsedUrl.href, signingKeys, headers, timeoutMs };
 }
 
 function parsePull(path: string, value: unknown): PullConfig {

@@ -25,7 +25,7 @@ describe("parseConfig", () => {
     const hr = config.apps.get("hr")!;
     expect(hr.receiveIds).toEqual([TEST_APP.receiveId]);
     expect(hr.webhook).toMatchObject({ url: webhook.url, headers: {}, ...WEBHOOK_DEFAULTS });
-    expect(hr.webhook!.signingKey.length).toBe(24);
+    expect(hr.webhook!.signingKeys.map((k) => k.length)).toEqual([24]);
     expect(WEBHOOK_DEFAULTS).toEqual({ timeoutMs: 10000, maxAttempts: 20, minBackoffMs: 1000, maxBackoffMs: 3600000 });
     expect(config.maxSkewSeconds).toBe(300);
     expect(config.debug).toBe(false);

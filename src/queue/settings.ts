@@ -18,7 +18,7 @@ export function encodeSettings(app: AppConfig): string {
   let json = encoded.get(app);
   if (json === undefined) {
     json = app.webhook
-      ? JSON.stringify({ mode: "push", webhook: { ...app.webhook, signingKey: encodeBase64(app.webhook.signingKey) } })
+      ? JSON.stringify({ mode: "push", webhook: { ...app.webhook, signingKeys: app.webhook.signingKeys.map(encodeBase64) } })
       : JSON.stringify({ mode: "pull", maxAttempts: app.pull!.maxAttempts });
     encoded.set(app, json);
   }
@@ -26,7 +26,10 @@ export function encodeSettings(app: AppConfig): string {
 }
 
 export function decodeSettings(json: string): QueueSettings {
-  const parsed = JSON.parse(json) as { mode: "push"; webhook: WebhookConfig & { signingKey: string } } | { mode: "pull"; maxAttempts: number };
+  type Stored = Omit<WebhookConfig, "signingKeys"> & { signingKeys?: string[]; signingKey?: string };
+  const parsed = JSON.parse(json) as { mode: "push"; webhook: Stored } | { mode: "pull"; maxAttempts: number };
   if (parsed.mode === "pull") return parsed;
-  return { mode: "push", webhook: { ...parsed.webhook, signingKey: decodeBase64(parsed.webhook.signingKey) } };
+  // 0.1 remembered one `signingKey`; later versions a list.
+  const { signingKey, signingKeys, ...webhook } = parsed.webhook;
+  return { mode: "push", webhook: { ...webhook, signingKeys: (signingKeys ?? [signingKey!]).map(decodeBase64) } };
 }

@@ -80,7 +80,7 @@ async function signedPost(
   headers.set("user-agent", USER_AGENT);
   headers.set("webhook-id", id);
   headers.set("webhook-timestamp", String(timestamp));
-  headers.set("webhook-signature", await signWebhook(endpoint.signingKey, id, timestamp, body));
+  headers.set("webhook-signature", await signWebhook(endpoint.signingKeys, id, timestamp, body));
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
 
   const controller = new AbortController();

@@ -1,7 +1,8 @@
 /**
  * Standard Webhooks signatures (standardwebhooks.com): HMAC-SHA256 over
  * `{id}.{timestamp}.{body}` with the bytes behind `whsec_`, sent as
- * `webhook-signature: v1,<base64>`.
+ * `webhook-signature: v1,<base64>`: one per secret, space-separated, as the
+ * standard allows, so that a receiver can rotate its secret too.
  */
 import { encodeBase64, encodeUtf8 } from "../lib/bytes.js";
 
@@ -17,11 +18,14 @@ function hmacKey(secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
 }
 
 export async function signWebhook(
-  secret: Uint8Array<ArrayBuffer>,
+  secrets: readonly Uint8Array<ArrayBuffer>[],
   id: string,
   timestamp: number,
   body: string,
 ): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encodeUtf8(`${id}.${timestamp}.${body}`));
-  return `v1,${encodeBase64(new Uint8Array(mac))}`;
+  const content = encodeUtf8(`${id}.${timestamp}.${body}`);
+  const signatures = await Promise.all(
+    secrets.map(async (secret) => `v1,${encodeBase64(new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), content)))}`),
+  );
+  return signatures.join(" ");
 }

@@ -4,6 +4,7 @@
  * `previous` until WeCom's traffic under it has gone quiet.
  */
 import { XMLParser } from "fast-xml-parser";
+import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.js";
 import {
@@ -21,6 +22,7 @@ import {
   testEnv,
   textMessage,
   webhookApp,
+  WEBHOOK_SECRET,
 } from "../support/wecom.js";
 
 interface Pair {
@@ -109,6 +111,30 @@ describe("key rotation", () => {
     expect(await errorOf(response)).toEqual({ status: 401, code: -40001, message: "msg_signature does not match" });
     await drain(app);
     expect(await received(app)).toEqual([]);
+  });
+
+  it("signs each push and each reply-endpoint request once per secret, so the intranet can rotate too", async () => {
+    const app = newBucket("secrets");
+    const next = "whsec_bmV4dC1zZWNyZXQtYWZ0ZXItcm90YXRpb24tMTIzNA==";
+    const reply = { url: `${receiverUrl()}/answer/204/${app}-ep`, secret: [next, WEBHOOK_SECRET] };
+    const environment = testEnv({ apps: { [app]: webhookApp(`ok/${app}`, { reply }, { secret: [next, WEBHOOK_SECRET] }) } });
+    expect((await callWorker(await callbackRequest(app, textMessage("both")), environment)).status).toBe(200);
+    await drain(app);
+    for (const [delivery] of [await received(app), await received(`${app}-ep`)]) {
+      expect(delivery!.headers["webhook-signature"]!.split(" ").map((s) => s.slice(0, 3))).toEqual(["v1,", "v1,"]);
+      for (const secret of [next, WEBHOOK_SECRET]) {
+        expect((new Webhook(secret.slice("whsec_".length)).verify(delivery!.body, delivery!.headers) as { event: { Content: string } }).event.Content).toBe("both");
+      }
+    }
+  });
+
+  it("refuses more than 3 secrets, by path", () => {
+    const config = parseConfig({
+      WECOM_APPS: JSON.stringify({ a: { ...TEST_APP, webhook: { url: "https://i.example", secret: [WEBHOOK_SECRET, WEBHOOK_SECRET, WEBHOOK_SECRET, WEBHOOK_SECRET] } } }),
+    });
+    expect(config.invalidApps.get("a")).toBe("WECOM_APPS.a.webhook.secret must be one secret or a list of 1 to 3");
+    const bad = parseConfig({ WECOM_APPS: JSON.stringify({ a: { ...TEST_APP, webhook: { url: "https://i.example", secret: [WEBHOOK_SECRET, "nope"] } } }) });
+    expect(bad.invalidApps.get("a")).toBe("WECOM_APPS.a.webhook.secret[1] must be a Standard Webhooks secret: whsec_ followed by base64");
   });
 
   it.each([
