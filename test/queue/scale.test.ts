@@ -53,7 +53,8 @@ async function alarmOnce(queue: AppQueue): Promise<void> {
 
 function event(i: number) {
   const id = `evt_scale_${i}`;
-  return { id, body: JSON.stringify({ id, text: `message ${i}` }), receivedAt: Date.now() };
+  // As a callback through the Worker: with the fingerprint of the credential it came with.
+  return { id, body: JSON.stringify({ id, text: `message ${i}` }), receivedAt: Date.now(), credential: "3fa2c1d0" };
 }
 
 describe("cost per operation at a backlog of 10,000", () => {
