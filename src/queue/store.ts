@@ -51,12 +51,6 @@ export type DeadRow = StoredEvent & {
   readonly lastError: string | null;
 };
 
-/** Where a live event is, for telling an ack's caller why it was not acked. */
-export interface Holder {
-  readonly lease: string | null;
-  readonly availableAt: number;
-}
-
 const SCHEMA_VERSION = 5;
 
 /**
