@@ -4,7 +4,7 @@
  * an accepted callback is added as `debugPlaintext`.
  */
 export interface RequestLog {
-  route: "callback" | "queue" | "bot" | "admin" | "health";
+  route: "callback" | "queue" | "bot" | "admin" | "health" | "file";
   method: string;
   app?: string;
   status: number;

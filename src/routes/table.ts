@@ -12,6 +12,7 @@ import { healthRoute } from "./health.js";
 import { decodeSegment, errorResponse } from "./http.js";
 import { queueRoute } from "./pull.js";
 import { serve } from "./serve.js";
+import { verifyFileRoute } from "./verify-files.js";
 
 export interface RouteContext {
   readonly request: Request;
@@ -33,7 +34,7 @@ export interface Route {
   readonly log?: false;
 }
 
-export const ROUTES: readonly Route[] = [callbackRoute, ...queueRoute, ...botRoutes, ...adminRoutes, healthRoute];
+export const ROUTES: readonly Route[] = [callbackRoute, ...queueRoute, ...botRoutes, ...adminRoutes, healthRoute, verifyFileRoute];
 
 export function dispatch(request: Request, env: WorkerEnv): Promise<Response> {
   const started = Date.now();
