@@ -1,0 +1,476 @@
+// diagnose: walks a captured callback through every check the gateway makes, in the gateway's order.
+import { readFileSync } from 'node:fs';
+import { parseOptions, UsageError } from './cli.mjs';
+import { parseCurl } from './curl.mjs';
+import { aesDecryptRaw, BASE64, ENCODING_AES_KEY, signature } from './wxcrypt.mjs';
+
+export const DIAGNOSE_HELP = `Usage: wecom-edge diagnose (--url URL [--body TEXT | --body-file PATH] | --curl 'curl …')
+                          (--token T --key K [--receive-id ID] | --apps FILE [--app NAME])
+                          [--now SECONDS] [--max-skew SECONDS]
+
+Checks a captured callback the way the gateway does, in the same order, and
+says which check fails and why, with the code the gateway answers. When every
+check passes it prints the decrypted plaintext.
+
+The callback:
+  --url URL          the full callback URL with its query (msg_signature,
+                     timestamp, nonce, and echostr for a GET verification)
+  --body TEXT        the POST body (XML <Encrypt> or JSON {"encrypt"}); without
+                     a body the callback is a GET URL verification
+  --body-file PATH   the POST body, read from a file ('-' for stdin)
+  --curl 'CMD'       a curl command line instead: -X/--request, the URL and
+                     -d/--data/--data-raw/--data-binary are read from it
+
+The app's settings:
+  --token T          the callback Token
+  --key K            the EncodingAESKey (43 characters)
+  --receive-id ID    the receiveId the app accepts ("*" for any); the check is
+                     skipped without it
+  --apps FILE        a WECOM_APPS JSON file instead (its "previous" credentials
+                     are tried too, as the gateway does)
+  --app NAME         which app of --apps (default: the one in /callback/NAME,
+                     or the only one)
+
+The timestamp check:
+  --now SECONDS      the clock to check the timestamp against (default: now)
+  --max-skew SECONDS the largest difference allowed (default 300; 0 turns it off,
+                     e.g. for old captures)
+  -h, --help         show this help
+
+Exit status: 0 when every check passes, 1 when one fails, 2 on a usage error.
+`;
+
+const ORDINAL = ['', 'previous[0]', 'previous[1]', 'previous[2]'];
+
+export function diagnose(argv, out) {
+  const o = parseOptions('diagnose', argv, {
+    url: { type: 'string' },
+    body: { type: 'string' },
+    'body-file': { type: 'string' },
+    curl: { type: 'string' },
+    token: { type: 'string' },
+    key: { type: 'string' },
+    'receive-id': { type: 'string' },
+    apps: { type: 'string' },
+    app: { type: 'string' },
+    now: { type: 'string' },
+    'max-skew': { type: 'string' },
+  });
+  if (o.help) {
+    out.stdout(DIAGNOSE_HELP);
+    return 0;
+  }
+  const request = readRequest(o);
+  const settings = readSettings(o, request.url);
+  const now = o.now === undefined ? Math.floor(Date.now() / 1000) : integerOption('--now', o.now);
+  const maxSkew = o['max-skew'] === undefined ? 300 : integerOption('--max-skew', o['max-skew']);
+  return runChecks(request, settings, { now, maxSkew }, out);
+}
+
+// ------------------------------------------------------------- inputs ----
+
+function readRequest(o) {
+  const sources = ['url', 'curl'].filter((k) => o[k] !== undefined);
+  if (sources.length === 0) throw new UsageError('give the callback with --url (and --body/--body-file for a POST) or --curl', 'diagnose');
+  if (sources.length > 1) throw new UsageError('--url and --curl cannot be used together', 'diagnose');
+  if (o.body !== undefined && o['body-file'] !== undefined) throw new UsageError('--body and --body-file cannot be used together', 'diagnose');
+  let method;
+  let rawUrl;
+  let body;
+  if (o.curl !== undefined) {
+    if (o.body !== undefined || o['body-file'] !== undefined) throw new UsageError('--curl carries the body itself: drop --body/--body-file', 'diagnose');
+    try {
+      ({ method, url: rawUrl, body } = parseCurl(o.curl));
+    } catch (error) {
+      throw new UsageError(error.message, 'diagnose');
+    }
+  } else {
+    rawUrl = o.url;
+    if (o.body !== undefined) body = o.body;
+    else if (o['body-file'] !== undefined) body = readText(o['body-file'], '--body-file');
+    method = body === undefined ? 'GET' : 'POST';
+  }
+  if (method !== 'GET' && method !== 'POST') {
+    throw new UsageError(`method ${method}: a callback is a GET (URL verification) or a POST (method_not_allowed otherwise)`, 'diagnose');
+  }
+  if (method === 'POST' && body === undefined) body = '';
+  let url;
+  try {
+    url = new URL(rawUrl, 'http://localhost');
+  } catch {
+    throw new UsageError(`cannot parse the URL ${JSON.stringify(rawUrl)}`, 'diagnose');
+  }
+  return { method, url, body };
+}
+
+function readText(path, option) {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${option} ${path}: ${error.code ?? error.message}`, 'diagnose');
+  }
+}
+
+function readSettings(o, url) {
+  if (o.apps !== undefined) {
+    if (o.token !== undefined || o.key !== undefined || o['receive-id'] !== undefined) {
+      throw new UsageError('--apps cannot be combined with --token/--key/--receive-id', 'diagnose');
+    }
+    let apps;
+    try {
+      apps = JSON.parse(readText(o.apps, '--apps'));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`${o.apps} is not JSON: ${error.message}`, 'diagnose');
+    }
+    if (apps === null || typeof apps !== 'object' || Array.isArray(apps)) throw new UsageError(`${o.apps} must hold a JSON object of apps`, 'diagnose');
+    const names = Object.keys(apps);
+    let name = o.app;
+    if (name === undefined) {
+      const fromPath = /^\/callback\/([^/]+)\/?$/.exec(url.pathname)?.[1];
+      if (fromPath !== undefined && Object.hasOwn(apps, fromPath)) name = fromPath;
+      else if (names.length === 1) name = names[0];
+      else throw new UsageError(`${o.apps} has ${names.length} apps (${names.join(', ')}): choose one with --app NAME`, 'diagnose');
+    }
+    if (!Object.hasOwn(apps, name)) throw new UsageError(`no app ${JSON.stringify(name)} in ${o.apps} (it has: ${names.join(', ') || 'none'})`, 'diagnose');
+    const app = apps[name];
+    if (app === null || typeof app !== 'object') throw new UsageError(`app ${JSON.stringify(name)} in ${o.apps} is not an object`, 'diagnose');
+    const credentials = [{ token: app.token, encodingAESKey: app.encodingAESKey, label: '' }];
+    if (Array.isArray(app.previous)) {
+      app.previous.forEach((p, i) => credentials.push({ token: p?.token, encodingAESKey: p?.encodingAESKey, label: ORDINAL[i + 1] ?? `previous[${i}]` }));
+    }
+    return { name, credentials, receiveId: app.receiveId };
+  }
+  if (o.token === undefined || o.key === undefined) {
+    throw new UsageError('give the app settings with --token and --key (and --receive-id), or --apps FILE --app NAME', 'diagnose');
+  }
+  return { credentials: [{ token: o.token, encodingAESKey: o.key, label: '' }], receiveId: o['receive-id'] };
+}
+
+function integerOption(name, value) {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${name} must be a whole number of seconds, got ${JSON.stringify(value)}`, 'diagnose');
+  return Number(value);
+}
+
+// ------------------------------------------------------------- checks ----
+
+class Failure extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+const fail = (code, message) => {
+  throw new Failure(code, message);
+};
+
+function runChecks(request, settings, clock, out) {
+  const ctx = { request, settings, clock, notes: [] };
+  const steps = [
+    ['settings', checkSettings],
+    ['query', checkQuery],
+    ['timestamp', checkTimestamp],
+    ...(request.method === 'POST' ? [['envelope', checkEnvelope]] : []),
+    ['signature', checkSignature],
+    ['base64', checkBase64],
+    ['decryption', checkDecryption],
+    ['length', checkLength],
+    ['receiveId', checkReceiveId],
+    ['plaintext', checkPlaintext],
+  ];
+  out.stdout(`${request.method} ${request.url.pathname}${settings.name !== undefined ? `  (app "${settings.name}")` : ''}\n`);
+  for (const [name, step] of steps) {
+    ctx.notes = [];
+    let status = '✔';
+    let detail;
+    try {
+      detail = step(ctx);
+    } catch (error) {
+      if (!(error instanceof Failure)) throw error;
+      out.stdout(`✘ ${name} (${error.code}): ${error.message}\n`);
+      return 1;
+    }
+    if (detail?.skipped) {
+      status = '–';
+      detail = detail.skipped;
+    }
+    out.stdout(`${status} ${name}${detail ? `: ${detail}` : ''}\n`);
+    for (const note of ctx.notes) out.stdout(`  hint: ${note}\n`);
+  }
+  out.stdout(`\n${request.method === 'GET' ? 'Decrypted echostr (the body the gateway answers)' : 'Decrypted plaintext'}:\n${ctx.message}\n`);
+  return 0;
+}
+
+function checkSettings(ctx) {
+  for (const c of ctx.settings.credentials) {
+    const which = c.label ? `${c.label}.` : '';
+    if (typeof c.token !== 'string' || c.token === '') fail('invalid_config', `the ${which}token is missing`);
+    if (typeof c.encodingAESKey !== 'string' || !ENCODING_AES_KEY.test(c.encodingAESKey)) {
+      const got = typeof c.encodingAESKey === 'string' ? `${c.encodingAESKey.length} characters` : 'none';
+      fail(-40004, `the ${which}EncodingAESKey must be exactly 43 characters of [A-Za-z0-9+/] (got ${got}); copy it again from WeCom's console`);
+    }
+  }
+  const r = ctx.settings.receiveId;
+  const ok = r === undefined || typeof r === 'string' || (Array.isArray(r) && r.every((x) => typeof x === 'string'));
+  if (!ok) fail('invalid_config', 'receiveId must be a string, an array of strings, or "*"');
+}
+
+function param(url, name, maxLength) {
+  const values = url.searchParams.getAll(name);
+  if (values.length === 0 || values[0] === '') fail('missing_parameter', `${name} is missing from the URL's query`);
+  if (values.length > 1) fail('invalid_parameter', `${name} is given ${values.length} times in the query`);
+  if (values[0].length > maxLength) fail('invalid_parameter', `${name} is ${values[0].length} characters, longer than the ${maxLength} allowed`);
+  return values[0];
+}
+
+function checkQuery(ctx) {
+  const { url, method } = ctx.request;
+  const msgSignature = param(url, 'msg_signature', 40);
+  if (!/^[0-9a-f]{40}$/.test(msgSignature)) {
+    fail('invalid_parameter', `msg_signature must be 40 lowercase hex digits (a SHA-1), got ${JSON.stringify(msgSignature)}`);
+  }
+  const timestamp = param(url, 'timestamp', 10);
+  if (!/^\d{1,10}$/.test(timestamp)) fail('invalid_parameter', `timestamp must be unix seconds (digits only), got ${JSON.stringify(timestamp)}`);
+  const nonce = param(url, 'nonce', 64);
+  ctx.query = { msgSignature, timestamp, nonce };
+  if (method === 'GET') {
+    const echostr = url.searchParams.getAll('echostr');
+    if (echostr.length === 0 || echostr[0] === '') {
+      fail('missing_parameter', 'echostr is missing from the URL: a GET is a URL verification and needs one (for a POST callback, give the body with --body or --body-file)');
+    }
+    ctx.given = param(url, 'echostr', 4096);
+    ctx.field = 'echostr';
+  }
+}
+
+function humanDuration(seconds) {
+  const plural = (n, unit) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  if (seconds < 120) return plural(seconds, 'second');
+  if (seconds < 2 * 3600) return plural(Math.round(seconds / 60), 'minute');
+  if (seconds < 2 * 86400) return plural(Math.round(seconds / 3600), 'hour');
+  if (seconds < 2 * 365 * 86400) return plural(Math.round(seconds / 86400), 'day');
+  return plural(Math.round(seconds / (365.25 * 86400)), 'year');
+}
+
+function checkTimestamp(ctx) {
+  const { now, maxSkew } = ctx.clock;
+  if (maxSkew === 0) return { skipped: 'not checked (--max-skew 0)' };
+  const skew = Number(ctx.query.timestamp) - now;
+  if (Math.abs(skew) > maxSkew) {
+    fail(
+      'stale_timestamp',
+      `the timestamp is ${humanDuration(Math.abs(skew))} ${skew < 0 ? 'behind' : 'ahead of'} the clock, more than the ${maxSkew} s allowed ` +
+        `(a replayed or old capture, or a wrong clock; the gateway's limit is WECOM_MAX_SKEW_SECONDS; use --max-skew 0 to skip this check)`,
+    );
+  }
+  return undefined;
+}
+
+function checkEnvelope(ctx) {
+  const body = ctx.request.body;
+  const first = /^[\s\uFEFF]*(.)/s.exec(body.slice(0, 1024))?.[1];
+  if (first === '<') {
+    if ((body.match(/</g) ?? []).length > 64) fail(-40002, 'the XML envelope has more than 64 tags; WeCom\'s has a handful');
+    const decl = /<!(?!--|\[CDATA\[)/.exec(body);
+    if (decl) fail(-40002, 'the XML envelope has a declaration (<!DOCTYPE …): refused');
+    const open = body.indexOf('<Encrypt>');
+    const close = open === -1 ? -1 : body.indexOf('</Encrypt>', open + 9);
+    let value = close === -1 ? '' : body.slice(open + 9, close);
+    if (value.length >= 12 && value.startsWith('<![CDATA[') && value.endsWith(']]>')) value = value.slice(9, -3);
+    if (value === '') fail(-40002, 'the XML body has no <Encrypt> element (or it is empty)');
+    ctx.given = value;
+    ctx.field = 'Encrypt';
+    return 'XML with <Encrypt>';
+  }
+  if (first === '{') {
+    let parsed;
+    try {
+      parsed = JSON.parse(body);
+    } catch (error) {
+      fail(-40002, `the JSON body does not parse: ${error.message}`);
+    }
+    const value = parsed?.encrypt;
+    if (typeof value !== 'string' || value === '') fail(-40002, 'the JSON body has no "encrypt" string field');
+    ctx.given = value;
+    ctx.field = 'encrypt';
+    return 'JSON with "encrypt"';
+  }
+  if (first === undefined) fail(-40002, 'the body is empty: a POST callback carries an XML <Encrypt> or a JSON {"encrypt"} envelope');
+  fail(-40002, `the body is neither XML nor JSON (it starts with ${JSON.stringify(body.trimStart().slice(0, 20))}): WeCom posts <xml><Encrypt>…</Encrypt></xml> or {"encrypt": "…"}`);
+}
+
+function safeDecode(value) {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkSignature(ctx) {
+  const { msgSignature, timestamp, nonce } = ctx.query;
+  const given = ctx.given;
+  const restored = given.replaceAll(' ', '+'); // what the gateway checks and decrypts
+  const field = ctx.field;
+  const matching = (value) => ctx.settings.credentials.find((c) => signature(c.token, timestamp, nonce, value) === msgSignature);
+  const credentialNote = (c) => {
+    if (c.label) ctx.notes.push(`it matches the ${c.label} credential (a rotation in progress): the gateway accepts it, but WeCom's console still uses the old Token`);
+  };
+  const asGiven = matching(given);
+  if (asGiven) {
+    ctx.credential = asGiven;
+    ctx.encrypt = restored;
+    credentialNote(asGiven);
+    return undefined;
+  }
+  const afterRestore = matching(restored);
+  if (afterRestore) {
+    ctx.credential = afterRestore;
+    ctx.encrypt = restored;
+    ctx.notes.push(`the signature matches only if the '+' in ${field} is restored: your URL decoding turned '+' into spaces (the gateway restores them, so this passes)`);
+    credentialNote(afterRestore);
+    return undefined;
+  }
+  // Mishaps the gateway does not undo: say what would have matched.
+  const decoded = safeDecode(given);
+  const candidates = [
+    [decoded, `the signature matches only if ${field} is URL-decoded once more: it was URL-encoded twice (%2B, %2F, %3D left in it)`],
+    [decoded?.replaceAll(' ', '+'), `the signature matches only if ${field} is URL-decoded once more and its '+' restored: it was URL-encoded twice`],
+    [given.replaceAll('+', ' '), `the signature matches only if the '+' in ${field} is turned into spaces: it was signed over a mangled value`],
+  ];
+  for (const [value, message] of candidates) {
+    if (value !== undefined && value !== given && matching(value)) fail(-40001, message);
+  }
+  const tokens = ctx.settings.credentials.length > 1 ? `none of the ${ctx.settings.credentials.length} Tokens (current and previous) matches` : 'the Token is wrong';
+  fail(-40001, `msg_signature does not match: ${tokens} (copy it again from WeCom's console), or the ${ctx.request.method === 'GET' ? 'URL' : 'body or URL'} was changed after WeCom signed it`);
+}
+
+function checkBase64(ctx) {
+  const e = ctx.encrypt;
+  if (BASE64.test(e)) {
+    ctx.ciphertext = Buffer.from(e, 'base64');
+    return undefined;
+  }
+  const bad = /[^A-Za-z0-9+/=]/.exec(e);
+  if (bad) {
+    const hint = bad[0] === '-' || bad[0] === '_' ? ' (URL-safe base64: WeCom uses + and /)' : bad[0] === '%' ? ' (it is still URL-encoded)' : '';
+    fail(-40010, `${ctx.field} is not base64: it has ${JSON.stringify(bad[0])} at position ${bad.index}${hint}`);
+  }
+  if (e.length % 4 !== 0) fail(-40010, `${ctx.field} is not base64: its length ${e.length} is not a multiple of 4 (cut short, or '=' padding dropped)`);
+  fail(-40010, `${ctx.field} is not base64: '=' padding is misplaced`);
+}
+
+function checkDecryption(ctx) {
+  const ct = ctx.ciphertext;
+  if (ct.length === 0 || ct.length % 16 !== 0) {
+    fail(-40007, `the ciphertext is ${ct.length} bytes, not a positive multiple of 16 (AES blocks): ${ctx.field} was cut short or is not WeCom's`);
+  }
+  const padded = aesDecryptRaw(ctx.credential.encodingAESKey, ct);
+  const n = padded[padded.length - 1];
+  if (n === 0) fail(-40007, 'pad byte 0 at the end means a wrong EncodingAESKey (the Token is right: the signature matched)');
+  if (n > 32 || n > padded.length) fail(-40007, `pad byte ${n} at the end (it must be 1 to 32): garbage padding, so the EncodingAESKey is wrong (the Token is right: the signature matched)`);
+  for (let i = padded.length - n; i < padded.length; i++) {
+    if (padded[i] !== n) fail(-40007, `the last ${n} pad bytes are not all ${n}: garbage padding, so the EncodingAESKey is wrong (the Token is right: the signature matched)`);
+  }
+  ctx.content = padded.subarray(0, padded.length - n);
+  return undefined;
+}
+
+function checkLength(ctx) {
+  const c = ctx.content;
+  const keyHint = ' (with the Token right, this usually means a wrong EncodingAESKey whose garbage happened to pass the padding check)';
+  if (c.length < 20) fail(-40008, `the decrypted buffer is ${c.length} bytes, shorter than its 20-byte header (16 random bytes and a 4-byte length)${keyHint}`);
+  const length = c.readUInt32BE(16);
+  if (length > c.length - 20) fail(-40008, `the length field says ${length} bytes but only ${c.length - 20} follow the header${keyHint}`);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  try {
+    ctx.message = decoder.decode(c.subarray(20, 20 + length));
+  } catch {
+    fail(-40008, 'the decrypted message is not valid UTF-8');
+  }
+  try {
+    ctx.receiveId = decoder.decode(c.subarray(20 + length));
+  } catch {
+    fail(-40008, 'the decrypted receiveId is not valid UTF-8');
+  }
+  return `${length} bytes of message`;
+}
+
+function kindOf(id) {
+  if (id === '') return 'an AI bot (智能机器人) callback, whose receiveId is ""';
+  if (id.startsWith('tj')) return 'a suite id (third-party app)';
+  if (id.startsWith('ww') || id.startsWith('wx')) return 'a corp id';
+  return undefined;
+}
+
+function checkReceiveId(ctx) {
+  const actual = ctx.receiveId;
+  const accepted = ctx.settings.receiveId;
+  const shown = JSON.stringify(actual);
+  if (accepted === undefined) return { skipped: `${shown} (not checked: give --receive-id)` };
+  if (accepted === '*') return `${shown} (the app accepts any)`;
+  const list = Array.isArray(accepted) ? accepted : [accepted];
+  if (list.includes(actual)) return shown;
+  const acceptedText = list.map((x) => JSON.stringify(x)).join(' or ') || 'nothing (an empty list)';
+  let message = `the message carries receiveId ${shown}, but the app accepts ${acceptedText}`;
+  const actualKind = kindOf(actual);
+  if (actualKind) {
+    const acceptedKinds = [...new Set(list.map((x) => (x.startsWith('ww') || x.startsWith('wx') ? `${x.slice(0, 2)}… (a corp id)` : x === '' ? '"" (an AI bot)' : x.startsWith('tj') ? 'tj… (a suite id)' : undefined)).filter(Boolean))];
+    message += `: ${shown} looks like ${actualKind}`;
+    if (acceptedKinds.length > 0) message += ` while the app accepts ${acceptedKinds.join(' or ')}`;
+  }
+  if (actual.startsWith('tj')) message += '. Suite instruction callbacks carry the suite id: add it to receiveId, or use a separate app for the suite';
+  else if (actual === '') message += '. Set receiveId to "" for an AI bot';
+  else message += '. Set receiveId to the corpid shown in 我的企业 → 企业信息 → 企业ID (or "*" for suite data callbacks)';
+  fail(-40005, message);
+}
+
+function checkPlaintext(ctx) {
+  if (ctx.request.method === 'GET') return 'the echostr answer';
+  const m = ctx.message;
+  const first = /^[\s\uFEFF]*(.)/s.exec(m)?.[1];
+  if (first === '{') {
+    let parsed;
+    try {
+      parsed = JSON.parse(m);
+    } catch (error) {
+      fail(-40002, `the decrypted message is not valid JSON: ${error.message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(-40002, 'the decrypted JSON is not an object');
+    return 'JSON object';
+  }
+  if (first === '<') {
+    const problem = xmlProblem(m);
+    if (problem) fail(-40002, `the decrypted message is not well-formed XML: ${problem}`);
+    return 'XML';
+  }
+  fail(-40002, 'the decrypted message is neither XML nor a JSON object');
+}
+
+/** A small well-formedness check: balanced tags, CDATA, comments, processing instructions; no DOCTYPE. */
+function xmlProblem(text) {
+  const stack = [];
+  let i = 0;
+  let roots = 0;
+  const token = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<![^>]*>|<\/([A-Za-z_][\w.:-]*)\s*>|<([A-Za-z_][\w.:-]*)(?:\s+[^<>]*?)?(\/?)>|</g;
+  for (let m; (m = token.exec(text)); ) {
+    const between = text.slice(i, m.index);
+    if (stack.length === 0 && between.trim() !== '') return 'text outside the root element';
+    i = m.index + m[0].length;
+    if (m[0] === '<') return `a stray '<' at ${m.index}`;
+    if (m[0].startsWith('<!') && !m[0].startsWith('<!--') && !m[0].startsWith('<![CDATA[')) return 'a declaration (<!DOCTYPE …)';
+    if (m[0].startsWith('<![CDATA[') && stack.length === 0) return 'CDATA outside the root element';
+    if (m[1] !== undefined) {
+      const open = stack.pop();
+      if (open !== m[1]) return open === undefined ? `</${m[1]}> closes nothing` : `</${m[1]}> closes <${open}>`;
+    } else if (m[2] !== undefined) {
+      if (stack.length === 0) roots++;
+      if (roots > 1) return 'more than one root element';
+      if (m[3] !== '/') stack.push(m[2]);
+    }
+  }
+  if (text.slice(i).trim() !== '') return 'text after the root element';
+  if (stack.length > 0) return `<${stack.at(-1)}> is never closed`;
+  if (roots === 0) return 'no root element';
+  return undefined;
+}

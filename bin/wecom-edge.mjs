@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// wecom-edge: command-line helpers for the wecom-edge gateway (no dependencies, Node >= 20.19).
+import { UsageError } from './lib/cli.mjs';
+import { keygen, KEYGEN_HELP } from './lib/keygen.mjs';
+import { diagnose, DIAGNOSE_HELP } from './lib/diagnose.mjs';
+
+const HELP = `Usage: wecom-edge <command> [options]
+
+Commands:
+  keygen     generate a Token, an EncodingAESKey and the intranet secret, and
+             print the WECOM_APPS entry that uses them
+  diagnose   walk a captured callback through every check the gateway makes,
+             and say which one fails and why
+
+Run 'wecom-edge <command> --help' for a command's options.
+`;
+
+const COMMANDS = { keygen, diagnose };
+const HELPS = { keygen: KEYGEN_HELP, diagnose: DIAGNOSE_HELP };
+
+const out = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+function main(argv) {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    if (command === undefined) {
+      out.stderr(`wecom-edge: no command given\n\n${HELP}`);
+      return 2;
+    }
+    out.stdout(command === 'help' && Object.hasOwn(HELPS, rest[0] ?? '') ? HELPS[rest[0]] : HELP);
+    return 0;
+  }
+  if (!Object.hasOwn(COMMANDS, command)) {
+    out.stderr(`wecom-edge: unknown command ${JSON.stringify(command)}\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return COMMANDS[command](rest, out);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      out.stderr(`wecom-edge ${error.command}: ${error.message}\nRun 'wecom-edge ${error.command} --help' for usage.\n`);
+      return 2;
+    }
+    out.stderr(`wecom-edge ${command}: ${error?.stack ?? error}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));
