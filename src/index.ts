@@ -20,8 +20,8 @@ export { QueueRegistry } from "./queue/registry.js";
 export type { Secrets, WorkerEnv } from "./env.js";
 
 export default {
-  fetch(request, env): Promise<Response> {
-    return dispatch(request, env);
+  fetch(request, env, ctx): Promise<Response> {
+    return dispatch(request, env, ctx);
   },
   async scheduled(_controller, env): Promise<void> {
     await sweepQueues(env);

@@ -13,7 +13,7 @@ import { registryOf, type QueueEnv } from "./bindings.js";
 import { leaseExpiry, newLease, notHeldReason, type NotHeldReason } from "./lease.js";
 import { pushBatch, PUSH_LIMITS } from "./push.js";
 import { decodeSettings, type QueueSettings } from "./settings.js";
-import { QueueStore, type StoredEvent } from "./store.js";
+import { QueueStore, type Refusal, type StoredEvent } from "./store.js";
 import { MAX_STREAM_BYTES } from "../wecom/reply.js";
 import type { StreamState } from "../wecom/bot.js";
 
@@ -38,6 +38,8 @@ export const QUEUE_LIMITS = {
   maxEventBytes: 1_900_000,
   /** How long a delivered event's id is remembered, so that WeCom's resend is not queued twice. */
   dedupWindowMs: 24 * 60 * 60 * 1000,
+  /** Refused callbacks kept per app, for the admin API. */
+  refusalsKept: 100,
   /** Event JSON read at once: for one pull answer, one list of dead letters, one push batch (RPC allows 32 MiB). */
   readBytes: 16 * 1024 * 1024,
 } as const;
@@ -404,6 +406,15 @@ export class AppQueue extends DurableObject<QueueEnv> {
     const replayed = this.store.replay(ids, Date.now());
     await this.schedule();
     return replayed;
+  }
+
+  /** Keeps a refused callback of this app; the last QUEUE_LIMITS.refusalsKept are kept. */
+  async recordRefusal(refusal: Refusal): Promise<void> {
+    this.store.recordRefusal(refusal, QUEUE_LIMITS.refusalsKept);
+  }
+
+  async refusals(): Promise<Refusal[]> {
+    return this.store.refusals(QUEUE_LIMITS.refusalsKept);
   }
 
   /** Deletes dead letters (all when `ids` is null). */

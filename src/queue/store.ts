@@ -22,6 +22,16 @@ export interface Counters {
   readonly refreshes: number;
 }
 
+/** A refused callback, as kept: no plaintext, no secret. */
+export type Refusal = {
+  readonly at: number;
+  readonly method: string;
+  readonly code: string;
+  /** The answer's message and the log line's detail. */
+  readonly reason: string;
+  readonly hint: string;
+};
+
 /** A row as read: its seq, and its id to make sure the seq still names it. */
 export type EventRef = { readonly seq: number; readonly id: string };
 
@@ -51,7 +61,7 @@ export type DeadRow = StoredEvent & {
   readonly lastError: string | null;
 };
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
@@ -125,6 +135,14 @@ const MIGRATIONS: readonly string[] = [
      callbacks INTEGER NOT NULL,
      last_at   INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  `CREATE TABLE refusals (
+     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+     at     INTEGER NOT NULL,
+     method TEXT    NOT NULL,
+     code   TEXT    NOT NULL,
+     reason TEXT    NOT NULL,
+     hint   TEXT    NOT NULL
+   );`,
 ];
 
 /** Expired `seen` rows dropped per delivery: more than one is added, so the table cannot grow without bound. */
@@ -558,6 +576,30 @@ export class QueueStore {
       out[row.id] = { callbacks: row.callbacks, lastAt: row.last_at };
     }
     return out;
+  }
+
+  // ---- recent refusals ----
+
+  /** Keeps a refused callback, and only the last `keep` of them. */
+  recordRefusal(refusal: Refusal, keep: number): void {
+    const seq = this.sql
+      .exec<{ seq: number }>(
+        "INSERT INTO refusals (at, method, code, reason, hint) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+        refusal.at,
+        refusal.method,
+        refusal.code,
+        refusal.reason,
+        refusal.hint,
+      )
+      .one().seq;
+    this.sql.exec("DELETE FROM refusals WHERE seq <= ?", seq - keep);
+  }
+
+  /** The most recent refusals, newest first. */
+  refusals(limit: number): Refusal[] {
+    return this.sql
+      .exec<Refusal>("SELECT at, method, code, reason, hint FROM refusals ORDER BY seq DESC LIMIT ?", limit)
+      .toArray();
   }
 
   // ---- meta: settings and flags, written only when they change ----

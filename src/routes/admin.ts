@@ -4,6 +4,7 @@
  *   GET  /admin/apps                 stats of every queue, and the invalid apps
  *   GET  /admin/apps/{app}           stats of one queue
  *   GET  /admin/apps/{app}/dead      its dead letters, oldest first (?limit=)
+ *   GET  /admin/apps/{app}/refusals  its last refused callbacks, newest first
  *   POST /admin/apps/{app}/replay    {"ids": [...]} or {"all": true}: dead letters back in the queue
  *   POST /admin/apps/{app}/purge     {"ids": [...]} or {"all": true}: dead letters deleted
  *   POST /admin/apps/{app}/pause     stop pushing (events keep queueing)
@@ -109,6 +110,21 @@ async function dead(context: RouteContext): Promise<Response> {
   return new Response(`{"events":[${items.join(",")}]}`, { headers: { "content-type": "application/json; charset=utf-8" } });
 }
 
+async function refusals(context: RouteContext): Promise<Response> {
+  const { name } = await target(context);
+  const kept = await queueOf(context.env, name).refusals();
+  return jsonResponse({
+    refusals: kept.map(({ at, method, code, reason, hint }) => ({
+      at: new Date(at).toISOString(),
+      method,
+      // The official WXBizMsgCrypt codes are numbers, as in the refusal itself.
+      code: /^-\d+$/.test(code) ? Number(code) : code,
+      reason,
+      hint,
+    })),
+  });
+}
+
 /** `{"ids": [...]}` or `{"all": true}`: null means all. */
 async function selection(request: Request): Promise<readonly string[] | null> {
   const body = await readJsonObject(request);
@@ -154,6 +170,7 @@ export const adminRoutes: Route[] = [
   { name: "admin", path: /^\/admin\/apps\/?$/, methods: { GET: list } },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/?$`), methods: { GET: stats }, appParam: 0 },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/dead/?$`), methods: { GET: dead }, appParam: 0 },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/refusals/?$`), methods: { GET: refusals }, appParam: 0 },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/replay/?$`), methods: { POST: replay }, appParam: 0 },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/purge/?$`), methods: { POST: purge }, appParam: 0 },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/pause/?$`), methods: { POST: pause }, appParam: 0 },

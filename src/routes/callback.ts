@@ -8,7 +8,7 @@
  *
  * Every refusal is a WecomError thrown before anything is handed over.
  */
-import { aesKeyOf, appFor, loadConfig, type AppConfig, type Credential } from "../config.js";
+import { aesKeyOf, appFor, loadConfig, type AppConfig, type Credential, type GatewayConfig } from "../config.js";
 import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/index.js";
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
 import { commitEvent } from "../queue/client.js";
@@ -17,6 +17,7 @@ import { classifyBotCallback, streamIdOf } from "../wecom/bot.js";
 import { buildEvent } from "../wecom/event.js";
 import { readBodyLimited, textResponse } from "./http.js";
 import { answerRefresh } from "./bots.js";
+import { keepingRefusals } from "./refusals.js";
 import { replyTo } from "./reply.js";
 import type { Route, RouteContext } from "./table.js";
 
@@ -27,9 +28,13 @@ export interface CallbackQuery {
 }
 
 /** GET: WeCom proves the URL by asking for its echostr back, decrypted. */
-async function verifyUrl({ env, url, params, started }: RouteContext): Promise<Response> {
-  const config = loadConfig(env);
-  const app = appFor(config, params[0]!);
+async function verifyUrl(context: RouteContext): Promise<Response> {
+  const config = loadConfig(context.env);
+  const app = appFor(config, context.params[0]!);
+  return keepingRefusals(context, app, () => answerEchostr(context, app, config));
+}
+
+async function answerEchostr({ url, started }: RouteContext, app: AppConfig, config: GatewayConfig): Promise<Response> {
   const query = readQuery(url, started, config.maxSkewSeconds);
   const echostr = requiredParam(url, "echostr", 4096);
   const { decrypted } = await open(app, query, restorePlus(echostr));
@@ -37,9 +42,13 @@ async function verifyUrl({ env, url, params, started }: RouteContext): Promise<R
 }
 
 /** POST: a message or event. Answered once it is committed to the app's queue. */
-async function receiveCallback({ request, env, url, params, started, log }: RouteContext): Promise<Response> {
-  const config = loadConfig(env);
-  const app = appFor(config, params[0]!);
+async function receiveCallback(context: RouteContext): Promise<Response> {
+  const config = loadConfig(context.env);
+  const app = appFor(config, context.params[0]!);
+  return keepingRefusals(context, app, () => receiveEvent(context, app, config));
+}
+
+async function receiveEvent({ request, env, url, started, log }: RouteContext, app: AppConfig, config: GatewayConfig): Promise<Response> {
   const query = readQuery(url, started, config.maxSkewSeconds);
   const body = await readBodyLimited(request);
   const envelope = parseEnvelope(body);

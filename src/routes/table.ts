@@ -17,6 +17,8 @@ import { verifyFileRoute } from "./verify-files.js";
 export interface RouteContext {
   readonly request: Request;
   readonly env: WorkerEnv;
+  /** For work that must not hold up the answer. */
+  readonly ctx: Pick<ExecutionContext, "waitUntil">;
   readonly url: URL;
   /** The path's captures, percent-decoded. */
   readonly params: readonly string[];
@@ -36,7 +38,7 @@ export interface Route {
 
 export const ROUTES: readonly Route[] = [callbackRoute, ...queueRoute, ...botRoutes, ...adminRoutes, healthRoute, verifyFileRoute];
 
-export function dispatch(request: Request, env: WorkerEnv): Promise<Response> {
+export function dispatch(request: Request, env: WorkerEnv, ctx: Pick<ExecutionContext, "waitUntil">): Promise<Response> {
   const started = Date.now();
   const url = new URL(request.url);
   for (const route of ROUTES) {
@@ -46,7 +48,7 @@ export function dispatch(request: Request, env: WorkerEnv): Promise<Response> {
     const app = route.appParam === undefined ? undefined : params[route.appParam];
     const allow = Object.keys(route.methods);
     return serve(request, { route: route.name, ...(app !== undefined ? { app } : {}), allow, log: route.log ?? true }, started, (log) =>
-      route.methods[request.method]!({ request, env, url, params, started, log }),
+      route.methods[request.method]!({ request, env, ctx, url, params, started, log }),
     );
   }
   return Promise.resolve(errorResponse(new WecomError("not_found", "no such route")));

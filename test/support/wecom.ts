@@ -3,7 +3,7 @@
  * WeCom does (with src/crypto, itself checked against independent vectors)
  * and call the Worker's own fetch handler inside workerd.
  */
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { computeMsgSignature, encryptMessage, importEncodingAesKey } from "../../src/crypto/index.js";
@@ -54,9 +54,12 @@ export function testEnv(options: TestEnvOptions): Record<string, unknown> {
   return out;
 }
 
-/** Calls the Worker's fetch handler with `environment`, as workerd would. */
-export function callWorker(request: Request, environment: Record<string, unknown>): Promise<Response> {
-  return worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, environment as never);
+/** Calls the Worker's fetch handler with `environment`, as workerd would, and waits for its waitUntil work. */
+export async function callWorker(request: Request, environment: Record<string, unknown>): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, environment as never, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
 }
 
 export interface SignedQuery {
