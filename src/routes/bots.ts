@@ -11,12 +11,11 @@ import { aesKeyOf, fingerprintOf, loadConfig, type AppConfig, type Credential } 
 import type { QueueEnv } from "../queue/bindings.js";
 import { queueOf } from "../queue/bindings.js";
 import { WecomError } from "../errors.js";
-import { toHex } from "../lib/bytes.js";
 import type { RequestLog } from "../log.js";
 import { isPlainObject } from "../lib/checks.js";
 import { streamReply } from "../wecom/bot.js";
 import { MAX_STREAM_BYTES, jsonReply } from "../wecom/reply.js";
-import { requireBearer } from "./auth.js";
+import { refuseBearer, requireBearer } from "./auth.js";
 import { jsonResponse, readBodyLimited } from "./http.js";
 import type { CallbackQuery } from "./callback.js";
 import type { Route, RouteContext } from "./table.js";
@@ -37,20 +36,13 @@ export async function answerRefresh(
   return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
 }
 
-let decoyToken: string | undefined;
-/** Checked against when the app has no bot: no caller can know it (drawn on first use, not in the global scope). */
-function decoy(): string {
-  decoyToken ??= toHex(crypto.getRandomValues(new Uint8Array(32)));
-  return decoyToken;
-}
-
 async function updateStream({ request, env, params, log }: RouteContext): Promise<Response> {
   const app = loadConfig(env).apps.get(params[0]!);
-  await requireBearer(request, app?.bot?.token ?? decoy());
   if (!app?.bot) {
     log.detail = app ? "app has no bot" : "no such app";
-    throw new WecomError("unauthorized", "a valid bearer token is required");
+    return refuseBearer(request);
   }
+  await requireBearer(request, app.bot.token);
   const streamId = params[1]!;
   const update = parseUpdate(await readBodyLimited(request, MAX_STREAM_UPDATE_BYTES));
   const result = await queueOf(env, app.name).updateStream(streamId, update);

@@ -12,10 +12,9 @@
  */
 import { loadConfig, type AppConfig } from "../config.js";
 import { WecomError } from "../errors.js";
-import { toHex } from "../lib/bytes.js";
 import { queueOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
-import { requireBearer } from "./auth.js";
+import { refuseBearer, requireBearer } from "./auth.js";
 import { idsField, intField, jsonResponse, readJsonObject } from "./http.js";
 import type { Route, RouteContext } from "./table.js";
 
@@ -26,26 +25,15 @@ export const PULL_LIMITS = {
   ids: 1_000,
 } as const;
 
-/**
- * What a request for an app without a pull token is checked against: no
- * caller can know it. Drawn on first use (the global scope may not draw
- * random values).
- */
-let decoyToken: string | undefined;
-function decoy(): string {
-  decoyToken ??= toHex(crypto.getRandomValues(new Uint8Array(32)));
-  return decoyToken;
-}
-
 /** The app, once the caller has proved it holds the app's pull token. */
 async function authorise({ request, env, params, log }: RouteContext): Promise<AppConfig> {
   const config = loadConfig(env);
   const app = config.apps.get(params[0]!);
-  await requireBearer(request, app?.pull?.token ?? decoy());
   if (!app?.pull) {
     log.detail = config.invalidApps.has(params[0]!) ? "app is misconfigured" : app ? "app pushes; it has no pull queue" : "no such app";
-    throw new WecomError("unauthorized", "a valid bearer token is required");
+    return refuseBearer(request);
   }
+  await requireBearer(request, app.pull.token);
   return app;
 }
 
