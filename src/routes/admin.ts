@@ -20,7 +20,7 @@ import { WecomError } from "../errors.js";
 import { queueOf, registryOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
 import { requireBearer } from "./auth.js";
-import { idsField, jsonResponse, readJsonObject } from "./http.js";
+import { idsField, jsonResponse, jsonTextResponse, readJsonObject } from "./http.js";
 import { asWecomError } from "./serve.js";
 import type { Route, RouteContext } from "./table.js";
 
@@ -107,7 +107,7 @@ async function dead(context: RouteContext): Promise<Response> {
     const head = JSON.stringify({ id, receivedAt: new Date(receivedAt).toISOString(), attempts, lastError });
     return `${head.slice(0, -1)},"event":${body}}`;
   });
-  return new Response(`{"events":[${items.join(",")}]}`, { headers: { "content-type": "application/json; charset=utf-8" } });
+  return jsonTextResponse(`{"events":[${items.join(",")}]}`);
 }
 
 async function refusals(context: RouteContext): Promise<Response> {

@@ -16,7 +16,7 @@ import { isPlainObject } from "../lib/checks.js";
 import { streamReply } from "../wecom/bot.js";
 import { MAX_STREAM_BYTES, jsonReply } from "../wecom/reply.js";
 import { refuseBearer, requireBearer } from "./auth.js";
-import { jsonResponse, readBodyLimited } from "./http.js";
+import { jsonResponse, jsonTextResponse, readBodyLimited } from "./http.js";
 import type { CallbackQuery } from "./callback.js";
 import type { Route, RouteContext } from "./table.js";
 
@@ -33,7 +33,7 @@ export async function answerRefresh(
   const state = await queueOf(env, app.name).refresh(streamId, app.bot!.timeoutText, await fingerprintOf(credential));
   log.reply = state.finish ? "stream refresh: finished" : "stream refresh";
   const body = await jsonReply(await aesKeyOf(credential), credential.token, streamReply(state), query.timestamp, query.nonce);
-  return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
+  return jsonTextResponse(body);
 }
 
 async function updateStream({ request, env, params, log }: RouteContext): Promise<Response> {

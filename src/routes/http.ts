@@ -9,9 +9,14 @@ export function errorResponse(error: WecomError, headers?: HeadersInit): Respons
 }
 
 export function jsonResponse(body: unknown, status = 200, headers?: HeadersInit): Response {
+  return jsonTextResponse(JSON.stringify(body), status, headers);
+}
+
+/** JSON that is text already (stored event JSON spliced in, a sealed reply): sent as it is, never re-encoded. */
+export function jsonTextResponse(text: string, status = 200, headers?: HeadersInit): Response {
   const h = new Headers(headers);
   h.set("content-type", "application/json; charset=utf-8");
-  return new Response(JSON.stringify(body), { status, headers: h });
+  return new Response(text, { status, headers: h });
 }
 
 export function textResponse(body: string, status = 200): Response {

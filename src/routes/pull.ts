@@ -15,7 +15,7 @@ import { WecomError } from "../errors.js";
 import { queueOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
 import { refuseBearer, requireBearer } from "./auth.js";
-import { idsField, intField, jsonResponse, readJsonObject } from "./http.js";
+import { idsField, intField, jsonResponse, jsonTextResponse, readJsonObject } from "./http.js";
 import type { Route, RouteContext } from "./table.js";
 
 export const PULL_LIMITS = {
@@ -49,10 +49,7 @@ async function pull(context: RouteContext): Promise<Response> {
   );
   // Each event is stored as the JSON text that a push would carry: splice, don't re-encode.
   const attempts = Object.fromEntries(pulled.ids.map((id, i) => [id, pulled.attempts[i]]));
-  return new Response(
-    `{"events":[${pulled.events.join(",")}],"lease":${JSON.stringify(pulled.lease)},"attempts":${JSON.stringify(attempts)}}`,
-    { headers: { "content-type": "application/json; charset=utf-8" } },
-  );
+  return jsonTextResponse(`{"events":[${pulled.events.join(",")}],"lease":${JSON.stringify(pulled.lease)},"attempts":${JSON.stringify(attempts)}}`);
 }
 
 async function ack(context: RouteContext): Promise<Response> {

@@ -15,6 +15,7 @@ import { askEndpoint } from "../webhook/send.js";
 import { serializeEvent, type WecomEvent } from "../wecom/event.js";
 import { jsonReply, replyFormat, replyProblem, xmlReply, xmlReplyPlaintext, type ReplyObject } from "../wecom/reply.js";
 import { matchRule } from "../wecom/rules.js";
+import { jsonTextResponse } from "./http.js";
 import { classifyBotCallback } from "../wecom/bot.js";
 import type { CallbackQuery } from "./callback.js";
 
@@ -134,7 +135,7 @@ async function seal({ event, decrypted, credential, query }: ReplyContext, reply
   const aes = await aesKeyOf(credential);
   if (event.format === "json") {
     const body = await jsonReply(aes, credential.token, JSON.stringify(reply), query.timestamp, query.nonce);
-    return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
+    return jsonTextResponse(body);
   }
   const fields = event.event as Record<string, unknown>;
   const plaintext = xmlReplyPlaintext(reply, String(fields.FromUserName), String(fields.ToUserName), Math.floor(Date.now() / 1000));
