@@ -3,6 +3,8 @@
 import { UsageError } from './lib/cli.mjs';
 import { keygen, KEYGEN_HELP } from './lib/keygen.mjs';
 import { diagnose, DIAGNOSE_HELP } from './lib/diagnose.mjs';
+import { simulate, SIMULATE_HELP } from './lib/simulate.mjs';
+import { tail, TAIL_HELP } from './lib/tail.mjs';
 
 const HELP = `Usage: wecom-edge <command> [options]
 
@@ -11,19 +13,29 @@ Commands:
              print the WECOM_APPS entry that uses them
   diagnose   walk a captured callback through every check the gateway makes,
              and say which one fails and why
+  simulate   play WeCom against a gateway: the URL verification and a
+             catalogue of realistic callbacks, with a pass/fail table
+  tail       pull an app's events as they arrive and print them (a pull
+             consumer), acking them unless --no-ack
 
 Run 'wecom-edge <command> --help' for a command's options.
 `;
 
-const COMMANDS = { keygen, diagnose };
-const HELPS = { keygen: KEYGEN_HELP, diagnose: DIAGNOSE_HELP };
+const COMMANDS = { keygen, diagnose, simulate, tail };
+const HELPS = { keygen: KEYGEN_HELP, diagnose: DIAGNOSE_HELP, simulate: SIMULATE_HELP, tail: TAIL_HELP };
+
+// Output piped into `head` and closed early: stop quietly, as other command-line tools do.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
 const out = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 };
 
-function main(argv) {
+async function main(argv) {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     if (command === undefined) {
@@ -38,7 +50,7 @@ function main(argv) {
     return 2;
   }
   try {
-    return COMMANDS[command](rest, out);
+    return await COMMANDS[command](rest, out);
   } catch (error) {
     if (error instanceof UsageError) {
       out.stderr(`wecom-edge ${error.command}: ${error.message}\nRun 'wecom-edge ${error.command} --help' for usage.\n`);
@@ -49,4 +61,4 @@ function main(argv) {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

@@ -172,6 +172,7 @@ function runChecks(request, settings, clock, out) {
     ['timestamp', checkTimestamp],
     ...(request.method === 'POST' ? [['envelope', checkEnvelope]] : []),
     ['signature', checkSignature],
+    ...(request.method === 'POST' && ctx.request.body.trimStart().replace(/^\uFEFF/, '').startsWith('<') ? [['XML envelope', checkXmlEnvelope]] : []),
     ['base64', checkBase64],
     ['decryption', checkDecryption],
     ['length', checkLength],
@@ -283,6 +284,8 @@ function checkEnvelope(ctx) {
     return 'XML with <Encrypt>';
   }
   if (first === '{') {
+    const punctuation = (body.match(/[{[,]/g) ?? []).length;
+    if (punctuation > 64) fail(-40002, `the JSON envelope has ${punctuation} of "{", "[" and "," together, more than the 64 allowed; WeCom's has one "{"`);
     let parsed;
     try {
       parsed = JSON.parse(body);
@@ -297,6 +300,30 @@ function checkEnvelope(ctx) {
   }
   if (first === undefined) fail(-40002, 'the body is empty: a POST callback carries an XML <Encrypt> or a JSON {"encrypt"} envelope');
   fail(-40002, `the body is neither XML nor JSON (it starts with ${JSON.stringify(body.trimStart().slice(0, 20))}): WeCom posts <xml><Encrypt>…</Encrypt></xml> or {"encrypt": "…"}`);
+}
+
+/** Once signed, the gateway parses the whole XML envelope: it must be well-formed, with one Encrypt, the root's child. */
+function checkXmlEnvelope(ctx) {
+  const body = ctx.request.body;
+  const problem = xmlProblem(body.replace(/^[\s\uFEFF]+/, ''));
+  if (problem) fail(-40002, `the XML envelope is not well-formed: ${problem}`);
+  const count = body.split('<Encrypt>').length - 1;
+  if (count > 1) fail(-40002, `the XML envelope has ${count} <Encrypt> elements: ambiguous`);
+  const before = body.slice(0, body.indexOf('<Encrypt>'));
+  const depth = openElements(before);
+  if (depth !== 1) fail(-40002, `<Encrypt> is not a child of the root element (it is ${depth} levels deep): the gateway reads no Encrypt there`);
+  return 'well-formed, one <Encrypt> under the root';
+}
+
+/** How many elements are open at the end of `text` (the start of a document). */
+function openElements(text) {
+  let depth = 0;
+  const token = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<\/[^>]*>|<[A-Za-z_][^>]*?(\/?)>/g;
+  for (let m; (m = token.exec(text)); ) {
+    if (m[0].startsWith('</')) depth--;
+    else if (/^<[A-Za-z_]/.test(m[0]) && m[1] !== '/') depth++;
+  }
+  return depth;
 }
 
 function safeDecode(value) {

@@ -46,3 +46,29 @@ export function encrypt(encodingAESKey, message, receiveId, random = randomBytes
   const n = 32 - (plain.length % 32);
   return aesEncryptRaw(encodingAESKey, Buffer.concat([plain, Buffer.alloc(n, n)])).toString('base64');
 }
+
+/**
+ * Decrypts a base64 Encrypt/echostr into { message, receiveId }, checking
+ * what the gateway checks: base64, whole AES blocks, padding 1..32, the
+ * length field and UTF-8. Throws an Error that says which check failed.
+ */
+export function decrypt(encodingAESKey, encrypted) {
+  if (!BASE64.test(encrypted)) throw new Error('not base64');
+  const ciphertext = Buffer.from(encrypted, 'base64');
+  if (ciphertext.length === 0 || ciphertext.length % 16 !== 0) throw new Error(`${ciphertext.length} bytes of ciphertext, not whole AES blocks`);
+  const padded = aesDecryptRaw(encodingAESKey, ciphertext);
+  const n = padded[padded.length - 1];
+  if (n < 1 || n > 32 || n > padded.length || !padded.subarray(padded.length - n).every((b) => b === n)) {
+    throw new Error('bad padding (a different EncodingAESKey?)');
+  }
+  const content = padded.subarray(0, padded.length - n);
+  if (content.length < 20) throw new Error('shorter than its 20-byte header');
+  const length = content.readUInt32BE(16);
+  if (length > content.length - 20) throw new Error('its length field overruns it');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return { message: utf8.decode(content.subarray(20, 20 + length)), receiveId: utf8.decode(content.subarray(20 + length)) };
+  } catch {
+    throw new Error('not UTF-8');
+  }
+}

@@ -64,7 +64,11 @@ async function receiveEvent({ request, env, url, started, log }: RouteContext, a
   // Committed first: a reply that cannot be made never costs the event.
   const reply = await replyTo({ app, env, event, decrypted, credential, query, committed, log });
   // No reply: "success" for an app's XML callback; for a bot's JSON callback, the empty answer its documents give.
-  return reply ?? (envelope.format === "json" ? new Response(null, { status: 200 }) : textResponse("success"));
+  const response = reply ?? (envelope.format === "json" ? new Response(null, { status: 200 }) : textResponse("success"));
+  // For people and tools (`wecom-edge simulate`), not for WeCom, which ignores headers: which event this was, and whether it was a resend.
+  response.headers.set("wecom-edge-event-id", event.id);
+  if (committed.duplicate) response.headers.set("wecom-edge-duplicate", "1");
+  return response;
 }
 
 export const callbackRoute: Route = {

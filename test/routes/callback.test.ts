@@ -434,3 +434,56 @@ async function nothingForwarded(app: string): Promise<void> {
   expect(await queueRows(app)).toEqual([]);
   expect(await received(app)).toEqual([]);
 }
+
+describe("POST /callback/{app}: the event id and duplicate headers", () => {
+  /** The event id as README's "What your intranet receives" defines it, computed here independently. */
+  async function expectedId(app: string, receiveId: string, plaintext: string): Promise<string> {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${app}\n${receiveId}\n${plaintext}`));
+    return `evt_${[...new Uint8Array(digest, 0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  }
+
+  it("names the event on every accepted callback, and marks a resend as a duplicate under the same id", async () => {
+    const app = newBucket("dupheaders");
+    const environment = testEnv({ apps: { [app]: webhookApp(`ok/${app}`) } });
+    const plaintext = textMessage("dup", "7000000000000000001");
+    const id = await expectedId(app, TEST_APP.receiveId, plaintext);
+
+    const first = await callWorker(await callbackRequest(app, plaintext), environment);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toBe("success");
+    expect(first.headers.get("wecom-edge-event-id")).toBe(id);
+    expect(first.headers.get("wecom-edge-duplicate")).toBe(null);
+
+    // WeCom's resend: the same plaintext under a new encryption, nonce and timestamp.
+    const resend = await callWorker(await callbackRequest(app, plaintext), environment);
+    expect(resend.status).toBe(200);
+    expect(await resend.text()).toBe("success");
+    expect(resend.headers.get("wecom-edge-event-id")).toBe(id);
+    expect(resend.headers.get("wecom-edge-duplicate")).toBe("1");
+
+    // Still a duplicate once delivered (the dedup window), and another message is a new event.
+    await drain(app);
+    const again = await callWorker(await callbackRequest(app, plaintext), environment);
+    expect([again.headers.get("wecom-edge-event-id"), again.headers.get("wecom-edge-duplicate")]).toEqual([id, "1"]);
+    const other = await callWorker(await callbackRequest(app, textMessage("dup", "7000000000000000002")), environment);
+    expect(other.headers.get("wecom-edge-event-id")).toBe(await expectedId(app, TEST_APP.receiveId, textMessage("dup", "7000000000000000002")));
+    expect(other.headers.get("wecom-edge-duplicate")).toBe(null);
+    expect((await received(app)).length).toBe(1);
+  });
+
+  it("names a JSON (AI bot) callback's event too, and never a refused callback", async () => {
+    const app = newBucket("dupjson");
+    const environment = testEnv({ apps: { [app]: webhookApp(`ok/${app}`, { receiveId: "" }) } });
+    const plaintext = `{"msgid":"dup-1","aibotid":"AIBOT","chattype":"single","from":{"userid":"zhangsan"},"msgtype":"event","event":{"eventtype":"feedback_event"}}`;
+    const first = await callWorker(await callbackRequest(app, plaintext, { format: "json", receiveId: "" }), environment);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toBe("");
+    expect(first.headers.get("wecom-edge-event-id")).toBe(await expectedId(app, "", plaintext));
+    expect(first.headers.get("wecom-edge-duplicate")).toBe(null);
+
+    const refused = await callWorker(await callbackRequest(app, plaintext, { format: "json", receiveId: "", token: "wrongToken" }), environment);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("wecom-edge-event-id")).toBe(null);
+    expect(refused.headers.get("wecom-edge-duplicate")).toBe(null);
+  });
+});

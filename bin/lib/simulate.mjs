@@ -1,0 +1,492 @@
+// simulate: plays WeCom against a deployment: the URL verification, then a
+// catalogue of realistic callbacks, each sealed as WeCom seals it; every
+// answer is checked (passive replies verified and decrypted), and a pass/fail
+// table ends it. --repeat and --concurrency make it a small load tool.
+import { randomInt } from 'node:crypto';
+import { appFromFile } from './apps-file.mjs';
+import { APP_CATALOGUE, BOT_CATALOGUE, newAibotId, SIMULATE_USER } from './catalogue.mjs';
+import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
+import { exchange, NetworkError, refusalOf } from './http.mjs';
+import { ENCODING_AES_KEY } from './wxcrypt.mjs';
+import { openReply, sealCallback, verificationUrl, xmlText } from './wecom-side.mjs';
+
+const names = (catalogue) => catalogue.map((item) => item.name).join(', ');
+
+export const SIMULATE_HELP = `Usage: wecom-edge simulate <base-url> --app NAME
+                          (--apps FILE | --token T --key K (--receive-id ID | --bot))
+                          [--only NAME,…] [--repeat N] [--concurrency N] [--json] …
+
+Plays WeCom against a gateway (local or deployed): the URL verification GET,
+then a catalogue of realistic callbacks, each encrypted and signed as WeCom
+does, and a resend of the first one, which the gateway must recognise. Prints
+each answer (passive replies are verified and decrypted) and ends with a
+pass/fail table. The events are real to the gateway: they reach the app's
+webhook or queue like WeCom's own, from FromUserName "${SIMULATE_USER}".
+
+  <base-url>          the gateway, e.g. https://wecom.example.com or
+                      http://127.0.0.1:8787 (callbacks go to /callback/NAME)
+  --app NAME          the app, as named in WECOM_APPS
+
+The app's settings:
+  --apps FILE         a WECOM_APPS JSON file: the app's token, encodingAESKey
+                      and receiveId (the first of a list; a placeholder corp id
+                      for "*"); an app with "bot" is an AI bot
+  --token T           the callback Token
+  --key K             the EncodingAESKey (43 characters)
+  --receive-id ID     the receiveId to encrypt for (your corpid, a suite id…)
+  --bot               the app is an AI bot (JSON callbacks, receiveId "")
+  --agent-id ID       the AgentID the app's callbacks carry (default 1000002)
+
+What to send:
+  --only NAME,…       only these catalogue items, in catalogue order. Apps:
+                      ${names(APP_CATALOGUE)}
+                      AI bots: ${names(BOT_CATALOGUE)}
+  --repeat N          run the selection N times, each with fresh values (default 1)
+  --concurrency N     up to N requests at once (default 1)
+  --timeout MS        how long to wait for each answer (default 5000, WeCom's limit)
+
+Output:
+  --json              one JSON object with every result and the latency summary
+  --quiet             no line per callback: only the table (and the summary)
+  -h, --help          show this help
+
+A callback passes when the gateway answers 200 with "success" (XML), an empty
+body (JSON), or a passive reply whose signature verifies with the Token and
+that decrypts for the receiveId; the verification passes when the answer is
+exactly the echostr's plaintext; the resend passes when the gateway answers it
+as a duplicate of the same event (header wecom-edge-duplicate: 1).
+
+Exit status: 0 when everything passed, 1 when anything failed or the gateway
+cannot be reached, 2 on a usage error.
+`;
+
+/** receiveId "*" accepts any: simulate then needs one to encrypt for. */
+export const PLACEHOLDER_CORP_ID = 'ww0000000000000000';
+
+export async function simulate(argv, out) {
+  const { values: o, positionals } = parseCommand(
+    'simulate',
+    argv,
+    {
+      app: { type: 'string' },
+      apps: { type: 'string' },
+      token: { type: 'string' },
+      key: { type: 'string' },
+      'receive-id': { type: 'string' },
+      bot: { type: 'boolean' },
+      'agent-id': { type: 'string' },
+      only: { type: 'string' },
+      repeat: { type: 'string' },
+      concurrency: { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+    1,
+  );
+  if (o.help) {
+    out.stdout(SIMULATE_HELP);
+    return 0;
+  }
+  const base = parseBaseUrl(positionals[0], 'simulate');
+  const name = appOption('simulate', o.app);
+  const app = readSettings(o, name);
+  const catalogue = app.bot ? BOT_CATALOGUE : APP_CATALOGUE;
+  const selected = selectItems(catalogue, o.only, app.bot);
+  const agentId = o['agent-id'] ?? '1000002';
+  if (!/^\d{1,10}$/.test(agentId)) throw new UsageError(`--agent-id must be the app's AgentID (digits), got ${JSON.stringify(agentId)}`, 'simulate');
+  const plan = {
+    base,
+    callbackUrl: `${base}/callback/${name}`,
+    name,
+    app,
+    agentId,
+    selected,
+    repeat: integerOption('simulate', '--repeat', o.repeat, { min: 1, max: 1_000_000, fallback: 1 }),
+    concurrency: integerOption('simulate', '--concurrency', o.concurrency, { min: 1, max: 1000, fallback: 1 }),
+    timeoutMs: integerOption('simulate', '--timeout', o.timeout, { min: 100, max: 600_000, fallback: 5000 }),
+  };
+  const view = o.json ? jsonView(out, plan) : textView(out, plan, { quiet: o.quiet === true });
+  for (const note of app.notes) out.stderr(`note: ${note}\n`);
+  return run(plan, view, out);
+}
+
+// ------------------------------------------------------------- inputs ----
+
+function readSettings(o, name) {
+  const notes = [];
+  let token;
+  let encodingAESKey;
+  let accepted;
+  let bot;
+  if (o.apps !== undefined) {
+    if (o.token !== undefined || o.key !== undefined || o['receive-id'] !== undefined || o.bot) {
+      throw new UsageError('--apps cannot be combined with --token/--key/--receive-id/--bot: the file has them', 'simulate');
+    }
+    const entry = appFromFile(o.apps, name, 'simulate');
+    ({ token, encodingAESKey, receiveId: accepted } = entry);
+    bot = entry.bot !== undefined && entry.bot !== null;
+    const where = `app ${JSON.stringify(name)} in ${o.apps}`;
+    if (typeof token !== 'string' || token === '') throw new UsageError(`${where} has no token`, 'simulate');
+    if (typeof encodingAESKey !== 'string' || !ENCODING_AES_KEY.test(encodingAESKey)) {
+      throw new UsageError(`${where} has no valid encodingAESKey (43 characters of A-Z a-z 0-9 + /)`, 'simulate');
+    }
+    if (!(typeof accepted === 'string' || (Array.isArray(accepted) && accepted.length > 0 && accepted.every((x) => typeof x === 'string')))) {
+      throw new UsageError(`${where} has no valid receiveId (a string, a list of strings, or "*")`, 'simulate');
+    }
+  } else {
+    if (o.token === undefined || o.key === undefined) {
+      throw new UsageError("give the app's settings with --apps FILE, or --token and --key (and --receive-id, or --bot)", 'simulate');
+    }
+    ({ token, key: encodingAESKey } = o);
+    if (token === '') throw new UsageError('--token is empty', 'simulate');
+    if (!ENCODING_AES_KEY.test(encodingAESKey)) {
+      throw new UsageError(`--key must be the 43-character EncodingAESKey (A-Z a-z 0-9 + /), got ${encodingAESKey.length} characters`, 'simulate');
+    }
+    bot = o.bot === true;
+    if (!bot && o['receive-id'] === undefined) throw new UsageError('give --receive-id (your corpid, ww…), or --bot for an AI bot', 'simulate');
+    accepted = o['receive-id'] ?? '';
+  }
+  let receiveId;
+  if (bot) {
+    // An AI bot's callbacks carry the empty receiveId, whatever the app accepts (README, "Which receiveId").
+    receiveId = '';
+    const list = Array.isArray(accepted) ? accepted : [accepted];
+    if (!list.includes('') && !list.includes('*')) notes.push(`an AI bot's callbacks carry receiveId "", which this app does not accept: expect -40005`);
+  } else if (Array.isArray(accepted)) {
+    receiveId = accepted[0] === '*' ? PLACEHOLDER_CORP_ID : accepted[0];
+    if (accepted.length > 1) notes.push(`receiveId lists ${accepted.length}; callbacks are encrypted for the first, ${JSON.stringify(receiveId)}`);
+  } else receiveId = accepted === '*' ? PLACEHOLDER_CORP_ID : accepted;
+  if (receiveId === PLACEHOLDER_CORP_ID) notes.push(`receiveId "*" accepts any: callbacks are encrypted for the placeholder corp id ${PLACEHOLDER_CORP_ID}`);
+  return { token, encodingAESKey, receiveId, bot, notes };
+}
+
+function selectItems(catalogue, only, bot) {
+  if (only === undefined) return catalogue;
+  const wanted = only.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (wanted.length === 0) throw new UsageError('--only needs at least one name', 'simulate');
+  const unknown = wanted.filter((w) => !catalogue.some((item) => item.name === w));
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown --only ${unknown.length === 1 ? 'name' : 'names'} ${unknown.map((u) => JSON.stringify(u)).join(', ')}; the ${bot ? 'AI-bot' : 'app'} catalogue has: ${names(catalogue)}`, 'simulate');
+  }
+  const selected = catalogue.filter((item) => wanted.includes(item.name));
+  if (selected.some((i) => i.kind === 'resend') && !selected.some((i) => i.kind === 'callback')) {
+    throw new UsageError('resend sends the first callback of the run again: choose one with it, e.g. --only text,resend', 'simulate');
+  }
+  if (selected.some((i) => i.kind === 'refresh') && !selected.some((i) => i.name === 'text')) {
+    throw new UsageError('stream refreshes the stream that text opens: use --only text,stream', 'simulate');
+  }
+  return selected;
+}
+
+// ---------------------------------------------------------------- run ----
+
+async function run(plan, view, out) {
+  const runStart = Math.floor(Date.now() / 1000);
+  const aibotId = newAibotId();
+  const tasks = [];
+  for (let rep = 0; rep < plan.repeat; rep++) {
+    // Distinct CreateTimes across repetitions: events without an id of their own (subscribe…) stay distinct.
+    const ctx = { corpId: plan.app.receiveId, agentId: plan.agentId, aibotId, user: SIMULATE_USER, createTime: runStart - rep };
+    const repTasks = plan.selected.map((item) => ({ item, rep, ctx, done: deferred() }));
+    const firstCallback = repTasks.find((t) => t.item.kind === 'callback');
+    const text = repTasks.find((t) => t.item.name === 'text');
+    for (const t of repTasks) {
+      if (t.item.kind === 'resend') t.base = firstCallback;
+      if (t.item.kind === 'refresh') t.base = text;
+    }
+    tasks.push(...repTasks);
+  }
+  view.start();
+  const results = [];
+  const started = performance.now();
+  const runOne = async (task) => {
+    const result = await runTask(plan, task);
+    task.done.resolve(result);
+    results.push(result);
+    view.result(result);
+    return result;
+  };
+  // The first request alone: an unreachable gateway is said once, not once per callback.
+  const first = await runOne(tasks[0]);
+  if (first.unreachable) {
+    out.stderr(`wecom-edge simulate: ${first.summary}\n`);
+    return 1;
+  }
+  await pool(tasks.slice(1), plan.concurrency, runOne);
+  const seconds = (performance.now() - started) / 1000;
+  const ordered = tasks.map((t) => results.find((r) => r.task === t));
+  return view.end(ordered, seconds);
+}
+
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function pool(tasks, concurrency, runOne) {
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) await runOne(tasks[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+}
+
+async function runTask(plan, task) {
+  const { item } = task;
+  const result = { task, name: item.name, rep: task.rep, method: item.kind === 'verify' ? 'GET' : 'POST', status: null, ms: null, ok: false, summary: '', details: [] };
+  try {
+    if (item.kind === 'verify') await verifyUrl(plan, result);
+    else await callback(plan, task, result);
+  } catch (error) {
+    if (!(error instanceof NetworkError)) throw error;
+    result.ok = false;
+    result.summary = error.message;
+    result.error = error.message;
+    result.unreachable = error.kind === 'unreachable';
+  }
+  return result;
+}
+
+async function verifyUrl(plan, result) {
+  const echostr = String(randomInt(1, 2 ** 47)) + String(randomInt(0, 9999)).padStart(4, '0');
+  const response = await exchange(verificationUrl(plan.callbackUrl, plan.app, echostr), { timeoutMs: plan.timeoutMs });
+  take(result, response);
+  if (response.status !== 200) return refused(result, response);
+  if (response.text === echostr) {
+    result.ok = true;
+    result.summary = `echostr answered: ${echostr}`;
+  } else {
+    result.summary = `the answer ${JSON.stringify(response.text.slice(0, 80))} is not the echostr's plaintext ${echostr}`;
+  }
+}
+
+async function callback(plan, task, result) {
+  const { item } = task;
+  const format = plan.app.bot ? 'json' : 'xml';
+  let sealed;
+  let base;
+  if (item.kind === 'resend') {
+    base = await task.base.done.promise;
+    sealed = base.sealed;
+    result.label = `resend (${base.name})`;
+  } else {
+    const ctx = { ...task.ctx };
+    if (item.kind === 'refresh') {
+      base = await task.base.done.promise;
+      // Without a stream from the text, a refresh of a stream nobody opened: the gateway still answers it.
+      ctx.streamId = base.streamId ?? `stream_${'0'.repeat(32)}`;
+      result.streamId = ctx.streamId;
+    }
+    const built = item.build(ctx);
+    sealed = sealCallback(plan.callbackUrl, plan.app, built.plaintext, { format, agentId: built.agentId ?? plan.agentId, toUserName: built.toUserName });
+    result.plaintext = built.plaintext;
+  }
+  result.sealed = sealed;
+  const response = await exchange(sealed.url, {
+    method: 'POST',
+    body: sealed.body,
+    headers: { 'content-type': format === 'json' ? 'application/json' : 'text/xml', 'user-agent': 'wecom-edge simulate' },
+    timeoutMs: plan.timeoutMs,
+  });
+  take(result, response);
+  result.eventId = response.headers.get('wecom-edge-event-id') ?? undefined;
+  result.duplicate = response.headers.get('wecom-edge-duplicate') === '1';
+  if (response.status !== 200) return refused(result, response);
+  const answer = judgeAnswer(plan, sealed, response.text, format, result);
+  if (!answer) return;
+  if (item.kind === 'refresh') {
+    if (base.streamId === undefined) {
+      result.ok = false;
+      result.summary = `text opened no stream to refresh (${base.ok ? 'it was answered without one' : 'it failed'}); the refresh got: ${result.summary}`;
+      return;
+    }
+    if (result.reply?.msgtype !== 'stream' || result.reply.stream?.id !== result.streamId) {
+      result.ok = false;
+      result.summary = `a refresh must be answered with the stream ${result.streamId}; got: ${result.summary}`;
+      return;
+    }
+  }
+  if (item.kind === 'resend') {
+    if (!result.duplicate) {
+      result.ok = false;
+      result.summary = `not reported as a duplicate (no wecom-edge-duplicate header): ${result.summary}`;
+      return;
+    }
+    if (base.eventId !== undefined && result.eventId !== base.eventId) {
+      result.ok = false;
+      result.summary = `a duplicate of ${result.eventId}, not of ${base.eventId}`;
+      return;
+    }
+    result.summary = `duplicate of ${result.eventId ?? 'the first'}: ${result.summary}`;
+  } else if (result.duplicate) {
+    result.summary += ' (a duplicate: the gateway had this event already)';
+  }
+}
+
+function take(result, response) {
+  result.status = response.status;
+  result.ms = response.ms;
+}
+
+function refused(result, response) {
+  const refusal = refusalOf(response.text);
+  result.ok = false;
+  if (refusal) {
+    result.code = refusal.code;
+    result.summary = `${refusal.code} ${refusal.message}`;
+  } else {
+    result.summary = `unexpected answer ${JSON.stringify(response.text.slice(0, 120))}`;
+  }
+}
+
+/** The answer to a POST that got a 200: the plain answers, or a passive reply opened as WeCom would. Returns true when it is acceptable. */
+function judgeAnswer(plan, sealed, text, format, result) {
+  if (format === 'xml' && text === 'success') return pass(result, 'success');
+  if (text === '') return pass(result, 'empty answer (no reply)');
+  const opened = openReply(text, format, plan.app, { timestamp: sealed.timestamp, nonce: sealed.nonce, receiveId: plan.app.receiveId });
+  if (opened.plaintext !== undefined) result.details.push(...opened.plaintext.split('\n'));
+  if (!opened.ok) {
+    result.ok = false;
+    result.summary = `passive reply FAILS: ${opened.problem}`;
+    return false;
+  }
+  result.replyPlaintext = opened.plaintext;
+  if (format === 'json') {
+    result.reply = opened.reply;
+    const r = opened.reply;
+    let what = `reply ${JSON.stringify(r.msgtype ?? r.response_type ?? '?')}`;
+    if (r.msgtype === 'stream') {
+      what = `stream ${r.stream?.id} (finish ${r.stream?.finish}): ${JSON.stringify(r.stream?.content ?? '')}`;
+      if (result.task.item.name === 'text') result.streamId = r.stream?.id;
+    } else if (r.msgtype === 'text') what = `text ${JSON.stringify(r.text?.content ?? '')}`;
+    pass(result, `verified reply: ${what}`);
+  } else {
+    const to = xmlText(opened.plaintext, 'ToUserName');
+    const sender = xmlText(result.plaintext ?? '', 'FromUserName');
+    if (sender !== undefined && to !== sender) {
+      result.ok = false;
+      result.summary = `passive reply FAILS: it is addressed to ${JSON.stringify(to)}, not to the sender ${JSON.stringify(sender)}`;
+      return false;
+    }
+    const msgType = xmlText(opened.plaintext, 'MsgType');
+    const content = xmlText(opened.plaintext, 'Content');
+    pass(result, `verified reply: ${msgType}${content !== undefined ? ` ${JSON.stringify(content)}` : ''}`);
+  }
+  for (const note of opened.notes) result.summary += ` (${note})`;
+  return true;
+}
+
+function pass(result, summary) {
+  result.ok = true;
+  result.summary = summary;
+  return true;
+}
+
+// ------------------------------------------------------------- output ----
+
+const LABEL_WIDTH = 24;
+
+function labelOf(result, repeat) {
+  const label = result.label ?? result.name;
+  return repeat > 1 ? `${label} #${result.rep + 1}` : label;
+}
+
+function textView(out, plan, { quiet }) {
+  return {
+    start() {
+      const kind = plan.app.bot ? 'AI bot, JSON callbacks' : `XML callbacks, AgentID ${plan.agentId}`;
+      out.stdout(`Simulating WeCom against ${plan.callbackUrl} (${kind}, receiveId ${JSON.stringify(plan.app.receiveId)})\n${quiet ? '' : '\n'}`);
+    },
+    result(r) {
+      if (quiet) return;
+      const status = r.status === null ? '---' : String(r.status);
+      const ms = r.ms === null ? '    -' : String(Math.round(r.ms)).padStart(5);
+      const event = r.eventId !== undefined && !r.summary.includes(r.eventId) ? `  ${r.eventId}` : '';
+      out.stdout(`${r.ok ? '✔' : '✘'} ${labelOf(r, plan.repeat).padEnd(LABEL_WIDTH)} ${r.method.padEnd(4)} ${status} ${ms} ms  ${r.summary}${event}\n`);
+      for (const line of r.details) out.stdout(`    ${line}\n`);
+    },
+    end(results, seconds) {
+      const rows = tally(plan, results);
+      out.stdout(`\n  ${'callback'.padEnd(LABEL_WIDTH)} result  passed\n`);
+      for (const row of rows) {
+        out.stdout(`  ${row.name.padEnd(LABEL_WIDTH)} ${row.failed === 0 ? 'PASS' : 'FAIL'}    ${row.passed}/${row.count}${row.reason ? `  ${row.reason}` : ''}\n`);
+      }
+      const passed = results.filter((r) => r.ok).length;
+      out.stdout(`\n${passed} of ${results.length} passed${passed === results.length ? '' : `, ${results.length - passed} failed`}.\n`);
+      if (plan.repeat > 1 || plan.concurrency > 1) {
+        const l = latency(results, seconds);
+        out.stdout(
+          `Latency: ${l.count} requests, ${l.ok} ok, ${l.failed} failed; p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms; ` +
+            `${l.requestsPerSecond} requests/s (concurrency ${plan.concurrency}, ${l.seconds} s)\n`,
+        );
+      }
+      return passed === results.length ? 0 : 1;
+    },
+  };
+}
+
+function jsonView(out, plan) {
+  return {
+    start() {},
+    result() {},
+    end(results, seconds) {
+      const passed = results.filter((r) => r.ok).length;
+      const report = {
+        url: plan.callbackUrl,
+        app: plan.name,
+        bot: plan.app.bot,
+        receiveId: plan.app.receiveId,
+        results: results.map((r) => ({
+          name: r.name,
+          repetition: r.rep + 1,
+          method: r.method,
+          status: r.status,
+          ms: r.ms === null ? null : Math.round(r.ms * 10) / 10,
+          ok: r.ok,
+          summary: r.summary,
+          ...(r.code !== undefined ? { code: r.code } : {}),
+          ...(r.eventId !== undefined ? { eventId: r.eventId, duplicate: r.duplicate } : {}),
+          ...(r.streamId !== undefined ? { streamId: r.streamId } : {}),
+          ...(r.replyPlaintext !== undefined ? { reply: r.replyPlaintext } : {}),
+        })),
+        table: tally(plan, results).map(({ name, count, passed: p, failed, reason }) => ({ name, count, passed: p, failed, ...(reason ? { reason } : {}) })),
+        passed,
+        failed: results.length - passed,
+        latency: latency(results, seconds),
+      };
+      out.stdout(`${JSON.stringify(report, null, 2)}\n`);
+      return passed === results.length ? 0 : 1;
+    },
+  };
+}
+
+/** One row per catalogue item: how many passed, and the first failure's reason. */
+function tally(plan, results) {
+  return plan.selected.map((item) => {
+    const mine = results.filter((r) => r.name === item.name);
+    const failures = mine.filter((r) => !r.ok);
+    const first = failures[0];
+    const reason = first ? `${first.status ?? '---'} ${first.summary}` : undefined;
+    return { name: item.name, count: mine.length, passed: mine.length - failures.length, failed: failures.length, reason };
+  });
+}
+
+/** Nearest-rank percentiles of the requests that got an answer. */
+export function latency(results, seconds) {
+  const times = results.filter((r) => r.ms !== null).map((r) => r.ms).sort((a, b) => a - b);
+  const rank = (p) => (times.length === 0 ? null : Math.round(times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)]));
+  const ok = results.filter((r) => r.ok).length;
+  return {
+    count: results.length,
+    ok,
+    failed: results.length - ok,
+    p50: rank(50),
+    p95: rank(95),
+    p99: rank(99),
+    max: times.length === 0 ? null : Math.round(times.at(-1)),
+    requestsPerSecond: seconds > 0 ? Math.round((results.length / seconds) * 10) / 10 : null,
+    seconds: Math.round(seconds * 100) / 100,
+  };
+}

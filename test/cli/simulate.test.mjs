@@ -1,0 +1,253 @@
+// `wecom-edge simulate` against the gateway running in workerd (wrangler dev).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, startGateway } from '../support/gateway.mjs';
+import { APP_EVENT_KINDS, APP_ITEMS, appsFile, kindOfEvent, run, startReceiver, tableOf, tableRow, until } from './helpers.mjs';
+
+const CORP_ID = 'ww3e40cde07cc21a01';
+const ADMIN_TOKEN = 'admin-token-for-the-cli-tests-0123456789';
+const BOT_ITEMS = ['verify', 'text', 'stream', 'enter_chat', 'resend'];
+const TIMEOUT = ['--timeout', '30000'];
+
+/** keygen's --json output for one app. */
+async function keygen(args) {
+  const r = await run(['keygen', '--json', ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => {
+  let gateway;
+  let receiver;
+  let apps;
+  let file;
+  const simulate = (app, ...args) => run(['simulate', gateway.url, '--app', app, ...args, ...TIMEOUT]);
+
+  before(async () => {
+    receiver = await startReceiver();
+    const hr = await keygen(['--app', 'hr', '--receive-id', CORP_ID, '--webhook', `${receiver.url}/hook`]);
+    receiver.secret = hr.hr.webhook.secret;
+    const rep = await keygen(['--app', 'rep', '--receive-id', CORP_ID, '--pull']);
+    rep.rep.reply = {
+      rules: [
+        { match: { MsgType: 'text' }, reply: { MsgType: 'text', Content: '收到: 谢谢' } },
+        { match: { MsgType: 'event', Event: 'click' }, reply: { MsgType: 'update_button', Button: { ReplaceName: '已处理' } } },
+      ],
+    };
+    const bot = await keygen(['--app', 'bot', '--receive-id', '', '--pull']);
+    bot.bot.bot = { token: 'bot-stream-token-0123456789', welcome: { msgtype: 'text', text: { content: '你好，我是机器人' } } };
+    const quiet = await keygen(['--app', 'quiet_bot', '--receive-id', '', '--pull']);
+    quiet.quiet_bot.bot = { token: 'bot-stream-token-9876543210', placeholder: '稍等' };
+    const load = await keygen(['--app', 'load', '--receive-id', CORP_ID, '--pull']);
+    const any = await keygen(['--app', 'any', '--receive-id', '*', '--pull']);
+    apps = { ...hr, ...rep, ...bot, ...quiet, ...load, ...any };
+    file = appsFile(apps);
+    gateway = await startGateway({ apps, adminToken: ADMIN_TOKEN });
+  });
+
+  after(async () => {
+    await gateway?.stop();
+    await receiver?.close();
+  });
+
+  test("keygen's entry on the gateway: every catalogue item passes, the resend is a duplicate, the webhook gets each event once", async () => {
+    const r = await simulate('hr', '--apps', file);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout.split('\n')[0], `Simulating WeCom against ${gateway.url}/callback/hr (XML callbacks, AgentID 1000002, receiveId "${CORP_ID}")`);
+    assert.deepEqual(tableOf(r.stdout), APP_ITEMS.map((name) => tableRow(name, 'PASS', 1, 1)));
+    assert.match(r.stdout, /^19 of 19 passed\.$/m);
+    assert.doesNotMatch(r.stdout, /Latency/);
+
+    // The resend was answered as a duplicate of the text's event.
+    const textId = /^✔ text +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32})$/m.exec(r.stdout)?.[1];
+    assert.ok(textId, r.stdout);
+    assert.match(r.stdout, new RegExp(`^✔ resend \\(text\\) +POST 200 +\\d+ ms  duplicate of ${textId}: success$`, 'm'));
+    assert.match(r.stdout, /^✔ verify +GET {2}200 +\d+ ms {2}echostr answered: \d+$/m);
+
+    // Pushed: each of the 17 events once, signed, with its own MsgType/Event.
+    const stats = await until(async () => {
+      const s = await (await fetch(`${gateway.url}/admin/apps/hr`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+      return s.delivered === 17 && s.depth === 0 ? s : undefined;
+    }, 'the 17 pushes');
+    assert.equal(stats.dead, 0);
+    assert.equal(receiver.received.length, 17);
+    assert.ok(receiver.received.every((d) => d.signed && d.path === '/hook'));
+    assert.equal(new Set(receiver.received.map((d) => d.id)).size, 17);
+    assert.deepEqual(receiver.received.map((d) => kindOfEvent(d.event.event)).sort(), Object.values(APP_EVENT_KINDS).sort());
+    assert.ok(receiver.received.some((d) => d.id === textId));
+    for (const { event } of receiver.received) {
+      assert.equal(event.app, 'hr');
+      assert.equal(event.receiveId, CORP_ID);
+      const e = event.event;
+      if (e.InfoType === 'suite_ticket') assert.equal(e.SuiteId, CORP_ID);
+      else if (e.Event === 'kf_msg_or_event') assert.equal(e.ToUserName, CORP_ID);
+      else assert.equal(e.FromUserName, 'wecom-edge-simulate');
+    }
+  });
+
+  test('an app with reply rules: the passive replies are verified, decrypted and printed', async () => {
+    const r = await simulate('rep', '--apps', file, '--only', 'text,click,subscribe,resend');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(tableOf(r.stdout), ['text', 'subscribe', 'click', 'resend'].map((name) => tableRow(name, 'PASS', 1, 1)));
+    assert.match(r.stdout, /^✔ text +POST 200 +\d+ ms {2}verified reply: text "收到: 谢谢" {2}evt_[0-9a-f]{32}$/m);
+    assert.match(r.stdout, /^✔ click +POST 200 +\d+ ms {2}verified reply: update_button {2}evt_[0-9a-f]{32}$/m);
+    assert.match(r.stdout, /^✔ subscribe +POST 200 +\d+ ms {2}success {2}evt_[0-9a-f]{32}$/m);
+    // The decrypted replies, addressed to the simulated sender from the corp.
+    assert.match(r.stdout, /^ {4}<xml><ToUserName><!\[CDATA\[wecom-edge-simulate\]\]><\/ToUserName><FromUserName><!\[CDATA\[ww3e40cde07cc21a01\]\]><\/FromUserName><CreateTime>\d+<\/CreateTime><MsgType><!\[CDATA\[text\]\]><\/MsgType><Content><!\[CDATA\[收到: 谢谢\]\]><\/Content><\/xml>$/m);
+    assert.match(r.stdout, /<Button><ReplaceName><!\[CDATA\[已处理\]\]><\/ReplaceName><\/Button>/);
+    // WeCom's resend of the text gets the same reply, as a duplicate.
+    assert.match(r.stdout, /^✔ resend \(text\) +POST 200 +\d+ ms {2}duplicate of evt_[0-9a-f]{32}: verified reply: text "收到: 谢谢"$/m);
+  });
+
+  test('--json gives every result, the reply plaintext and the latency', async () => {
+    const r = await simulate('rep', '--apps', file, '--only', 'verify,text,resend', '--json');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.url, `${gateway.url}/callback/rep`);
+    assert.equal(report.bot, false);
+    assert.deepEqual(report.results.map((x) => [x.name, x.method, x.status, x.ok]), [
+      ['verify', 'GET', 200, true],
+      ['text', 'POST', 200, true],
+      ['resend', 'POST', 200, true],
+    ]);
+    assert.equal(report.results[1].duplicate, false);
+    assert.equal(report.results[2].duplicate, true);
+    assert.equal(report.results[2].eventId, report.results[1].eventId);
+    assert.match(report.results[1].reply, /<Content><!\[CDATA\[收到: 谢谢\]\]><\/Content>/);
+    assert.deepEqual(report.table, ['verify', 'text', 'resend'].map((name) => ({ name, count: 1, passed: 1, failed: 0 })));
+    assert.deepEqual([report.passed, report.failed, report.latency.count, report.latency.ok, report.latency.failed], [3, 0, 3, 3, 0]);
+  });
+
+  test('an AI bot: the text opens a stream, the refresh shows its placeholder, enter_chat gets the welcome', async () => {
+    const r = await simulate('bot', '--apps', file);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout.split('\n')[0], `Simulating WeCom against ${gateway.url}/callback/bot (AI bot, JSON callbacks, receiveId "")`);
+    assert.deepEqual(tableOf(r.stdout), BOT_ITEMS.map((name) => tableRow(name, 'PASS', 1, 1)));
+    const text = /^✔ text +POST 200 +\d+ ms {2}verified reply: stream (stream_([0-9a-f]{32})) \(finish false\): "思考中…" {2}evt_([0-9a-f]{32})$/m.exec(r.stdout);
+    assert.ok(text, r.stdout);
+    const [, streamId, streamHex, eventHex] = text;
+    assert.equal(streamHex, eventHex); // the stream is named after its event
+    assert.match(r.stdout, new RegExp(`^✔ stream +POST 200 +\\d+ ms  verified reply: stream ${streamId} \\(finish false\\): "思考中…"$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^    \\{"msgtype":"stream","stream":\\{"id":"${streamId}","finish":false,"content":"思考中…"\\}\\}$`, 'm'));
+    assert.match(r.stdout, /^✔ enter_chat +POST 200 +\d+ ms {2}verified reply: text "你好，我是机器人" {2}evt_[0-9a-f]{32}$/m);
+    assert.match(r.stdout, new RegExp(`^✔ resend \\(text\\) +POST 200 +\\d+ ms  duplicate of evt_${eventHex}: verified reply: stream ${streamId} \\(finish false\\)`, 'm'));
+  });
+
+  test('an AI bot without a welcome: enter_chat gets the empty answer; the placeholder is the configured one', async () => {
+    const r = await simulate('quiet_bot', '--apps', file, '--only', 'text,stream,enter_chat');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^✔ enter_chat +POST 200 +\d+ ms {2}empty answer \(no reply\) {2}evt_[0-9a-f]{32}$/m);
+    assert.match(r.stdout, /^✔ stream +POST 200 +\d+ ms {2}verified reply: stream stream_[0-9a-f]{32} \(finish false\): "稍等"$/m);
+  });
+
+  test('wrong credentials: every item fails with the code the gateway answers, exit 1', async () => {
+    const { encodingAESKey } = apps.hr;
+    const wrongToken = await simulate('hr', '--token', 'NotTheToken', '--key', encodingAESKey, '--receive-id', CORP_ID);
+    assert.equal(wrongToken.code, 1, wrongToken.stdout + wrongToken.stderr);
+    assert.deepEqual(tableOf(wrongToken.stdout), APP_ITEMS.map((name) => tableRow(name, 'FAIL', 0, 1, '401 -40001 msg_signature does not match')));
+    assert.match(wrongToken.stdout, /^0 of 19 passed, 19 failed\.$/m);
+    assert.match(wrongToken.stdout, /^✘ text +POST 401 +\d+ ms {2}-40001 msg_signature does not match$/m);
+
+    const wrongReceiveId = await simulate('hr', '--token', apps.hr.token, '--key', encodingAESKey, '--receive-id', 'tj1a2b3c4d5e6f7a8b', '--only', 'verify,text,suite_ticket');
+    assert.equal(wrongReceiveId.code, 1);
+    assert.deepEqual(
+      tableOf(wrongReceiveId.stdout),
+      ['verify', 'text', 'suite_ticket'].map((name) => tableRow(name, 'FAIL', 0, 1, '400 -40005 receiveId is not one this app accepts')),
+    );
+  });
+
+  test('--only runs just those items, in catalogue order', async () => {
+    const r = await simulate('hr', '--apps', file, '--only', 'click,verify');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(tableOf(r.stdout), [tableRow('verify', 'PASS', 1, 1), tableRow('click', 'PASS', 1, 1)]);
+    assert.match(r.stdout, /^2 of 2 passed\.$/m);
+  });
+
+  test('--repeat 5 --concurrency 3: fresh events each time, and a latency summary', async () => {
+    const r = await simulate('load', '--apps', file, '--only', 'text,subscribe,click', '--repeat', '5', '--concurrency', '3');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(tableOf(r.stdout), ['text', 'subscribe', 'click'].map((name) => tableRow(name, 'PASS', 5, 5)));
+    assert.match(r.stdout, /^15 of 15 passed\.$/m);
+    assert.match(r.stdout, /^Latency: 15 requests, 15 ok, 0 failed; p50 \d+ ms, p95 \d+ ms, p99 \d+ ms, max \d+ ms; [\d.]+ requests\/s \(concurrency 3, [\d.]+ s\)$/m);
+    assert.equal((r.stdout.match(/^✔ (text|subscribe|click) #[1-5] /gm) ?? []).length, 15);
+    // 15 distinct events, none taken for a resend.
+    assert.doesNotMatch(r.stdout, /duplicate/);
+    const ids = r.stdout.match(/evt_[0-9a-f]{32}/g);
+    assert.equal(new Set(ids).size, 15);
+  });
+
+  test('receiveId "*": callbacks are encrypted for a placeholder corp id, and the gateway takes them', async () => {
+    const r = await simulate('any', '--apps', file, '--only', 'verify,text');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stderr, 'note: receiveId "*" accepts any: callbacks are encrypted for the placeholder corp id ww0000000000000000\n');
+    assert.match(r.stdout, /receiveId "ww0000000000000000"\)$/m);
+  });
+
+  test('usage errors need no gateway: unknown --only names, resend or stream alone, bad numbers', async () => {
+    const unknown = await simulate('hr', '--apps', file, '--only', 'text,bogus');
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stdout, '');
+    assert.match(unknown.stderr, /^wecom-edge simulate: unknown --only name "bogus"; the app catalogue has: verify, text, image, voice, location, subscribe, enter_agent, click, view, scancode_waitmsg, create_user, update_user, delete_party, sys_approval_change, add_external_contact, template_card_event, kf_msg_or_event, suite_ticket, resend\n/);
+    const botUnknown = await simulate('bot', '--apps', file, '--only', 'image');
+    assert.equal(botUnknown.code, 2);
+    assert.match(botUnknown.stderr, /the AI-bot catalogue has: verify, text, stream, enter_chat, resend/);
+    const resendAlone = await simulate('hr', '--apps', file, '--only', 'resend');
+    assert.equal(resendAlone.code, 2);
+    assert.match(resendAlone.stderr, /resend sends the first callback of the run again/);
+    const streamAlone = await simulate('bot', '--apps', file, '--only', 'stream');
+    assert.equal(streamAlone.code, 2);
+    assert.match(streamAlone.stderr, /use --only text,stream/);
+    const badRepeat = await simulate('hr', '--apps', file, '--repeat', '0');
+    assert.equal(badRepeat.code, 2);
+    assert.match(badRepeat.stderr, /--repeat must be a whole number from 1 to 1000000, got "0"/);
+    const noApp = await simulate('nope', '--apps', file);
+    assert.equal(noApp.code, 2);
+    assert.match(noApp.stderr, /no app "nope" in .*apps\.json \(it has: hr, rep, bot, quiet_bot, load, any\)/);
+  });
+});
+
+describe('simulate: help and errors', () => {
+  test('--help prints the usage and exits 0', async () => {
+    const r = await run(['simulate', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Usage: wecom-edge simulate <base-url> --app NAME/);
+    assert.match(r.stdout, /--concurrency N/);
+    const top = await run(['--help']);
+    assert.match(top.stdout, /^ {2}simulate {3}play WeCom against a gateway/m);
+    assert.match(top.stdout, /^ {2}tail {7}pull an app's events/m);
+  });
+
+  test('no --app, no settings, a bad base URL: exit 2 with a clear message', async () => {
+    const settings = ['--token', 't', '--key', 'a'.repeat(43), '--receive-id', CORP_ID];
+    const noApp = await run(['simulate', 'http://127.0.0.1:8787', ...settings]);
+    assert.equal(noApp.code, 2);
+    assert.match(noApp.stderr, /^wecom-edge simulate: --app NAME is required/);
+    const noSettings = await run(['simulate', 'http://127.0.0.1:8787', '--app', 'hr']);
+    assert.equal(noSettings.code, 2);
+    assert.match(noSettings.stderr, /give the app's settings with --apps FILE, or --token and --key/);
+    const noUrl = await run(['simulate', '--app', 'hr', ...settings]);
+    assert.equal(noUrl.code, 2);
+    assert.match(noUrl.stderr, /give the gateway's base URL/);
+    const ftp = await run(['simulate', 'ftp://example.com', '--app', 'hr', ...settings]);
+    assert.equal(ftp.code, 2);
+    assert.match(ftp.stderr, /invalid base URL "ftp:\/\/example.com": it must be http or https/);
+    const garbage = await run(['simulate', 'wecom.example.com', '--app', 'hr', ...settings]);
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.stderr, /invalid base URL "wecom.example.com": give an absolute http\(s\) URL/);
+    const callbackUrl = await run(['simulate', 'https://wecom.example.com/callback/hr', '--app', 'hr', ...settings]);
+    assert.equal(callbackUrl.code, 2);
+    assert.match(callbackUrl.stderr, /give the gateway's base URL \(https:\/\/wecom.example.com\), not \/callback\/hr/);
+    const shortKey = await run(['simulate', 'http://127.0.0.1:8787', '--app', 'hr', '--token', 't', '--key', 'short', '--receive-id', CORP_ID]);
+    assert.equal(shortKey.code, 2);
+    assert.match(shortKey.stderr, /--key must be the 43-character EncodingAESKey/);
+  });
+
+  test('an unreachable gateway: exit 1, said once', async () => {
+    const port = await freePort();
+    const r = await run(['simulate', `http://127.0.0.1:${port}/`, '--app', 'hr', '--token', 't', '--key', 'a'.repeat(43), '--receive-id', CORP_ID]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `wecom-edge simulate: cannot reach http://127.0.0.1:${port}: the connection was refused (nothing listens there) (ECONNREFUSED)\n`);
+    assert.doesNotMatch(r.stdout, /callback +result/);
+  });
+});
