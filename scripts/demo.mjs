@@ -288,6 +288,7 @@ try {
   console.log(`[demo] ${failed.length === 0 ? "the bot conversation went as it should" : `FAILED: ${failed.join("; ")}`}`);
 
   console.log(`\nThe demo gateway is at ${GATEWAY}/callback/demo — see the README for curl commands. Ctrl-C stops it.`);
+  console.log(`The admin page is at ${GATEWAY}/admin — admin token: demo-admin-token-do-not-deploy`);
   if (once) stop(ok && failed.length === 0 ? 0 : 1);
 } catch (error) {
   console.error(String(error));

@@ -194,9 +194,10 @@ function parseSkew(value: string | undefined): number {
   return Number(value);
 }
 
-class ConfigFieldError extends Error {}
+/** A mistake in a configuration secret: its message names the path, never a value. */
+export class ConfigFieldError extends Error {}
 
-function fail(path: string, problem: string): never {
+export function fail(path: string, problem: string): never {
   throw new ConfigFieldError(`${path} ${problem}`);
 }
 
@@ -312,7 +313,7 @@ function signingKeyOf(path: string, secret: unknown): Uint8Array<ArrayBuffer> {
 }
 
 /** The fields a signed outbound POST needs: url, secret (whsec_, or a list of them), headers, timeoutMs. */
-function parseEndpoint(path: string, value: Record<string, unknown>, defaultTimeoutMs: number, maxTimeoutMs: number): EndpointConfig {
+export function parseEndpoint(path: string, value: Record<string, unknown>, defaultTimeoutMs: number, maxTimeoutMs: number): EndpointConfig {
   const url = value.url;
   let parsedUrl: URL | undefined;
   try {
@@ -397,13 +398,13 @@ function parseBot(path: string, value: unknown): BotConfig {
   return { token, placeholder, streamTimeoutSeconds, timeoutText, ...(welcome ? { welcome } : {}) };
 }
 
-function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {
+export function integer(path: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (!isWholeNumberIn(value, min, max)) fail(path, `must be a whole number from ${min} to ${max}`);
   return value;
 }
 
-function rejectUnknownKeys(path: string, value: Record<string, unknown>, known: ReadonlySet<string>): void {
+export function rejectUnknownKeys(path: string, value: Record<string, unknown>, known: ReadonlySet<string>): void {
   for (const key of Object.keys(value)) {
     if (!known.has(key)) fail(`${path}.${key.slice(0, 64)}`, `is not a known field (known: ${[...known].join(", ")})`);
   }

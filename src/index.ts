@@ -9,12 +9,15 @@
  *
  * Every minute a Cron Trigger hands changed app settings to their queues
  * (README, "Configuration changes"), so that a queue switched from pull to
- * push starts pushing with no traffic.
+ * push starts pushing with no traffic; and, with WECOM_ALERTS, watches for
+ * what should raise an alert (README, "Alerts").
  */
 import { sweepQueues } from "./queue/sweep.js";
+import { watchQueues } from "./queue/watch.js";
 import { dispatch } from "./routes/table.js";
 import type { WorkerEnv } from "./env.js";
 
+export { AlertOutbox } from "./alerts/outbox.js";
 export { AppQueue } from "./queue/app-queue.js";
 export { QueueRegistry } from "./queue/registry.js";
 export type { Secrets, WorkerEnv } from "./env.js";
@@ -24,6 +27,7 @@ export default {
     return dispatch(request, env, ctx);
   },
   async scheduled(_controller, env): Promise<void> {
-    await sweepQueues(env);
+    // The watch raises alerts (README, "Alerts"); it never throws, so the sweep's outcome is the invocation's.
+    await Promise.all([sweepQueues(env), watchQueues(env)]);
   },
 } satisfies ExportedHandler<WorkerEnv>;

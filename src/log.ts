@@ -48,3 +48,26 @@ export function logQueue(line: QueueLog): void {
 export function logSweep(line: { synced: number; detail?: string }): void {
   console.log(JSON.stringify({ msg: "wecom-edge", route: "sweep", ...line }));
 }
+
+/**
+ * One JSON line per alert sent, retried, given up or dropped, and per
+ * WECOM_ALERTS found invalid (README, "Alerts"). Names the kind, app and
+ * channel; never the robot's URL, a secret or the alert's text.
+ */
+export interface AlertLog {
+  outcome: "sent" | "retry" | "gave_up" | "dropped" | "invalid_config" | "raise_failed";
+  kind?: string;
+  app?: string;
+  channel?: string;
+  attempts?: number;
+  retryInMs?: number;
+  /** Sends dropped at once. */
+  count?: number;
+  detail?: string;
+}
+
+export function logAlert(line: AlertLog): void {
+  const record = { msg: "wecom-edge", route: "alerts", ...line };
+  if (line.outcome === "sent") console.log(JSON.stringify(record));
+  else console.warn(JSON.stringify(record));
+}

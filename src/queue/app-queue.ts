@@ -5,13 +5,16 @@
  * surface the routes call. README: "Delivery guarantees", "Storage schema".
  */
 import { DurableObject } from "cloudflare:workers";
+import { deadLetterAlert, pushPausedAlert, refusalBurstAlert } from "../alerts/alerts.js";
+import { currentAlerts } from "../alerts/config.js";
+import { raiseAlert, type RaiseEnv } from "../alerts/raise.js";
 import type { WebhookConfig } from "../config.js";
 import { encodeUtf8 } from "../lib/bytes.js";
 import { logQueue } from "../log.js";
 import { sendWebhook } from "../webhook/send.js";
 import { registryOf, type QueueEnv } from "./bindings.js";
 import { leaseExpiry, newLease, notHeldReason, type NotHeldReason } from "./lease.js";
-import { pushBatch, PUSH_LIMITS } from "./push.js";
+import { pushBatch, PUSH_LIMITS, type BatchReport } from "./push.js";
 import { decodeSettings, type QueueSettings } from "./settings.js";
 import { QueueStore, type Refusal, type StoredEvent } from "./store.js";
 import { MAX_STREAM_BYTES } from "../wecom/reply.js";
@@ -140,7 +143,7 @@ export interface DeadLetter {
   readonly body: string;
 }
 
-export class AppQueue extends DurableObject<QueueEnv> {
+export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   private store: QueueStore;
   /** The app this queue serves, once it has stored anything. */
   private app: string | null;
@@ -155,7 +158,7 @@ export class AppQueue extends DurableObject<QueueEnv> {
   /** The sweep said this queue's app left WECOM_APPS. */
   private removed: boolean;
 
-  constructor(ctx: DurableObjectState, env: QueueEnv) {
+  constructor(ctx: DurableObjectState, env: QueueEnv & RaiseEnv) {
     super(ctx, env);
     this.store = new QueueStore(ctx.storage, QUEUE_LIMITS.dedupWindowMs);
     this.app = this.store.getMeta("app");
@@ -278,9 +281,13 @@ export class AppQueue extends DurableObject<QueueEnv> {
     const until = now + leaseSeconds * 1000;
     const lease = newLease(until);
     const pulled: Pulled = { events: [], attempts: [], ids: [], lease: null };
+    const dead: string[] = [];
+    let lastError: string | null = null;
     for (const event of this.store.due(now, max, QUEUE_LIMITS.readBytes)) {
       if (event.attempts >= maxAttempts) {
-        this.store.kill(event, `leased ${event.attempts} times without an ack`, now);
+        lastError = `leased ${event.attempts} times without an ack`;
+        this.store.kill(event, lastError, now);
+        dead.push(event.id);
         logQueue({ app, eventId: event.id, outcome: "dead", status: 0, attempts: event.attempts, detail: "never acked" });
         continue;
       }
@@ -289,6 +296,8 @@ export class AppQueue extends DurableObject<QueueEnv> {
       pulled.attempts.push(event.attempts + 1);
       pulled.ids.push(event.id);
     }
+    // After the writes above: a rare pull that dead-letters waits for one call to the alert outbox.
+    if (dead.length > 0) await raiseAlert(this.env, deadLetterAlert(app, "pull", dead, lastError));
     return pulled.events.length > 0 ? { ...pulled, lease } : pulled;
   }
 
@@ -334,8 +343,9 @@ export class AppQueue extends DurableObject<QueueEnv> {
       // batch's last words are about a queue that is gone, and are not said.
       const store = this.store;
       const current = () => this.store === store;
+      let report: BatchReport | undefined;
       try {
-        const report = await pushBatch(
+        report = await pushBatch(
           {
             app,
             webhook,
@@ -349,10 +359,12 @@ export class AppQueue extends DurableObject<QueueEnv> {
           due,
           started,
         );
-        if (report.delivered > 0) logQueue({ app, outcome: "pushed", ...report });
+        if (report.delivered > 0) logQueue({ app, outcome: "pushed", delivered: report.delivered, retried: report.retried, dead: report.dead });
       } finally {
         this.pushing = false;
       }
+      // The batch is stored: what died in it may raise an alert (README, "Alerts").
+      if (report.deadLetters.length > 0 && current()) await this.raiseForBatch(app, report);
     }
     await this.schedule();
   }
@@ -401,6 +413,11 @@ export class AppQueue extends DurableObject<QueueEnv> {
     }));
   }
 
+  /** The stored event JSON of dead letter `id`, as it is (null: no such dead letter). */
+  async deadLetterBody(id: string): Promise<string | null> {
+    return this.store.deadLetterBody(id);
+  }
+
   /** Puts dead letters back in the queue (all of them when `ids` is null), with a fresh attempt count. */
   async replay(ids: readonly string[] | null): Promise<number> {
     const replayed = this.store.replay(ids, Date.now());
@@ -411,6 +428,17 @@ export class AppQueue extends DurableObject<QueueEnv> {
   /** Keeps a refused callback of this app; the last QUEUE_LIMITS.refusalsKept are kept. */
   async recordRefusal(refusal: Refusal): Promise<void> {
     this.store.recordRefusal(refusal, QUEUE_LIMITS.refusalsKept);
+    await this.watchRefusals(refusal.at);
+  }
+
+  /** The oldest live event and the depth, for the sweep's alert (README, "Alerts"): reads one index entry. */
+  async backlog(): Promise<{ oldestAgeSeconds: number | null; depth: number; paused: boolean }> {
+    const oldest = this.store.oldestLive();
+    return {
+      oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.floor((Date.now() - oldest) / 1000)),
+      depth: this.store.counts().live,
+      paused: this.paused,
+    };
   }
 
   async refusals(): Promise<Refusal[]> {
@@ -454,6 +482,30 @@ export class AppQueue extends DurableObject<QueueEnv> {
   private setPausedFlag(paused: boolean): void {
     this.store.setMeta("paused", paused ? "1" : null);
     this.paused = paused;
+  }
+
+  // ---- alerts (README, "Alerts"), raised after what caused them is stored ----
+
+  /** Dead letters of a push batch: those of a 410 say that pushing is paused, the others that they died. */
+  private async raiseForBatch(app: string, report: BatchReport): Promise<void> {
+    const paused = report.deadLetters.filter((dead) => dead.paused).map((dead) => dead.id);
+    const died = report.deadLetters.filter((dead) => !dead.paused);
+    if (paused.length > 0) await raiseAlert(this.env, pushPausedAlert(app, paused));
+    if (died.length > 0) {
+      await raiseAlert(this.env, deadLetterAlert(app, "push", died.map((dead) => dead.id), died[died.length - 1]!.error));
+    }
+  }
+
+  /** More than refusalBurst.count refusals within refusalBurst.minutes: reads at most the refusals kept. */
+  private async watchRefusals(now: number): Promise<void> {
+    const burst = currentAlerts(this.env)?.refusalBurst;
+    const app = this.app ?? this.ctx.id.name;
+    if (!burst || app === undefined) return;
+    const codes = this.store.refusalCodesSince(now - burst.minutes * 60_000, QUEUE_LIMITS.refusalsKept);
+    const total = codes.reduce((sum, code) => sum + code.count, 0);
+    if (total <= burst.count) return;
+    const top = codes[0]!;
+    await raiseAlert(this.env, refusalBurstAlert(app, total, burst.minutes, burst.count, top.code, top.count, top.hint));
   }
 
   // ---- settings and the alarm ----

@@ -53,6 +53,8 @@ export interface BatchReport {
   delivered: number;
   retried: number;
   dead: number;
+  /** The events that became dead letters, with why; `paused` for a 410 (README, "Alerts"). */
+  deadLetters: { readonly id: string; readonly error: string; readonly paused: boolean }[];
 }
 
 /**
@@ -64,7 +66,7 @@ export interface BatchReport {
  */
 export async function pushBatch(context: PushContext, due: readonly StoredEvent[], started: number): Promise<BatchReport> {
   const { store, webhook, inFlight } = context;
-  const report: BatchReport = { delivered: 0, retried: 0, dead: 0 };
+  const report: BatchReport = { delivered: 0, retried: 0, dead: 0, deadLetters: [] };
   const delivered: StoredEvent[] = [];
   let lastError: string | null = null;
   let next = 0;
@@ -97,6 +99,7 @@ export async function pushBatch(context: PushContext, due: readonly StoredEvent[
         store.kill(event, lastError, now);
         if (decision.pause) context.pause();
         report.dead++;
+        report.deadLetters.push({ id: event.id, error: lastError, paused: decision.pause });
         logQueue({ ...line, outcome: "dead", detail: decision.pause ? "webhook answered 410 Gone; pushing paused" : outcome.error });
       }
     }

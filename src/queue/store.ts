@@ -459,6 +459,12 @@ export class QueueStore {
     );
   }
 
+  /** The stored event JSON of one dead letter, or null: one read through the unique index on `id`. */
+  deadLetterBody(id: string): string | null {
+    const row = this.sql.exec<{ body: string }>("SELECT body FROM events WHERE id = ? AND state = 'dead'", id).toArray()[0];
+    return row === undefined ? null : row.body;
+  }
+
   /** Puts dead letters (all when `ids` is null) back in the queue with a fresh attempt count. */
   replay(ids: readonly string[] | null, now: number): number {
     return this.transaction(() => {
@@ -593,6 +599,22 @@ export class QueueStore {
       )
       .one().seq;
     this.sql.exec("DELETE FROM refusals WHERE seq <= ?", seq - keep);
+  }
+
+  /**
+   * Refusals at or after `since` among the last `kept`, per code, the most
+   * common first, each with its hint: reads at most `kept` rows.
+   */
+  refusalCodesSince(since: number, kept: number): { code: string; hint: string; count: number }[] {
+    return this.sql
+      .exec<{ code: string; hint: string; count: number }>(
+        `SELECT code, MAX(hint) AS hint, COUNT(*) AS count
+         FROM (SELECT code, hint, at FROM refusals ORDER BY seq DESC LIMIT ?)
+         WHERE at >= ? GROUP BY code ORDER BY count DESC, code`,
+        kept,
+        since,
+      )
+      .toArray();
   }
 
   /** The most recent refusals, newest first. */

@@ -1,9 +1,10 @@
 /**
  * The admin API, behind ADMIN_TOKEN (bearer, constant time). README: "Admin API".
  *
- *   GET  /admin/apps                 stats of every queue, and the invalid apps
+ *   GET  /admin/apps                 stats of every queue, the invalid apps, and a broken WECOM_ALERTS
  *   GET  /admin/apps/{app}           stats of one queue
  *   GET  /admin/apps/{app}/dead      its dead letters, oldest first (?limit=)
+ *   GET  /admin/apps/{app}/dead/{id} one dead letter's stored event JSON, byte for byte
  *   GET  /admin/apps/{app}/refusals  its last refused callbacks, newest first
  *   POST /admin/apps/{app}/replay    {"ids": [...]} or {"all": true}: dead letters back in the queue
  *   POST /admin/apps/{app}/purge     {"ids": [...]} or {"all": true}: dead letters deleted
@@ -14,6 +15,7 @@
  * Queues of apps no longer in WECOM_APPS are managed like any other: the
  * registry knows them.
  */
+import { alertsProblem } from "../alerts/config.js";
 import { fingerprintOf, loadConfig, type AppConfig, type GatewayConfig } from "../config.js";
 import type { QueueStats } from "../queue/app-queue.js";
 import { WecomError } from "../errors.js";
@@ -61,10 +63,12 @@ async function list(context: RouteContext): Promise<Response> {
     .filter((name) => !config.apps.has(name))
     .map(async (name) => named(await queueOf(context.env, name).stats(name, null)));
   const removedStats = (await Promise.all(removed)).filter((stats) => stats.depth + stats.dead > 0);
+  const alertsError = alertsProblem(context.env);
   return jsonResponse({
     apps: [...(await Promise.all(configured)), ...removedStats],
     invalidApps: Object.fromEntries(config.invalidApps),
     ...(problem !== undefined ? { configError: problem } : {}),
+    ...(alertsError !== undefined ? { alertsError } : {}),
   });
 }
 
@@ -108,6 +112,15 @@ async function dead(context: RouteContext): Promise<Response> {
     return `${head.slice(0, -1)},"event":${body}}`;
   });
   return jsonTextResponse(`{"events":[${items.join(",")}]}`);
+}
+
+/** One dead letter's event JSON as stored, as the whole body: what a browser shows with `response.text()`. */
+async function deadOne(context: RouteContext): Promise<Response> {
+  const { name } = await target(context);
+  const id = context.params[1]!;
+  const body = id.length > 0 && id.length <= 128 ? await queueOf(context.env, name).deadLetterBody(id) : null;
+  if (body === null) throw new WecomError("not_found", `no dead letter "${id.slice(0, 128)}" in "${name.slice(0, 64)}"`);
+  return jsonTextResponse(body);
 }
 
 async function refusals(context: RouteContext): Promise<Response> {
@@ -170,6 +183,7 @@ export const adminRoutes: Route[] = [
   { name: "admin", path: /^\/admin\/apps\/?$/, methods: { GET: list } },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/?$`), methods: { GET: stats }, appParam: 0 },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/dead/?$`), methods: { GET: dead }, appParam: 0 },
+  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/dead/([^/]+)$`), methods: { GET: deadOne }, appParam: 0 },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/refusals/?$`), methods: { GET: refusals }, appParam: 0 },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/replay/?$`), methods: { POST: replay }, appParam: 0 },
   { name: "admin", path: new RegExp(`^/admin/apps/${APP}/purge/?$`), methods: { POST: purge }, appParam: 0 },

@@ -1,4 +1,10 @@
-/** GET /healthz: 200 while the configuration can serve. Counts only: which apps exist and what is wrong with them is for the admin API and the logs. */
+/**
+ * GET /healthz: 200 while the configuration can serve. Counts only: which
+ * apps exist and what is wrong with them is for the admin API and the logs.
+ * With WECOM_ALERTS set, `invalidAlerts` is 1 while it is broken (callbacks
+ * are served all the same; README, "Alerts").
+ */
+import { alertsProblem } from "../alerts/config.js";
 import { loadConfig } from "../config.js";
 import { statusOf } from "../errors.js";
 import { jsonResponse } from "./http.js";
@@ -9,11 +15,16 @@ async function health({ env }: RouteContext): Promise<Response> {
   try {
     const config = loadConfig(env);
     const ok = config.apps.size > 0;
-    return jsonResponse({ ok, apps: config.apps.size, invalidApps: config.invalidApps.size }, ok ? 200 : 503);
+    return jsonResponse({ ok, apps: config.apps.size, invalidApps: config.invalidApps.size, ...alertsCount(env) }, ok ? 200 : 503);
   } catch (error) {
     const refused = asWecomError(error);
     return jsonResponse({ ok: false, error: { code: refused.code, message: refused.message } }, statusOf(refused.code));
   }
+}
+
+function alertsCount(env: RouteContext["env"]): { invalidAlerts?: number } {
+  if (env.WECOM_ALERTS === undefined || env.WECOM_ALERTS.trim() === "") return {};
+  return { invalidAlerts: alertsProblem(env) === undefined ? 0 : 1 };
 }
 
 export const healthRoute: Route = { name: "health", path: /^\/healthz$/, methods: { GET: health, HEAD: health }, log: false };

@@ -12,6 +12,9 @@
  *   GET  /received/{bucket}           what reached the bucket, as JSON
  *   POST /answer/{code}/{bucket}      answers {code} with the body given as ?body=
  *   POST /open-reply                  {encodingAESKey, token, format, body} → the reply opened by independent.ts
+ *   POST /robot/{bucket}              a WeCom group robot: 200 {"errcode":0,"errmsg":"ok"}
+ *   POST /robot-limited/{n}/{bucket}  a robot over its rate limit the first {n} times per bucket: 200 {"errcode":45009,…}, then ok
+ *   POST /hold/{bucket}               recorded at once, answered 200 {"errcode":0,"errmsg":"ok"} only after PUT /hold/{bucket}/release
  *
  * Every POST is recorded in its bucket, accepted or not.
  */
@@ -37,6 +40,17 @@ export async function startReceiver(): Promise<string> {
   const buckets = new Map<string, ReceivedRequest[]>();
   const attempts = new Map<string, number>();
   const toggles = new Map<string, boolean>();
+  const holds = new Map<string, { released: Promise<void>; release: () => void }>();
+  const holdOf = (bucket: string) => {
+    let hold = holds.get(bucket);
+    if (!hold) {
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      hold = { released, release };
+      holds.set(bucket, hold);
+    }
+    return hold;
+  };
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const parts = (req.url ?? "/").split("?")[0]!.split("/").filter(Boolean);
@@ -51,6 +65,10 @@ export async function startReceiver(): Promise<string> {
 
     if (req.method === "GET" && parts[0] === "received") {
       return send(200, JSON.stringify(buckets.get(parts[1] ?? "") ?? []), { "content-type": "application/json" });
+    }
+    if (req.method === "PUT" && parts[0] === "hold") {
+      holdOf(parts[1] ?? "").release();
+      return send(204);
     }
     if (req.method === "PUT" && parts[0] === "toggle") {
       toggles.set(parts[1] ?? "", parts[2] === "up");
@@ -70,6 +88,7 @@ export async function startReceiver(): Promise<string> {
     const bucket = parts[parts.length - 1] ?? "";
     let status = 200;
     let headers: Record<string, string> = {};
+    let robotErrcode: number | undefined;
     if (kind === "status") {
       status = Number(parts[1]);
       const retryAfter = query.get("retryAfter");
@@ -87,7 +106,14 @@ export async function startReceiver(): Promise<string> {
       status = body.includes("POISON") ? 500 : 200;
     } else if (kind === "answer") {
       status = Number(parts[1]);
-    } else if (kind !== "ok") {
+    } else if (kind === "robot-limited") {
+      const key = `robot-limited/${bucket}`;
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      robotErrcode = n <= Number(parts[1]) ? 45009 : 0;
+    } else if (kind === "robot" || kind === "hold") {
+      robotErrcode = 0;
+    } else if (kind !== "ok" && kind !== "hold") {
       status = 404;
     }
     const record: ReceivedRequest = {
@@ -99,7 +125,12 @@ export async function startReceiver(): Promise<string> {
     const list = buckets.get(bucket) ?? [];
     list.push(record);
     buckets.set(bucket, list);
+    if (kind === "hold") await holdOf(bucket).released;
     if (kind === "answer") return send(status, query.get("body") ?? "", { "content-type": "application/json" });
+    if (robotErrcode !== undefined) {
+      const errmsg = robotErrcode === 0 ? "ok" : "api freq out of limit";
+      return send(200, JSON.stringify({ errcode: robotErrcode, errmsg }), { "content-type": "application/json" });
+    }
     send(status, status < 300 ? "ok" : "no", headers);
   });
 

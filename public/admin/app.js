@@ -1,0 +1,521 @@
+// The wecom-edge admin page (README, "Admin page"): plain browser JavaScript,
+// no framework, no build step. Everything it shows comes from the admin API
+// of this origin, with the token the operator entered, kept in sessionStorage
+// only (never in a URL, never in localStorage or a cookie).
+//
+// Every value is put into the page with textContent and DOM APIs, never
+// innerHTML: event JSON and refusal reasons come from the outside world.
+
+const TOKEN_KEY = "wecom-edge.adminToken";
+const AUTO_REFRESH_MS = 10_000;
+const DEAD_LIMIT = 100;
+
+const $ = (id) => document.getElementById(id);
+
+/** The token of this tab's session, or null when signed out. */
+let token = null;
+/** The refresh under way, if any: refreshes never overlap. */
+let refreshing = null;
+/** Set when a refresh is asked for while one runs. */
+let stale = false;
+/** Whether the notice shows why the last refresh failed (cleared by the next one that works). */
+let refreshFailed = false;
+let timer = null;
+
+/** What the operator opened, kept across refreshes: `refusals:hr`, `dead:hr`, `event:hr\nevt_…`. */
+const open = new Set();
+/** Event JSON of dead letters already fetched, by `app\nid`: a dead letter's event never changes. */
+const eventText = new Map();
+
+// ---- small helpers ----
+
+/** An element with properties (class, text, title, hidden, dataset, on…) and children (nodes or text). */
+function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") element.className = value;
+    else if (key === "text") element.textContent = value;
+    else if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else element[key] = value;
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+/** A duration in seconds, in words a person reads at a glance: `45 s`, `3 min 20 s`, `2 h 5 min`, `3 d 4 h`. */
+export function humanAge(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ""}`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h${Math.floor(s / 60) % 60 ? ` ${Math.floor(s / 60) % 60} min` : ""}`;
+  return `${Math.floor(s / 86400)} d${Math.floor(s / 3600) % 24 ? ` ${Math.floor(s / 3600) % 24} h` : ""}`;
+}
+
+function ago(iso) {
+  const at = Date.parse(iso);
+  return Number.isNaN(at) ? String(iso) : `${humanAge((Date.now() - at) / 1000)} ago`;
+}
+
+/** A time as the page shows it: relative, with the exact ISO time on hover. */
+function when(iso) {
+  return h("time", { dateTime: iso, title: iso, text: ago(iso) });
+}
+
+function humanBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+// ---- the admin API ----
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** A call to the admin API with a token; answers the Response, or throws an ApiError for any non-2xx. */
+async function call(method, path, { body, bearer = token } = {}) {
+  const headers = { authorization: `Bearer ${bearer}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store",
+    credentials: "omit",
+    redirect: "error",
+  });
+  if (response.ok) return response;
+  let code = "";
+  let message = `${response.status} ${response.statusText}`;
+  try {
+    const error = (await response.json()).error;
+    if (error) ({ code, message } = { code: String(error.code), message: String(error.message) });
+  } catch {}
+  throw new ApiError(response.status, code, message);
+}
+
+const json = async (method, path, options) => (await call(method, path, options)).json();
+const appPath = (app, rest = "") => `/admin/apps/${encodeURIComponent(app)}${rest}`;
+
+/** Visible ASCII only: anything else cannot be a bearer token, and fetch would refuse it as a header. */
+const plausibleToken = (value) => /^[\x21-\x7e]{1,1024}$/.test(value);
+
+// ---- signing in and out ----
+
+function showLogin(message) {
+  $("session").hidden = true;
+  $("overview").hidden = true;
+  $("login").hidden = false;
+  const error = $("login-error");
+  error.textContent = message ?? "";
+  error.hidden = !message;
+  $("token").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const input = $("token");
+  const candidate = input.value.trim();
+  input.value = "";
+  if (candidate === "") return showLogin("Enter the admin token.");
+  if (!plausibleToken(candidate)) return showLogin("Wrong admin token: the gateway refused it.");
+  $("sign-in").disabled = true;
+  try {
+    await call("GET", "/admin/apps", { bearer: candidate });
+    token = candidate;
+    sessionStorage.setItem(TOKEN_KEY, candidate);
+    await enter();
+  } catch (error) {
+    showLogin(refusalText(error));
+  } finally {
+    $("sign-in").disabled = false;
+  }
+}
+
+/** What the login form says when the admin API refuses a token. */
+function refusalText(error) {
+  if (error instanceof ApiError && error.status === 401) return "Wrong admin token: the gateway refused it.";
+  if (error instanceof ApiError && error.status === 503 && error.code === "not_configured") {
+    return "The admin API is off on this gateway: ADMIN_TOKEN is not set (wrangler secret put ADMIN_TOKEN).";
+  }
+  if (error instanceof ApiError) return `The gateway answered ${error.status}: ${error.message}`;
+  return `The gateway cannot be reached: ${error.message}`;
+}
+
+function signOut(message) {
+  token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearInterval(timer);
+  timer = null;
+  open.clear();
+  eventText.clear();
+  $("apps").replaceChildren();
+  $("problems").replaceChildren();
+  notice(null);
+  showLogin(message);
+}
+
+async function enter() {
+  $("login").hidden = true;
+  $("login-error").hidden = true;
+  $("session").hidden = false;
+  $("overview").hidden = false;
+  await refresh();
+  clearInterval(timer);
+  timer = setInterval(() => {
+    if (token !== null && !document.hidden && !$("confirm").open) refresh();
+  }, AUTO_REFRESH_MS);
+}
+
+// ---- notices and confirmations ----
+
+function notice(text, kind = "ok") {
+  const element = $("notice");
+  element.hidden = !text;
+  element.textContent = text ?? "";
+  element.className = `banner ${kind}`;
+}
+
+/** Handles a failed call: a token no longer accepted signs out, anything else is shown. */
+function failed(error) {
+  if (error instanceof ApiError && error.status === 401) {
+    signOut("The admin token is no longer accepted. Sign in again.");
+    return;
+  }
+  notice(error instanceof ApiError ? `${error.message} (${error.status}${error.code ? ` ${error.code}` : ""})` : `The gateway cannot be reached: ${error.message}`, "error");
+}
+
+/** A modal question; resolves true only for the confirm button. */
+function confirmAction(text, label) {
+  const dialog = $("confirm");
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = label;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+  });
+}
+
+// ---- the overview ----
+
+/** Reloads everything shown. A call while one runs makes it run once more when it ends, so an action's result is never missed. */
+async function refresh() {
+  if (token === null) return;
+  if (refreshing) {
+    stale = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    do {
+      stale = false;
+      await refreshOnce();
+    } while (stale && token !== null);
+  })();
+  try {
+    await refreshing;
+  } finally {
+    refreshing = null;
+  }
+}
+
+async function refreshOnce() {
+  try {
+    const list = await json("GET", "/admin/apps");
+    const apps = await Promise.all(
+      list.apps.map(async (stats) => {
+        const [refusals, dead] = await Promise.all([
+          json("GET", appPath(stats.app, "/refusals")),
+          stats.dead > 0 ? json("GET", appPath(stats.app, `/dead?limit=${DEAD_LIMIT}`)) : { events: [] },
+        ]);
+        return { stats, refusals: refusals.refusals, dead: dead.events };
+      }),
+    );
+    // The event JSON of dead letters opened before: fetched once, as text, byte for byte.
+    await Promise.all(
+      apps.flatMap(({ stats, dead }) =>
+        dead.filter((d) => open.has(`event:${stats.app}\n${d.id}`)).map((d) => loadEvent(stats.app, d.id)),
+      ),
+    );
+    if (token === null) return;
+    render(list, apps);
+    $("updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    if (refreshFailed) notice(null);
+    refreshFailed = false;
+  } catch (error) {
+    failed(error);
+    refreshFailed = token !== null;
+  }
+}
+
+/** One dead letter's event JSON as stored: `response.text()`, never JSON.parse (a 20-digit number keeps its digits). */
+async function loadEvent(app, id) {
+  const key = `${app}\n${id}`;
+  if (!eventText.has(key)) eventText.set(key, await (await call("GET", appPath(app, `/dead/${encodeURIComponent(id)}`))).text());
+  return eventText.get(key);
+}
+
+function render(list, apps) {
+  const problems = [];
+  if (list.configError) {
+    problems.push(h("div", { class: "banner error" }, h("strong", { text: "WECOM_APPS cannot be loaded: " }), list.configError));
+  }
+  const invalid = Object.entries(list.invalidApps ?? {});
+  if (invalid.length > 0) {
+    problems.push(
+      h(
+        "div",
+        { class: "banner warn" },
+        h("strong", { text: `${plural(invalid.length, "app")} in WECOM_APPS cannot serve:` }),
+        h("ul", {}, invalid.map(([name, why]) => h("li", {}, h("code", { text: name }), ": ", why))),
+      ),
+    );
+  }
+  $("problems").replaceChildren(...problems);
+  $("apps").replaceChildren(...(apps.length > 0 ? apps.map(appCard) : [h("p", { class: "card empty", text: "No apps and no queues yet." })]));
+}
+
+function stat(name, label, value, alert = false) {
+  return h("div", { class: `stat${alert ? " alert" : ""}`, dataset: { stat: name } }, h("dt", { text: label }), h("dd", { class: "value", text: value }));
+}
+
+function appCard({ stats, refusals, dead }) {
+  const app = stats.app;
+  const push = stats.mode === "push";
+  const head = h(
+    "div",
+    { class: "app-head" },
+    h("h2", { text: app }),
+    h("span", { class: "badge", dataset: { field: "mode" }, text: stats.mode ?? "no mode" }),
+    stats.paused && h("span", { class: "badge paused", dataset: { field: "paused" }, text: "paused" }),
+    !stats.configured && h("span", { class: "badge removed", text: "no longer configured" }),
+    h("span", { class: "spacer" }),
+    (push || stats.paused) &&
+      h("button", {
+        type: "button",
+        dataset: { action: stats.paused ? "resume" : "pause" },
+        text: stats.paused ? "Resume pushing" : "Pause pushing",
+        onclick: (e) => act(e.currentTarget, () => json("POST", appPath(app, stats.paused ? "/resume" : "/pause")), (r) => (r.paused ? `Pushing is paused for ${app}; events keep queueing.` : `Pushing resumed for ${app}.`)),
+      }),
+  );
+
+  const tiles = h(
+    "dl",
+    { class: "stats" },
+    stat("depth", "depth", stats.depth),
+    stat("queued", "queued", stats.queued),
+    stat("leased", push ? "in flight" : "leased", stats.leased),
+    push && stat("retrying", "retrying", stats.retrying),
+    stat("delivered", "delivered", stats.delivered),
+    stat("dead", "dead", stats.dead, stats.dead > 0),
+    stat("oldest", "oldest event", stats.oldestAgeSeconds === null ? "—" : humanAge(stats.oldestAgeSeconds)),
+    stat("bytes", "held", humanBytes(stats.bytes)),
+    stats.refreshes > 0 && stat("refreshes", "bot refreshes", stats.refreshes),
+  );
+
+  const facts = h(
+    "dl",
+    { class: "facts" },
+    h("dt", { text: "last error" }),
+    h("dd", { dataset: { field: "last-error" } }, stats.lastError ? [h("span", { class: "error", text: stats.lastError.message }), " — ", when(stats.lastError.at)] : "none"),
+    h("dt", { text: "callbacks" }),
+    h(
+      "dd",
+      { dataset: { field: "credentials" } },
+      stats.credentials.length === 0
+        ? "none yet"
+        : stats.credentials.map((c, i) => [
+            i > 0 ? " · " : "",
+            h("span", { class: "mono", text: c.name ?? `retired ${c.id}` }),
+            `: ${c.callbacks}`,
+            c.lastCallbackAt ? [" (last ", when(c.lastCallbackAt), ")"] : "",
+          ]),
+    ),
+  );
+
+  return h("section", { class: "card app", dataset: { app } }, head, tiles, facts, deadFold(app, dead, stats.dead), refusalFold(app, refusals));
+}
+
+/** A fold whose open state survives refreshes. */
+function fold(key, summary, ...content) {
+  const details = h("details", { dataset: { fold: key.split(":")[0] } }, h("summary", {}, ...summary), ...content);
+  details.open = open.has(key);
+  details.addEventListener("toggle", () => (details.open ? open.add(key) : open.delete(key)));
+  return details;
+}
+
+function deadFold(app, dead, total) {
+  const key = `dead:${app}`;
+  if (total === 0) return fold(key, ["Dead letters", h("span", { class: "muted", text: "none" })]);
+  const rows = dead.flatMap((letter) => {
+    const eventKey = `${app}\n${letter.id}`;
+    const shown = open.has(`event:${eventKey}`) && eventText.has(eventKey);
+    const row = h(
+      "tr",
+      { dataset: { dead: letter.id } },
+      h("td", { class: "mono", text: letter.id }),
+      h("td", { class: "nowrap" }, when(letter.receivedAt)),
+      h("td", { text: letter.attempts }),
+      h("td", { class: "error", text: letter.lastError ?? "" }),
+      h(
+        "td",
+        { class: "actions" },
+        h("button", { type: "button", class: "small", dataset: { action: "show" }, text: shown ? "Hide event" : "Show event", onclick: (e) => toggleEvent(e.currentTarget, app, letter.id) }),
+        " ",
+        h("button", {
+          type: "button",
+          class: "small",
+          dataset: { action: "replay" },
+          text: "Replay",
+          onclick: (e) => act(e.currentTarget, () => json("POST", appPath(app, "/replay"), { body: { ids: [letter.id] } }), (r) => `Replayed ${plural(r.replayed, "dead letter")} of ${app}: due now.`),
+        }),
+        " ",
+        h("button", {
+          type: "button",
+          class: "small danger",
+          dataset: { action: "purge" },
+          text: "Purge",
+          onclick: async (e) => {
+            const button = e.currentTarget;
+            if (await confirmAction(`Delete dead letter ${letter.id} of ${app} for good?`, "Purge")) {
+              act(button, () => json("POST", appPath(app, "/purge"), { body: { ids: [letter.id] } }), (r) => `Purged ${plural(r.purged, "dead letter")} of ${app}.`);
+            }
+          },
+        }),
+      ),
+    );
+    if (!shown) return [row];
+    const text = eventText.get(eventKey);
+    const detail = h(
+      "tr",
+      { class: "event-row", dataset: { event: letter.id } },
+      h("td", { class: "event", colSpan: 5 }, h("pre", { class: "event-json", text }), h("div", { class: "muted", text: `event JSON as stored, ${humanBytes(new TextEncoder().encode(text).length)}` })),
+    );
+    return [row, detail];
+  });
+  const bulk = h(
+    "div",
+    { class: "row fold-actions" },
+    h("button", {
+      type: "button",
+      dataset: { action: "replay-all" },
+      text: "Replay all",
+      onclick: async (e) => {
+        const button = e.currentTarget;
+        if (await confirmAction(`Put all ${plural(total, "dead letter")} of ${app} back in the queue?`, "Replay all")) {
+          act(button, () => json("POST", appPath(app, "/replay"), { body: { all: true } }), (r) => `Replayed ${plural(r.replayed, "dead letter")} of ${app}: due now.`);
+        }
+      },
+    }),
+    h("button", {
+      type: "button",
+      class: "danger",
+      dataset: { action: "purge-all" },
+      text: "Purge all…",
+      onclick: async (e) => {
+        const button = e.currentTarget;
+        if (await confirmAction(`Delete all ${plural(total, "dead letter")} of ${app} for good? This cannot be undone.`, "Purge all")) {
+          act(button, () => json("POST", appPath(app, "/purge"), { body: { all: true } }), (r) => `Purged ${plural(r.purged, "dead letter")} of ${app}.`);
+        }
+      },
+    }),
+    dead.length < total && h("span", { class: "muted", text: `showing the oldest ${dead.length}` }),
+  );
+  const table = h(
+    "table",
+    {},
+    h("thead", {}, h("tr", {}, ["id", "received", "attempts", "last error", ""].map((t) => h("th", { text: t })))),
+    h("tbody", {}, rows),
+  );
+  return fold(key, ["Dead letters", h("span", { class: "muted", text: String(total) })], bulk, h("div", { class: "scroll" }, table));
+}
+
+function refusalFold(app, refusals) {
+  const key = `refusals:${app}`;
+  if (refusals.length === 0) return fold(key, ["Recent refusals", h("span", { class: "muted", text: "none" })]);
+  const table = h(
+    "table",
+    {},
+    h("thead", {}, h("tr", {}, ["when", "method", "code", "reason", "likely cause"].map((t) => h("th", { text: t })))),
+    h(
+      "tbody",
+      {},
+      refusals.map((r) =>
+        h(
+          "tr",
+          { dataset: { refusal: "" } },
+          h("td", { class: "nowrap" }, when(r.at)),
+          h("td", { text: r.method }),
+          h("td", { class: "mono", text: String(r.code) }),
+          h("td", { text: r.reason }),
+          h("td", { class: "muted", text: r.hint ?? "" }),
+        ),
+      ),
+    ),
+  );
+  return fold(key, ["Recent refusals", h("span", { class: "muted", text: String(refusals.length) })], h("div", { class: "scroll" }, table));
+}
+
+async function toggleEvent(button, app, id) {
+  const key = `event:${app}\n${id}`;
+  if (open.has(key)) {
+    open.delete(key);
+    return refresh();
+  }
+  button.disabled = true;
+  try {
+    await loadEvent(app, id);
+    open.add(key);
+    await refresh();
+  } catch (error) {
+    failed(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Runs an action, says what it did, and refreshes now and once more shortly (a replayed event is pushed within moments). */
+async function act(button, run, describe) {
+  button.disabled = true;
+  try {
+    notice(describe(await run()));
+    await refresh();
+    setTimeout(refresh, 1500);
+  } catch (error) {
+    failed(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- start ----
+
+function start() {
+  $("login-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", () => signOut());
+  $("refresh").addEventListener("click", () => refresh());
+  $("confirm-ok").addEventListener("click", () => $("confirm").close("ok"));
+  $("confirm-cancel").addEventListener("click", () => $("confirm").close("cancel"));
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && token !== null) refresh();
+  });
+  const kept = sessionStorage.getItem(TOKEN_KEY);
+  if (kept === null) return showLogin();
+  token = kept;
+  // A kept token is checked again: the gateway's ADMIN_TOKEN may have changed.
+  call("GET", "/admin/apps").then(enter, (error) => (error instanceof ApiError && error.status === 401 ? signOut("The admin token is no longer accepted. Sign in again.") : enter()));
+}
+
+start();

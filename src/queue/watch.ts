@@ -1,0 +1,45 @@
+/**
+ * The Cron Trigger's watch, beside its sweep (README, "Alerts"): every
+ * minute, an alert for a WECOM_APPS that cannot be used or an app that is
+ * misconfigured, and, when that alert is on, one call per configured app's
+ * queue for the age of its oldest undelivered event. Nothing at all when
+ * alerts are off; never throws.
+ */
+import { invalidConfigAlert, oldestEventAlert } from "../alerts/alerts.js";
+import { currentAlerts } from "../alerts/config.js";
+import { raiseAlert, type RaiseEnv } from "../alerts/raise.js";
+import { loadConfig, type AppConfig, type ConfigEnv, type GatewayConfig } from "../config.js";
+import { WecomError } from "../errors.js";
+import { queueOf, type QueueEnv } from "./bindings.js";
+
+export async function watchQueues(env: ConfigEnv & RaiseEnv & Pick<QueueEnv, "QUEUE">): Promise<void> {
+  const alerts = currentAlerts(env);
+  if (!alerts) return;
+  let config: GatewayConfig;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    const problem = error instanceof WecomError ? error.message : "WECOM_APPS cannot be loaded";
+    if (alerts.invalidConfig) await raiseAlert(env, invalidConfigAlert("*", problem));
+    return;
+  }
+  const checks: Promise<unknown>[] = [];
+  if (alerts.invalidConfig) {
+    for (const [name, problem] of config.invalidApps) checks.push(raiseAlert(env, invalidConfigAlert(name, problem)));
+  }
+  const oldest = alerts.oldestEvent;
+  if (oldest) for (const app of config.apps.values()) checks.push(checkOldest(env, app, oldest.minutes));
+  await Promise.all(checks);
+}
+
+async function checkOldest(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConfig, minutes: number): Promise<void> {
+  let backlog;
+  try {
+    backlog = await queueOf(env, app.name).backlog();
+  } catch {
+    return; // a queue that cannot answer now is asked again in a minute
+  }
+  if (backlog.oldestAgeSeconds === null || backlog.oldestAgeSeconds <= minutes * 60) return;
+  const mode = app.webhook ? "push" : "pull";
+  await raiseAlert(env, oldestEventAlert(app.name, mode, backlog.oldestAgeSeconds, minutes, backlog.depth, backlog.paused));
+}

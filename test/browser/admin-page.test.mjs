@@ -1,0 +1,316 @@
+// The admin page (README, "Admin page") in real headless Chromium: Debian's
+// chromium driven by playwright-core, against the gateway under `wrangler dev`
+// (test/support/gateway.mjs), with a real webhook receiver on 127.0.0.1 that
+// fails until it is told to succeed.
+//
+//   npm run test:browser                      needs /usr/bin/chromium (apt-get install chromium) or CHROMIUM_PATH
+//   WECOM_EDGE_SCREENSHOT=docs/admin-page.png  also saves a 1280×800 screenshot (npm run screenshot)
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import { resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { chromium } from "playwright-core";
+import { encrypt, signature } from "../../bin/lib/wxcrypt.mjs";
+import { ROOT, startGateway } from "../support/gateway.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const SCREENSHOT = process.env.WECOM_EDGE_SCREENSHOT;
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const ADMIN_TOKEN = `admin-${randomBytes(24).toString("hex")}`;
+const RECEIVE_ID = "ww3e40cde07cc21a01";
+const MSG_ID = "12345678901234567890"; // 20 digits: more than a double holds
+/** Text from the outside world, markup included: the page must show it as text, never parse it. */
+const CONTENT = "请审批：<b>差旅报销</b> ¥1,280.00";
+
+const credentials = () => ({
+  token: randomBytes(9).toString("base64url"),
+  encodingAESKey: randomBytes(32).toString("base64").slice(0, 43),
+  receiveId: RECEIVE_ID,
+});
+const HR = {
+  ...credentials(),
+  webhook: { url: "", secret: `whsec_${randomBytes(32).toString("base64")}`, maxAttempts: 1, minBackoffMs: 0, maxBackoffMs: 0 },
+};
+const TICKETS = { ...credentials(), pull: { token: `pull-${randomBytes(16).toString("hex")}` } };
+
+function textMessage(content, msgId) {
+  return (
+    `<xml><ToUserName><![CDATA[${RECEIVE_ID}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>` +
+    `<CreateTime>${Math.floor(Date.now() / 1000)}</CreateTime><MsgType><![CDATA[text]]></MsgType>` +
+    `<Content><![CDATA[${content}]]></Content><MsgId>${msgId}</MsgId><AgentID>1000002</AgentID></xml>`
+  );
+}
+
+/** A callback as WeCom sends it: encrypted, signed, with a fresh timestamp and nonce. */
+async function sendCallback(gateway, name, app, plaintext, { badSignature = false } = {}) {
+  const encrypted = encrypt(app.encodingAESKey, plaintext, RECEIVE_ID);
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = randomBytes(6).toString("hex");
+  const msgSignature = badSignature ? "0".repeat(40) : signature(app.token, timestamp, nonce, encrypted);
+  const query = new URLSearchParams({ msg_signature: msgSignature, timestamp, nonce });
+  const response = await fetch(`${gateway.url}/callback/${name}?${query}`, {
+    method: "POST",
+    body: `<xml><ToUserName><![CDATA[${RECEIVE_ID}]]></ToUserName><Encrypt><![CDATA[${encrypted}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>`,
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+/** The intranet webhook: answers 503 until `healthy` is set; keeps every body it got. */
+async function startReceiver() {
+  const receiver = { healthy: false, bodies: [] };
+  const server = createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", () => {
+      receiver.bodies.push(Buffer.concat(chunks));
+      response.writeHead(receiver.healthy ? 200 : 503, { "content-type": "text/plain" }).end(receiver.healthy ? "ok" : "down for the test");
+    });
+  });
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  receiver.url = `http://127.0.0.1:${server.address().port}/wecom-events`;
+  receiver.close = () => new Promise((done) => server.close(done));
+  return receiver;
+}
+
+async function until(what, check, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function launchChromium() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** A fresh browser context (its own profile: empty storage) with every console message and page error kept. */
+async function openPage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const problems = [];
+  const requested = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warning") problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("request", (request) => requested.push(request.url()));
+  page.on("dialog", (dialog) => {
+    problems.push(`unexpected ${dialog.type()} dialog: ${dialog.message()}`);
+    dialog.dismiss();
+  });
+  return { context, page, problems, requested };
+}
+
+describe("the admin page", { timeout: 180_000 }, () => {
+  let receiver;
+  let gateway;
+  let browser;
+  const admin = (path, init = {}) => fetch(`${gateway.url}/admin/apps${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...init.headers } });
+  const statsOf = async (name) => (await admin(`/${name}`)).json();
+
+  before(async () => {
+    receiver = await startReceiver();
+    HR.webhook.url = receiver.url;
+    gateway = await startGateway({ apps: { hr: HR, tickets: TICKETS }, adminToken: ADMIN_TOKEN });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await gateway?.stop();
+    await receiver?.close();
+  });
+
+  test("is served from static assets with strict headers; the API beside it keeps working", async () => {
+    for (const [path, type] of [
+      ["/admin", "text/html"],
+      ["/admin/app.js", "text/javascript"],
+      ["/admin/app.css", "text/css"],
+      ["/admin/icon.svg", "image/svg+xml"],
+    ]) {
+      const response = await fetch(`${gateway.url}${path}`, { redirect: "manual" });
+      assert.equal(response.status, 200, path);
+      assert.ok(response.headers.get("content-type").startsWith(type), `${path}: ${response.headers.get("content-type")}`);
+      assert.equal(response.headers.get("content-security-policy"), CSP, path);
+      assert.equal(response.headers.get("x-frame-options"), "DENY", path);
+      assert.equal(response.headers.get("x-content-type-options"), "nosniff", path);
+      assert.equal(response.headers.get("referrer-policy"), "no-referrer", path);
+      assert.equal(response.headers.get("cache-control"), path === "/admin" ? "no-store" : "no-cache", path);
+      const body = await response.text();
+      if (type === "text/html") {
+        assert.doesNotMatch(body, /<script(?![^>]*\bsrc=)[^>]*>/, "no inline script");
+        assert.doesNotMatch(body, /\sstyle=|<style/, "no inline style");
+      }
+    }
+    // One redirect to the canonical /admin, never a loop.
+    for (const path of ["/admin/", "/admin.html"]) {
+      const response = await fetch(`${gateway.url}${path}`, { redirect: "manual" });
+      assert.equal(response.status, 307, path);
+      assert.equal(response.headers.get("location"), "/admin", path);
+    }
+    // What names no file goes on to the Worker: the admin API (behind its token), callbacks, 404s.
+    assert.equal((await fetch(`${gateway.url}/admin/apps`)).status, 401);
+    assert.equal((await fetch(`${gateway.url}/admin/apps`, { headers: { authorization: "Bearer wrong-token-wrong-token" } })).status, 401);
+    assert.equal((await admin("")).status, 200);
+    assert.equal((await fetch(`${gateway.url}/_headers`)).status, 404);
+    assert.equal((await fetch(`${gateway.url}/admin/nothing.js`)).status, 404);
+    assert.equal((await fetch(`${gateway.url}/healthz`)).status, 200);
+  });
+
+  test("logs in, shows a dead letter byte for byte, replays it, pauses and resumes; refuses a wrong token", async () => {
+    // A callback whose push fails once: with maxAttempts 1 it is a dead letter at once.
+    assert.deepEqual(await sendCallback(gateway, "hr", HR, textMessage(CONTENT, MSG_ID)), { status: 200, text: "success" });
+    await until("the dead letter", async () => (await statsOf("hr")).dead === 1);
+    // A forged callback: refused, and kept among the app's recent refusals.
+    assert.equal((await sendCallback(gateway, "hr", HR, textMessage("forged", "1"), { badSignature: true })).status, 401);
+    await until("the refusal", async () => (await (await admin("/hr/refusals")).json()).refusals.length === 1);
+    // Two events waiting for a pull consumer, so that the overview has an oldest event to show.
+    for (const msgId of ["900001", "900002"]) assert.equal((await sendCallback(gateway, "tickets", TICKETS, textMessage("工单", msgId))).status, 200);
+
+    const { context, page, problems, requested } = await openPage(browser);
+    try {
+      const document = await page.goto(`${gateway.url}/admin`);
+      assert.equal(document.headers()["content-security-policy"], CSP);
+      await page.locator("#login").waitFor();
+
+      // (1) A wrong token is refused, and nothing is kept.
+      await page.fill("#token", "not-the-admin-token-0123456789");
+      await page.click("#sign-in");
+      await page.locator("#login-error").waitFor();
+      assert.equal(await page.textContent("#login-error"), "Wrong admin token: the gateway refused it.");
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+      assert.equal(await page.isVisible("#overview"), false);
+
+      // (2) The right token: in sessionStorage only, never in a URL, and the field is gone.
+      await page.fill("#token", ADMIN_TOKEN);
+      await page.press("#token", "Enter");
+      const hr = page.locator('[data-app="hr"]');
+      await hr.waitFor();
+      assert.equal(await page.evaluate(() => sessionStorage.getItem("wecom-edge.adminToken")), ADMIN_TOKEN);
+      assert.equal(await page.evaluate(() => localStorage.length), 0);
+      assert.equal(await page.isVisible("#login"), false);
+      assert.equal(await page.inputValue("#token"), "");
+
+      // (3) The app's stats: one dead letter, and why.
+      assert.equal(await hr.locator('[data-stat="dead"] .value').textContent(), "1");
+      assert.equal(await hr.locator('[data-stat="delivered"] .value').textContent(), "0");
+      assert.match(await hr.locator('[data-field="last-error"]').textContent(), /attempt 1: webhook answered 503/);
+      assert.match(await hr.locator('[data-field="credentials"]').textContent(), /current: 1 \(last \d+ s ago\)/);
+      const tickets = page.locator('[data-app="tickets"]');
+      assert.equal(await tickets.locator('[data-stat="queued"] .value').textContent(), "2");
+      assert.match(await tickets.locator('[data-stat="oldest"] .value').textContent(), /^\d+ s$/);
+
+      // (4) The dead letter's event JSON, exactly the bytes the admin API keeps.
+      await hr.locator('[data-fold="dead"] > summary').click();
+      const row = hr.locator("tr[data-dead]");
+      const id = await row.getAttribute("data-dead");
+      await row.locator('[data-action="show"]').click();
+      const shown = await hr.locator(`tr[data-event="${id}"] pre`).textContent();
+      const stored = Buffer.from(await (await admin(`/hr/dead/${encodeURIComponent(id)}`)).arrayBuffer());
+      assert.deepEqual(Buffer.from(shown, "utf8"), stored);
+      assert.ok(shown.includes(`"MsgId":"${MSG_ID}"`), shown);
+      assert.ok(shown.includes(JSON.stringify(CONTENT).slice(1, -1)), "the content, as text");
+      assert.equal(await page.locator("#apps b").count(), 0, "event JSON is never markup");
+
+      // (7) The forged callback under recent refusals.
+      await hr.locator('[data-fold="refusals"] > summary').click();
+      const refusal = hr.locator("tr[data-refusal]");
+      assert.equal(await refusal.count(), 1);
+      assert.match(await refusal.textContent(), /POST.*-40001/);
+
+      if (SCREENSHOT) {
+        await page.mouse.move(0, 0);
+        await page.screenshot({ path: resolve(ROOT, SCREENSHOT), fullPage: false });
+      }
+
+      // (5) The webhook is back: replay, and the page shows the event delivered.
+      receiver.healthy = true;
+      const before = receiver.bodies.length;
+      await row.locator('[data-action="replay"]').click();
+      await page.locator("#notice", { hasText: "Replayed 1 dead letter of hr" }).waitFor();
+      await until("the page to show the event delivered", async () => {
+        const [delivered, dead] = await Promise.all([hr.locator('[data-stat="delivered"] .value').textContent(), hr.locator('[data-stat="dead"] .value').textContent()]);
+        if (delivered === "1" && dead === "0") return true;
+        await page.click("#refresh");
+        return false;
+      });
+      assert.ok(receiver.bodies.length > before);
+      assert.deepEqual(receiver.bodies.at(-1), stored, "the receiver got the same bytes");
+
+      // (6) Pause and resume pushing.
+      await hr.locator('[data-action="pause"]').click();
+      await hr.locator('[data-field="paused"]').waitFor();
+      assert.equal((await statsOf("hr")).paused, true);
+      await hr.locator('[data-action="resume"]').click();
+      await hr.locator('[data-field="paused"]').waitFor({ state: "detached" });
+      assert.equal((await statsOf("hr")).paused, false);
+      assert.equal(await tickets.locator('[data-action="pause"]').count(), 0, "a pull app has nothing to pause");
+
+      // Signing out forgets the token.
+      await page.click("#sign-out");
+      await page.locator("#login").waitFor();
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+      assert.equal(await page.locator('[data-app="hr"]').count(), 0);
+
+      // The token never went into a URL.
+      assert.ok(requested.length > 5);
+      assert.deepEqual(requested.filter((url) => url.includes(ADMIN_TOKEN)), []);
+      assert.ok(!page.url().includes(ADMIN_TOKEN));
+
+      // (8) No CSP violation, no page error, no console error along the way but
+      // Chromium's own note of the one 401 the wrong token got...
+      assert.deepEqual(problems.filter((p) => !/^console error: Failed to load resource: .* status of 401/.test(p)), []);
+      assert.ok(problems.length <= 1, problems.join("\n"));
+      // ...and the policy is really enforced: an inline script injected now is refused.
+      const injected = await page.evaluate(
+        () =>
+          new Promise((done) => {
+            document.addEventListener("securitypolicyviolation", (e) => done(`${e.effectiveDirective} refused`), { once: true });
+            const script = document.createElement("script");
+            script.textContent = "window.inlineRan = true";
+            document.head.append(script);
+            setTimeout(() => done(window.inlineRan ? "inline script ran" : "no violation reported"), 2000);
+          }),
+      );
+      assert.equal(injected, "script-src-elem refused");
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("says so when the admin API is off", async () => {
+    const off = await startGateway({ apps: { hr: HR } });
+    const { context, page, problems } = await openPage(browser);
+    try {
+      await page.goto(`${off.url}/admin`);
+      await page.fill("#token", ADMIN_TOKEN);
+      await page.click("#sign-in");
+      await page.locator("#login-error").waitFor();
+      assert.match(await page.textContent("#login-error"), /admin API is off.*ADMIN_TOKEN is not set/);
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+      assert.deepEqual(problems.filter((p) => !/status of 503/.test(p)), []);
+    } finally {
+      await context.close();
+      await off.stop();
+    }
+  });
+});

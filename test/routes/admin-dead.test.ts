@@ -1,0 +1,88 @@
+/**
+ * GET /admin/apps/{app}/dead/{id} (README, "Admin API"): one dead letter's
+ * stored event JSON as the whole body, byte for byte, so that the admin page
+ * can show it with `response.text()` and no JSON re-encoding.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { AppQueue } from "../../src/queue/app-queue.js";
+import { callbackRequest, callWorker, drain, newBucket, queueStub, testEnv, textMessage, webhookApp } from "../support/wecom.js";
+
+const ADMIN = "admin-token-for-tests-only-0123456789";
+const SLOW_RETRY = { minBackoffMs: 600_000, maxBackoffMs: 600_000, maxAttempts: 1 };
+const BIG_MSG_ID = "12345678901234567890";
+
+/** An app whose webhook is down, holding one dead letter with a 20-digit MsgId. */
+async function oneDeadLetter() {
+  const app = newBucket("deadone");
+  const environment = { ...testEnv({ apps: { [app]: webhookApp(`status/503/${app}`, {}, SLOW_RETRY) } }), ADMIN_TOKEN: ADMIN };
+  expect((await callWorker(await callbackRequest(app, textMessage("byte for byte", BIG_MSG_ID)), environment)).status).toBe(200);
+  await drain(app);
+  const stored = await runInDurableObject(queueStub(app), (_, state) =>
+    state.storage.sql.exec<{ id: string; body: string }>("SELECT id, body FROM events WHERE state = 'dead'").one(),
+  );
+  const get = (path: string, token: string | null = ADMIN) =>
+    callWorker(
+      new Request(`https://wecom-edge.test/admin/apps/${app}${path}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } }),
+      environment,
+    );
+  return { app, stored, get };
+}
+
+describe("one dead letter by id", () => {
+  it("answers the stored event JSON byte for byte, a 20-digit MsgId included", async () => {
+    const { stored, get } = await oneDeadLetter();
+    expect(stored.body).toContain(`"MsgId":"${BIG_MSG_ID}"`);
+    const response = await get(`/dead/${encodeURIComponent(stored.id)}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    expect(bytes).toEqual(new TextEncoder().encode(stored.body));
+  });
+
+  it("is one read through the index on id", async () => {
+    const { app, stored } = await oneDeadLetter();
+    const { rows, body } = await runInDurableObject(queueStub(app), async (instance: AppQueue) => {
+      const store = (instance as unknown as { store: { sql: SqlStorage } }).store;
+      const real = store.sql;
+      const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+      store.sql = {
+        exec: (query: string, ...bindings: unknown[]) => {
+          const cursor = real.exec(query, ...bindings);
+          cursors.push(cursor);
+          return cursor;
+        },
+      } as unknown as SqlStorage;
+      try {
+        const body = await instance.deadLetterBody(stored.id);
+        return { rows: cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0), body };
+      } finally {
+        store.sql = real;
+      }
+    });
+    expect(body).toBe(stored.body);
+    expect(rows).toBe(1);
+  });
+
+  it("is 404 for an id that names no dead letter, and 401 without the token", async () => {
+    const { stored, get } = await oneDeadLetter();
+    for (const id of ["evt_never", "x".repeat(200)]) {
+      const missing = await get(`/dead/${id}`);
+      expect(missing.status).toBe(404);
+      expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");
+    }
+    for (const token of [null, "wrong-token-wrong-token-wrong-token"]) {
+      const refused = await get(`/dead/${stored.id}`, token);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect(await refused.text()).not.toContain(stored.body);
+    }
+  });
+
+  it("is 404 once the dead letter is replayed", async () => {
+    const { app, stored, get } = await oneDeadLetter();
+    await runInDurableObject(queueStub(app), (instance: AppQueue) => instance.setPaused(true));
+    expect(await runInDurableObject(queueStub(app), (instance: AppQueue) => instance.replay([stored.id]))).toBe(1);
+    expect((await get(`/dead/${stored.id}`)).status).toBe(404);
+  });
+});
