@@ -20,6 +20,7 @@ import {
   queueStub,
   received,
   receiverUrl,
+  rowsRead,
   TEST_APP,
   testEnv,
   textMessage,
@@ -182,18 +183,7 @@ describe("alerts", () => {
   it("oldest_event: asking a queue reads one row, whatever its backlog", async () => {
     const app = newBucket("deep");
     await fillQueue(app, 2_000);
-    const { rows, backlog } = await runInDurableObject(queueStub(app), async (instance) => {
-      const store = (instance as unknown as { store: { sql: SqlStorage } }).store;
-      const real = store.sql;
-      const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-      store.sql = { exec: (query: string, ...bindings: unknown[]) => cursors[cursors.push(real.exec(query, ...bindings)) - 1]! } as unknown as SqlStorage;
-      try {
-        const backlog = await instance.backlog();
-        return { rows: cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0), backlog };
-      } finally {
-        store.sql = real;
-      }
-    });
+    const { rows, result: backlog } = await rowsRead(app, (queue) => queue.backlog());
     expect(rows).toBe(1);
     expect([backlog.depth, backlog.paused]).toEqual([2_000, false]);
   });

@@ -6,7 +6,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AppQueue } from "../../src/queue/app-queue.js";
-import { callbackRequest, callWorker, drain, newBucket, queueStub, testEnv, textMessage, webhookApp } from "../support/wecom.js";
+import { callbackRequest, callWorker, drain, newBucket, queueStub, rowsRead, testEnv, textMessage, webhookApp } from "../support/wecom.js";
 
 const ADMIN = "admin-token-for-tests-only-0123456789";
 const SLOW_RETRY = { minBackoffMs: 600_000, maxBackoffMs: 600_000, maxAttempts: 1 };
@@ -42,24 +42,7 @@ describe("one dead letter by id", () => {
 
   it("is one read through the index on id", async () => {
     const { app, stored } = await oneDeadLetter();
-    const { rows, body } = await runInDurableObject(queueStub(app), async (instance: AppQueue) => {
-      const store = (instance as unknown as { store: { sql: SqlStorage } }).store;
-      const real = store.sql;
-      const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-      store.sql = {
-        exec: (query: string, ...bindings: unknown[]) => {
-          const cursor = real.exec(query, ...bindings);
-          cursors.push(cursor);
-          return cursor;
-        },
-      } as unknown as SqlStorage;
-      try {
-        const body = await instance.deadLetterBody(stored.id);
-        return { rows: cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0), body };
-      } finally {
-        store.sql = real;
-      }
-    });
+    const { rows, result: body } = await rowsRead(app, (queue) => queue.deadLetterBody(stored.id));
     expect(body).toBe(stored.body);
     expect(rows).toBe(1);
   });

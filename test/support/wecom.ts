@@ -207,3 +207,29 @@ export async function drain(app: string, giveUpAfterMs = 20_000): Promise<void> 
   }
   throw new Error(`queue ${app} did not drain`);
 }
+
+/**
+ * Runs `operation` inside the app's queue object and adds up the rows its SQL
+ * cursors read (`perQuery`: each cursor's count, for an assertion's message):
+ * how the tests hold an operation's cost flat however deep the backlog.
+ */
+export async function rowsRead<T>(app: string, operation: (queue: AppQueue) => Promise<T>): Promise<{ rows: number; perQuery: string; result: T }> {
+  return runInDurableObject(queueStub(app), async (instance) => {
+    const store = (instance as unknown as { store: { sql: SqlStorage } }).store;
+    const real = store.sql;
+    const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+    store.sql = {
+      exec: (query: string, ...bindings: unknown[]) => {
+        const cursor = real.exec(query, ...bindings);
+        cursors.push(cursor);
+        return cursor;
+      },
+    } as unknown as SqlStorage;
+    try {
+      const result = await operation(instance);
+      return { rows: cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0), perQuery: cursors.map((c) => c.rowsRead).join(","), result };
+    } finally {
+      store.sql = real;
+    }
+  });
+}
