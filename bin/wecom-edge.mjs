@@ -16,7 +16,7 @@ Commands:
   simulate   play WeCom against a gateway: the URL verification and a
              catalogue of realistic callbacks, with a pass/fail table
   tail       pull an app's events as they arrive and print them (a pull
-             consumer), acking them unless --no-ack
+             consumer) and ack them; --once --no-ack only looks
 
 Run 'wecom-edge <command> --help' for a command's options.
 `;

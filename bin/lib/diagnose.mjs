@@ -1,5 +1,6 @@
 // diagnose: walks a captured callback through every check the gateway makes, in the gateway's order.
 import { readFileSync } from 'node:fs';
+import { parseSecretJson } from './apps-file.mjs';
 import { parseOptions, UsageError } from './cli.mjs';
 import { parseCurl } from './curl.mjs';
 import { aesDecryptRaw, BASE64, ENCODING_AES_KEY, signature } from './wxcrypt.mjs';
@@ -116,13 +117,7 @@ function readSettings(o, url) {
     if (o.token !== undefined || o.key !== undefined || o['receive-id'] !== undefined) {
       throw new UsageError('--apps cannot be combined with --token/--key/--receive-id', 'diagnose');
     }
-    let apps;
-    try {
-      apps = JSON.parse(readText(o.apps, '--apps'));
-    } catch (error) {
-      if (error instanceof UsageError) throw error;
-      throw new UsageError(`${o.apps} is not JSON: ${error.message}`, 'diagnose');
-    }
+    const apps = parseSecretJson(readText(o.apps, '--apps'), o.apps, 'diagnose');
     if (apps === null || typeof apps !== 'object' || Array.isArray(apps)) throw new UsageError(`${o.apps} must hold a JSON object of apps`, 'diagnose');
     const names = Object.keys(apps);
     let name = o.app;

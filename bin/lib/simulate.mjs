@@ -2,7 +2,7 @@
 // catalogue of realistic callbacks, each sealed as WeCom seals it; every
 // answer is checked (passive replies verified and decrypted), and a pass/fail
 // table ends it. --repeat and --concurrency make it a small load tool.
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { appFromFile } from './apps-file.mjs';
 import { APP_CATALOGUE, BOT_CATALOGUE, newAibotId, SIMULATE_USER } from './catalogue.mjs';
 import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
@@ -21,7 +21,7 @@ then a catalogue of realistic callbacks, each encrypted and signed as WeCom
 does, and a resend of the first one, which the gateway must recognise. Prints
 each answer (passive replies are verified and decrypted) and ends with a
 pass/fail table. The events are real to the gateway: they reach the app's
-webhook or queue like WeCom's own, from FromUserName "${SIMULATE_USER}".
+webhook or queue like WeCom's own, from a FromUserName "${SIMULATE_USER}-…".
 
   <base-url>          the gateway, e.g. https://wecom.example.com or
                       http://127.0.0.1:8787 (callbacks go to /callback/NAME)
@@ -30,7 +30,8 @@ webhook or queue like WeCom's own, from FromUserName "${SIMULATE_USER}".
 The app's settings:
   --apps FILE         a WECOM_APPS JSON file: the app's token, encodingAESKey
                       and receiveId (the first of a list; a placeholder corp id
-                      for "*"); an app with "bot" is an AI bot
+                      for "*"); an app with "bot" is an AI bot. Keep it
+                      chmod 600: secrets on the command line show in ps
   --token T           the callback Token
   --key K             the EncodingAESKey (43 characters)
   --receive-id ID     the receiveId to encrypt for (your corpid, a suite id…)
@@ -41,12 +42,14 @@ What to send:
   --only NAME,…       only these catalogue items, in catalogue order. Apps:
                       ${names(APP_CATALOGUE)}
                       AI bots: ${names(BOT_CATALOGUE)}
-  --repeat N          run the selection N times, each with fresh values (default 1)
+  --repeat N          run the selection N times, each with fresh values
+                      (default 1, at most 100000)
   --concurrency N     up to N requests at once (default 1)
   --timeout MS        how long to wait for each answer (default 5000, WeCom's limit)
 
 Output:
   --json              one JSON object with every result and the latency summary
+                      (with an "error" instead when the gateway cannot be reached)
   --quiet             no line per callback: only the table (and the summary)
   -h, --help          show this help
 
@@ -59,6 +62,9 @@ as a duplicate of the same event (header wecom-edge-duplicate: 1).
 Exit status: 0 when everything passed, 1 when anything failed or the gateway
 cannot be reached, 2 on a usage error.
 `;
+
+/** --repeat beyond this is a usage error: every result is kept for the table and --json. */
+const MAX_REPEAT = 100_000;
 
 /** receiveId "*" accepts any: simulate then needs one to encrypt for. */
 export const PLACEHOLDER_CORP_ID = 'ww0000000000000000';
@@ -102,7 +108,7 @@ export async function simulate(argv, out) {
     app,
     agentId,
     selected,
-    repeat: integerOption('simulate', '--repeat', o.repeat, { min: 1, max: 1_000_000, fallback: 1 }),
+    repeat: integerOption('simulate', '--repeat', o.repeat, { min: 1, max: MAX_REPEAT, fallback: 1 }),
     concurrency: integerOption('simulate', '--concurrency', o.concurrency, { min: 1, max: 1000, fallback: 1 }),
     timeoutMs: integerOption('simulate', '--timeout', o.timeout, { min: 100, max: 600_000, fallback: 5000 }),
   };
@@ -184,39 +190,57 @@ function selectItems(catalogue, only, bot) {
 async function run(plan, view, out) {
   const runStart = Math.floor(Date.now() / 1000);
   const aibotId = newAibotId();
-  const tasks = [];
-  for (let rep = 0; rep < plan.repeat; rep++) {
-    // Distinct CreateTimes across repetitions: events without an id of their own (subscribe…) stay distinct.
-    const ctx = { corpId: plan.app.receiveId, agentId: plan.agentId, aibotId, user: SIMULATE_USER, createTime: runStart - rep };
-    const repTasks = plan.selected.map((item) => ({ item, rep, ctx, done: deferred() }));
-    const firstCallback = repTasks.find((t) => t.item.kind === 'callback');
-    const text = repTasks.find((t) => t.item.name === 'text');
-    for (const t of repTasks) {
-      if (t.item.kind === 'resend') t.base = firstCallback;
-      if (t.item.kind === 'refresh') t.base = text;
+  const hasResend = plan.selected.some((item) => item.kind === 'resend');
+  // Made a repetition at a time, as the pool reaches them: a long --repeat holds its results, not its requests.
+  function* makeTasks() {
+    let index = 0;
+    for (let rep = 0; rep < plan.repeat; rep++) {
+      // A sender of its own for each repetition: an event with no id of its own (subscribe, click…) is then new, even
+      // beside another run's in the same second, as it would be from another user.
+      const user = `${SIMULATE_USER}-${randomBytes(4).toString('hex')}`;
+      const ctx = { corpId: plan.app.receiveId, agentId: plan.agentId, aibotId, user, createTime: runStart - rep };
+      const repTasks = plan.selected.map((item) => ({ item, rep, ctx, index: index++, done: deferred() }));
+      const firstCallback = repTasks.find((t) => t.item.kind === 'callback');
+      const text = repTasks.find((t) => t.item.name === 'text');
+      if (hasResend) firstCallback.keepSealed = true;
+      for (const t of repTasks) {
+        if (t.item.kind === 'resend') t.base = firstCallback;
+        if (t.item.kind === 'refresh') t.base = text;
+      }
+      yield* repTasks;
     }
-    tasks.push(...repTasks);
   }
-  view.start();
-  const results = [];
-  const started = performance.now();
-  const runOne = async (task) => {
-    const result = await runTask(plan, task);
+  const tasks = makeTasks();
+  const results = new Array(plan.repeat * plan.selected.length);
+  const settle = (task, result) => {
     task.done.resolve(result);
-    results.push(result);
+    results[task.index] = result;
     view.result(result);
-    return result;
+    slim(result, task, view);
   };
-  // The first request alone: an unreachable gateway is said once, not once per callback.
-  const first = await runOne(tasks[0]);
+  const started = performance.now();
+  // The first request alone: an unreachable gateway is said once, on stderr, not once per callback.
+  const firstTask = tasks.next().value;
+  const first = await runTask(plan, firstTask);
   if (first.unreachable) {
-    out.stderr(`wecom-edge simulate: ${first.summary}\n`);
+    view.unreachable(first.error);
+    out.stderr(`wecom-edge simulate: ${first.error}\n`);
     return 1;
   }
-  await pool(tasks.slice(1), plan.concurrency, runOne);
+  view.start();
+  settle(firstTask, first);
+  await pool(tasks, plan.concurrency, async (task) => settle(task, await runTask(plan, task)));
   const seconds = (performance.now() - started) / 1000;
-  const ordered = tasks.map((t) => results.find((r) => r.task === t));
-  return view.end(ordered, seconds);
+  return view.end(results, seconds);
+}
+
+/** Once judged and shown, a result keeps only what the table, the summary and --json need. */
+function slim(result, task, view) {
+  result.details = undefined;
+  result.plaintext = undefined;
+  result.reply = undefined;
+  if (!task.keepSealed) result.sealed = undefined; // the resend of its repetition takes it, then drops it
+  if (!view.keepsReplies) result.replyPlaintext = undefined;
 }
 
 function deferred() {
@@ -225,17 +249,17 @@ function deferred() {
   return { promise, resolve };
 }
 
+/** Runs every task of the iterator `tasks`, up to `concurrency` at once. */
 async function pool(tasks, concurrency, runOne) {
-  let next = 0;
   const worker = async () => {
-    while (next < tasks.length) await runOne(tasks[next++]);
+    for (let next = tasks.next(); !next.done; next = tasks.next()) await runOne(next.value);
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+  await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
 async function runTask(plan, task) {
   const { item } = task;
-  const result = { task, name: item.name, rep: task.rep, method: item.kind === 'verify' ? 'GET' : 'POST', status: null, ms: null, ok: false, summary: '', details: [] };
+  const result = { name: item.name, rep: task.rep, method: item.kind === 'verify' ? 'GET' : 'POST', status: null, ms: null, ok: false, summary: '', details: [] };
   try {
     if (item.kind === 'verify') await verifyUrl(plan, result);
     else await callback(plan, task, result);
@@ -270,6 +294,7 @@ async function callback(plan, task, result) {
   if (item.kind === 'resend') {
     base = await task.base.done.promise;
     sealed = base.sealed;
+    base.sealed = undefined;
     result.label = `resend (${base.name})`;
   } else {
     const ctx = { ...task.ctx };
@@ -359,7 +384,7 @@ function judgeAnswer(plan, sealed, text, format, result) {
     let what = `reply ${JSON.stringify(r.msgtype ?? r.response_type ?? '?')}`;
     if (r.msgtype === 'stream') {
       what = `stream ${r.stream?.id} (finish ${r.stream?.finish}): ${JSON.stringify(r.stream?.content ?? '')}`;
-      if (result.task.item.name === 'text') result.streamId = r.stream?.id;
+      if (result.name === 'text') result.streamId = r.stream?.id;
     } else if (r.msgtype === 'text') what = `text ${JSON.stringify(r.text?.content ?? '')}`;
     pass(result, `verified reply: ${what}`);
   } else {
@@ -395,6 +420,8 @@ function labelOf(result, repeat) {
 
 function textView(out, plan, { quiet }) {
   return {
+    keepsReplies: false,
+    unreachable() {},
     start() {
       const kind = plan.app.bot ? 'AI bot, JSON callbacks' : `XML callbacks, AgentID ${plan.agentId}`;
       out.stdout(`Simulating WeCom against ${plan.callbackUrl} (${kind}, receiveId ${JSON.stringify(plan.app.receiveId)})\n${quiet ? '' : '\n'}`);
@@ -428,16 +455,18 @@ function textView(out, plan, { quiet }) {
 }
 
 function jsonView(out, plan) {
+  const head = { url: plan.callbackUrl, app: plan.name, bot: plan.app.bot, receiveId: plan.app.receiveId };
   return {
+    keepsReplies: true,
+    unreachable(error) {
+      out.stdout(`${JSON.stringify({ ...head, error }, null, 2)}\n`);
+    },
     start() {},
     result() {},
     end(results, seconds) {
       const passed = results.filter((r) => r.ok).length;
       const report = {
-        url: plan.callbackUrl,
-        app: plan.name,
-        bot: plan.app.bot,
-        receiveId: plan.app.receiveId,
+        ...head,
         results: results.map((r) => ({
           name: r.name,
           repetition: r.rep + 1,

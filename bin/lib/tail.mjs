@@ -1,29 +1,37 @@
 // tail: a pull consumer for the terminal. Pulls an app's events as they
 // arrive, prints each (its JSON exactly as the gateway stored it), and acks
-// them under the pull's lease unless --no-ack.
+// them under the pull's lease; with --once --no-ack it looks, then releases
+// every lease at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appFromFile } from './apps-file.mjs';
 import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
 import { exchange, NetworkError, refusalOf } from './http.mjs';
 import { arrayElementTexts } from './json-text.mjs';
 
-export const TAIL_HELP = `Usage: wecom-edge tail <base-url> --app NAME (--token PULL_TOKEN | --apps FILE)
-                      [--once] [--no-ack] [--json] [--max N] [--lease SECONDS] [--interval SECONDS]
+export const TAIL_HELP = `Usage: wecom-edge tail <base-url> --app NAME (--apps FILE | --token PULL_TOKEN)
+                      [--once [--no-ack]] [--json] [--max N] [--lease SECONDS] [--interval SECONDS]
 
 Pulls the events of a pull app (one with "pull" in WECOM_APPS) as they arrive
 and prints each: a header line (when it was received, its id, its MsgType and
 Event), then its JSON exactly as the gateway keeps it. Each batch is acked
 under its lease once printed, so the events leave the queue: tail is then the
-app's consumer. With --no-ack nothing is acked and the leases simply run out,
-so the events come back to the next pull (a way to look without taking).
+app's consumer, and competes with any other (use a test app, or run it while
+the real consumer does not).
+
+With --once --no-ack it only looks: it pulls until nothing more is leased,
+prints, then releases every lease at once (nack, delaySeconds 0), so the
+consumer gets the events right away. Each look still counts one delivery
+toward the app's pull.maxAttempts (default 20), after which an event becomes
+a dead letter. --no-ack without --once is refused.
 
   <base-url>          the gateway, e.g. https://wecom.example.com
   --app NAME          the app, as named in WECOM_APPS
-  --token T           the app's pull.token
-  --apps FILE         a WECOM_APPS JSON file instead: the app's pull.token
+  --apps FILE         a WECOM_APPS JSON file: the app's pull.token (keep it
+                      chmod 600; a token on the command line shows in ps)
+  --token T           the app's pull.token on the command line instead
 
   --once              drain what is there now and exit (for scripts and tests)
-  --no-ack            print only; never ack (leases expire, events come back)
+  --no-ack            with --once: look without taking (see above)
   --json              one event JSON per line (NDJSON), nothing else on stdout
   --max N             events per pull, 1..100 (default 10)
   --lease SECONDS     how long a pull leases its events, 1..43200 (default 60)
@@ -33,7 +41,9 @@ so the events come back to the next pull (a way to look without taking).
 
 Network failures and 5xx answers are retried with backoff (1 s doubling to
 30 s) and reported on stderr; with --once, tail gives up after 3 attempts.
-Ctrl-C stops it cleanly (a batch being printed is still acked).
+An ack or release is retried likewise, up to 3 attempts; any other answer to
+it is reported at once. Ctrl-C stops it cleanly (a batch being printed is
+still acked; with --no-ack, what was looked at is released).
 
 Exit status: 0 when stopped or drained, 1 on a wrong token or an unreachable
 gateway (--once), 2 on a usage error.
@@ -66,6 +76,14 @@ export async function tail(argv, out) {
   const base = parseBaseUrl(positionals[0], 'tail');
   const name = appOption('tail', o.app);
   const token = pullToken(o, name);
+  if (o['no-ack'] && !o.once) {
+    throw new UsageError(
+      '--no-ack needs --once: every pull leases the events it shows and counts one delivery toward pull.maxAttempts (default 20), ' +
+        'so following without acking would lease the same events again every --lease seconds until they became dead letters. ' +
+        'Use --once --no-ack to look once (the events are then released to the consumer at once)',
+      'tail',
+    );
+  }
   const settings = {
     queueUrl: `${base}/queue/${name}`,
     token,
@@ -106,18 +124,62 @@ function pullToken(o, name) {
 }
 
 const GIVE_UP_ONCE = 3;
+const SETTLE_ATTEMPTS = 3;
 const backoffMs = (failures) => Math.min(30_000, 1000 * 2 ** (failures - 1));
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 async function consume(s, out, signal) {
   const headers = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json', 'user-agent': 'wecom-edge tail' };
+  const tally = { printed: 0, settled: 0 };
+  if (s.ack) {
+    const code = await pullLoop(s, headers, out, signal, tally, (batch) => settle(s, headers, 'ack', batch, out));
+    return code ?? stopped(s, out, signal, tally, 'acked');
+  }
+  // --no-ack: every lease is kept until nothing more is leased, so no event is seen twice, then all are released.
+  out.stderr(`tail: warning: --no-ack still leases what it shows, and each look counts one delivery toward pull.maxAttempts (default 20); the events are released to the consumer at once\n`);
+  const held = [];
+  let code;
+  let failure;
+  try {
+    code = await pullLoop(s, headers, out, signal, tally, (batch) => {
+      held.push(batch);
+      return 0;
+    });
+  } catch (error) {
+    failure = error;
+  }
+  // Also after Ctrl-C, or a failed pull: the consumer should not wait for the leases to run out.
+  for (const batch of held) {
+    const released = await settle(s, headers, 'nack', batch, out);
+    if (released === undefined) return 1;
+    tally.settled += released;
+  }
+  if (failure !== undefined) throw failure;
+  return code ?? stopped(s, out, signal, tally, 'released');
+}
+
+function stopped(s, out, signal, { printed, settled }, verb) {
+  if (s.json) return 0;
+  const events = plural(printed, 'event');
+  if (signal.aborted) out.stderr(`tail: stopped after ${events}${s.ack ? '' : `, ${settled} released`}\n`);
+  else out.stderr(`tail: drained, ${events} printed${settled === printed ? ` and ${verb}` : `, ${settled} ${verb}`}\n`);
+  return 0;
+}
+
+/**
+ * Pulls until stopped (or, with --once, until a pull leases nothing), printing
+ * each batch and handing it to `onBatch`, which returns how many it settled,
+ * or undefined when tail must stop (a 401). Returns an exit code when tail
+ * must stop now, or undefined.
+ */
+async function pullLoop(s, headers, out, signal, tally, onBatch) {
   let failures = 0;
-  let printed = 0;
-  const stopped = () => {
-    const events = `${printed} event${printed === 1 ? '' : 's'}`;
-    if (!s.json) out.stderr(signal.aborted ? `tail: stopped after ${events}\n` : `tail: drained, ${events}${s.ack ? ' printed and acked' : ' printed, none acked'}\n`);
-    return 0;
-  };
+  let firstLease;
   while (!signal.aborted) {
+    if (!s.ack && firstLease !== undefined && performance.now() - firstLease > s.leaseSeconds * 500) {
+      out.stderr(`tail: stopped looking after ${plural(tally.printed, 'event')}: half of the first pull's --lease ${s.leaseSeconds} is gone, and an event whose lease runs out would be shown again; use a longer --lease\n`);
+      return undefined;
+    }
     let problem;
     let answer;
     try {
@@ -168,14 +230,21 @@ async function consume(s, out, signal) {
       if (!(await pause(s.intervalMs, signal))) break;
       continue;
     }
+    firstLease ??= performance.now();
+    const ids = [];
     for (const text of batch.events) {
-      print(out, text, batch.attempts, s.json);
-      printed++;
+      const event = print(out, text, batch.attempts, s.json);
+      tally.printed++;
+      if (typeof event?.id === 'string' && event.id !== '') ids.push(event.id);
+      else out.stderr(`tail: an event without an "id" (not the gateway's event JSON) was printed as it came, and is not ${s.ack ? 'acked' : 'released'}\n`);
     }
-    // Acked even after Ctrl-C: what was printed is done.
-    if (s.ack) await ack(s, headers, batch, out);
+    if (ids.length === 0) continue;
+    // Settled even after Ctrl-C: what was printed is done.
+    const settled = await onBatch({ ids, lease: batch.lease });
+    if (settled === undefined) return 1;
+    tally.settled += settled;
   }
-  return stopped();
+  return undefined;
 }
 
 function describe(text) {
@@ -198,26 +267,30 @@ function readBatch(text) {
     const events = arrayElementTexts(text, 'events');
     const parsed = JSON.parse(text);
     if (events === undefined) return undefined;
-    return { events, lease: parsed.lease, attempts: parsed.attempts ?? {} };
+    if (events.length > 0 && typeof parsed.lease !== 'string') return undefined;
+    const attempts = parsed.attempts !== null && typeof parsed.attempts === 'object' ? parsed.attempts : {};
+    return { events, lease: parsed.lease, attempts };
   } catch {
     return undefined;
   }
 }
 
+/** Prints one event; returns its parse when it is a JSON object, else undefined. */
 function print(out, text, attempts, json) {
   let event;
   try {
-    event = JSON.parse(text);
-  } catch {
-    event = {};
-  }
+    const parsed = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) event = parsed;
+  } catch {}
   if (json) {
     // One line per event: a line break in stored JSON can only sit between tokens, where a space means the same.
     out.stdout(`${text.replace(/[\r\n]+/g, ' ')}\n`);
-    return;
+    return event;
   }
-  const delivery = attempts[event.id] > 1 ? `  (delivery ${attempts[event.id]})` : '';
-  out.stdout(`${event.receivedAt ?? '?'}  ${event.id ?? '?'}  ${kindOf(event)}${delivery}\n${text}\n\n`);
+  const e = event ?? {};
+  const delivery = typeof e.id === 'string' && attempts[e.id] > 1 ? `  (delivery ${attempts[e.id]})` : '';
+  out.stdout(`${e.receivedAt ?? '?'}  ${e.id ?? '?'}  ${kindOf(e)}${delivery}\n${text}\n\n`);
+  return event;
 }
 
 /** What an event is, in WeCom's words: MsgType/Event[/ChangeType], InfoType, or a bot's msgtype[/eventtype]. */
@@ -228,24 +301,59 @@ export function kindOf(event) {
   return parts.filter((x) => typeof x === 'string' && x !== '').join('/') || 'xml';
 }
 
-async function ack(s, headers, batch, out) {
-  const ids = batch.events.map((text) => JSON.parse(text).id);
+/**
+ * Acks (`verb` "ack") or releases at once ("nack") one batch under its lease.
+ * Network failures and 5xx answers are retried, up to 3 attempts; any other
+ * answer is final. Returns how many the gateway acked or released (0 when it
+ * failed, reported on stderr), or undefined on a 401 (reported).
+ */
+async function settle(s, headers, verb, { ids, lease }, out) {
+  const url = `${s.queueUrl}/${verb}`;
+  const body = JSON.stringify(verb === 'ack' ? { ids, lease } : { ids, lease, delaySeconds: 0 });
+  const failed = (problem) => {
+    out.stderr(`tail: could not ${verb === 'ack' ? 'ack' : 'release'} ${plural(ids.length, 'event')} (${problem}); they come back when the lease runs out\n`);
+    return 0;
+  };
   for (let attempt = 1; ; attempt++) {
+    let problem;
     try {
-      const answer = await exchange(`${s.queueUrl}/ack`, { method: 'POST', headers, body: JSON.stringify({ ids, lease: batch.lease }), timeoutMs: s.timeoutMs });
-      if (answer.status !== 200) throw new NetworkError(`the gateway answered ${answer.status}${describe(answer.text)}`, 'answer');
-      const result = JSON.parse(answer.text);
-      for (const { id, reason } of result.notAcked ?? []) {
-        out.stderr(`tail: ${id} was not acked (${reason}${reason === 'expired' ? ': the lease ran out, so it will be delivered again; try a longer --lease' : ''})\n`);
+      const answer = await exchange(url, { method: 'POST', headers, body, timeoutMs: s.timeoutMs });
+      if (answer.status === 401) {
+        out.stderr(`wecom-edge tail: ${UNAUTHORIZED} (401 from ${url})\n`);
+        return undefined;
       }
-      return;
+      problem = `the gateway answered ${answer.status}${describe(answer.text)}`;
+      if (answer.status === 200) return settled(answer.text, verb, out) ?? failed(`its answer is not the gateway's: ${JSON.stringify(answer.text.slice(0, 120))}`);
+      if (answer.status < 500) return failed(problem);
     } catch (error) {
-      if (!(error instanceof NetworkError) || attempt === 3) {
-        out.stderr(`tail: could not ack ${ids.length} event${ids.length === 1 ? '' : 's'} (${error.message}); they come back when the lease runs out\n`);
-        return;
-      }
-      out.stderr(`tail: ack failed (${error.message}); retrying\n`);
-      await sleep(backoffMs(attempt));
+      if (!(error instanceof NetworkError)) throw error;
+      problem = error.message;
+    }
+    if (attempt === SETTLE_ATTEMPTS) return failed(`${problem}; gave up after ${attempt} attempts`);
+    const wait = backoffMs(attempt);
+    out.stderr(`tail: ${verb} failed (${problem}); retrying in ${wait / 1000} s\n`);
+    await sleep(wait);
+  }
+}
+
+/** The count of a 200 answer to ack or nack, each id it left reported on stderr; undefined when the answer is not the gateway's. */
+function settled(text, verb, out) {
+  let result;
+  try {
+    result = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const count = verb === 'ack' ? result?.acked : result?.released;
+  const left = verb === 'ack' ? result?.notAcked : result?.notReleased;
+  if (typeof count !== 'number' || !Array.isArray(left)) return undefined;
+  for (const entry of left) {
+    const { id, reason } = entry ?? {};
+    if (verb === 'ack') {
+      out.stderr(`tail: ${id} was not acked (${reason}${reason === 'expired' ? ': the lease ran out, so it will be delivered again; try a longer --lease' : ''})\n`);
+    } else {
+      out.stderr(`tail: ${id} was not released (${reason}${reason === 'expired' ? ': the lease had run out already, so it is due again anyway' : ''})\n`);
     }
   }
+  return count;
 }

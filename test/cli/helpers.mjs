@@ -2,13 +2,13 @@
 // (test/support/gateway.mjs): run the CLI as a child process, write a
 // WECOM_APPS file, and a webhook receiver on 127.0.0.1.
 import { execFile } from 'node:child_process';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Webhook } from 'standardwebhooks';
 
 const BIN = fileURLToPath(new URL('../../bin/wecom-edge.mjs', import.meta.url));
 
@@ -31,8 +31,8 @@ export function appsFile(apps) {
 
 /**
  * A webhook receiver on 127.0.0.1 that checks each push's Standard Webhooks
- * signature with its `secret` (set it once keygen made it) and keeps what it
- * got: { url, received, secret, close }.
+ * signature with its `secret` (set it once keygen made it), through the
+ * standardwebhooks package, and keeps what it got: { url, received, secret, close }.
  */
 export async function startReceiver() {
   const received = [];
@@ -42,13 +42,13 @@ export async function startReceiver() {
     request.on('data', (c) => chunks.push(c));
     request.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      const key = Buffer.from(receiver.secret.slice('whsec_'.length), 'base64');
-      const id = request.headers['webhook-id'];
-      const timestamp = request.headers['webhook-timestamp'];
-      const expected = Buffer.from(`v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`);
-      const given = String(request.headers['webhook-signature'] ?? '').split(' ').map((s) => Buffer.from(s));
-      const signed = given.some((g) => g.length === expected.length && timingSafeEqual(g, expected));
-      received.push({ path: request.url, id, signed, body, event: JSON.parse(body) });
+      let signed = true;
+      try {
+        new Webhook(receiver.secret).verify(body, request.headers);
+      } catch {
+        signed = false;
+      }
+      received.push({ path: request.url, id: request.headers['webhook-id'], signed, body, event: JSON.parse(body) });
       response.writeHead(signed ? 200 : 401).end();
     });
   });
@@ -115,4 +115,55 @@ export const APP_EVENT_KINDS = {
 export function kindOfEvent(e) {
   if (e.InfoType !== undefined) return e.InfoType;
   return [e.MsgType, e.Event, e.ChangeType].filter((x) => x !== undefined).join('/');
+}
+
+/**
+ * A stand-in for the gateway's pull API on 127.0.0.1, for the edge cases the
+ * real one does not produce on demand. `script` maps "pull", "ack" and "nack"
+ * to the answers to give, in order: { status, body } (body a string, or a
+ * value to JSON-encode), or "hang" (no answer until close). Once a list is
+ * used up, pull answers that nothing is leased, and ack/nack settle every id.
+ * Every request is kept in `requests` as { verb, authorization, body }.
+ */
+export async function startFakeQueue(script = {}) {
+  const requests = [];
+  const waiters = [];
+  const lists = { pull: [...(script.pull ?? [])], ack: [...(script.ack ?? [])], nack: [...(script.nack ?? [])] };
+  const server = createServer((request, response) => {
+    const chunks = [];
+    request.on('data', (c) => chunks.push(c));
+    request.on('end', () => {
+      const verb = /^\/queue\/[^/]+\/(pull|ack|nack)$/.exec(request.url)?.[1];
+      const text = Buffer.concat(chunks).toString('utf8');
+      requests.push({ verb, authorization: request.headers.authorization, body: text === '' ? undefined : JSON.parse(text) });
+      for (const w of waiters.splice(0)) w();
+      if (verb === undefined) return response.writeHead(404).end();
+      let answer = lists[verb].shift();
+      if (answer === 'hang') return;
+      if (answer === undefined) {
+        const ids = JSON.parse(text || '{}').ids ?? [];
+        if (verb === 'pull') answer = { status: 200, body: { events: [], lease: null, attempts: {} } };
+        else if (verb === 'ack') answer = { status: 200, body: { acked: ids.length, notAcked: [] } };
+        else answer = { status: 200, body: { released: ids.length, notReleased: [] } };
+      }
+      const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body ?? '');
+      response.writeHead(answer.status, { 'content-type': 'application/json' }).end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    requests,
+    /** Resolves once `count` requests have come in. */
+    received(count) {
+      return new Promise((resolve) => {
+        const check = () => (requests.length >= count ? resolve() : waiters.push(check));
+        check();
+      });
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

@@ -82,7 +82,7 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
       const e = event.event;
       if (e.InfoType === 'suite_ticket') assert.equal(e.SuiteId, CORP_ID);
       else if (e.Event === 'kf_msg_or_event') assert.equal(e.ToUserName, CORP_ID);
-      else assert.equal(e.FromUserName, 'wecom-edge-simulate');
+      else assert.match(e.FromUserName, /^wecom-edge-simulate-[0-9a-f]{8}$/);
     }
   });
 
@@ -94,7 +94,7 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     assert.match(r.stdout, /^✔ click +POST 200 +\d+ ms {2}verified reply: update_button {2}evt_[0-9a-f]{32}$/m);
     assert.match(r.stdout, /^✔ subscribe +POST 200 +\d+ ms {2}success {2}evt_[0-9a-f]{32}$/m);
     // The decrypted replies, addressed to the simulated sender from the corp.
-    assert.match(r.stdout, /^ {4}<xml><ToUserName><!\[CDATA\[wecom-edge-simulate\]\]><\/ToUserName><FromUserName><!\[CDATA\[ww3e40cde07cc21a01\]\]><\/FromUserName><CreateTime>\d+<\/CreateTime><MsgType><!\[CDATA\[text\]\]><\/MsgType><Content><!\[CDATA\[收到: 谢谢\]\]><\/Content><\/xml>$/m);
+    assert.match(r.stdout, /^ {4}<xml><ToUserName><!\[CDATA\[wecom-edge-simulate-[0-9a-f]{8}\]\]><\/ToUserName><FromUserName><!\[CDATA\[ww3e40cde07cc21a01\]\]><\/FromUserName><CreateTime>\d+<\/CreateTime><MsgType><!\[CDATA\[text\]\]><\/MsgType><Content><!\[CDATA\[收到: 谢谢\]\]><\/Content><\/xml>$/m);
     assert.match(r.stdout, /<Button><ReplaceName><!\[CDATA\[已处理\]\]><\/ReplaceName><\/Button>/);
     // WeCom's resend of the text gets the same reply, as a duplicate.
     assert.match(r.stdout, /^✔ resend \(text\) +POST 200 +\d+ ms {2}duplicate of evt_[0-9a-f]{32}: verified reply: text "收到: 谢谢"$/m);
@@ -177,6 +177,34 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     assert.equal(new Set(ids).size, 15);
   });
 
+  test('--repeat with --concurrency and --json: results in the order of the plan, each resend a duplicate of its own repetition', async () => {
+    const r = await simulate('load', '--apps', file, '--only', 'text,image,resend', '--repeat', '4', '--concurrency', '4', '--json');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(
+      report.results.map((x) => [x.name, x.repetition, x.ok]),
+      [1, 2, 3, 4].flatMap((rep) => [['text', rep, true], ['image', rep, true], ['resend', rep, true]]),
+    );
+    for (let rep = 0; rep < 4; rep++) {
+      const [text, image, resend] = report.results.slice(rep * 3, rep * 3 + 3);
+      assert.deepEqual([text.duplicate, image.duplicate, resend.duplicate], [false, false, true]);
+      assert.equal(resend.eventId, text.eventId);
+    }
+    assert.equal(new Set(report.results.map((x) => x.eventId)).size, 8);
+    assert.deepEqual(report.table, ['text', 'image', 'resend'].map((name) => ({ name, count: 4, passed: 4, failed: 0 })));
+  });
+
+  test('two runs at once: events with no id of their own (subscribe, click) are still new events, not resends', async () => {
+    const runs = await Promise.all([1, 2].map(() => simulate('load', '--apps', file, '--only', 'subscribe,click', '--repeat', '3', '--json')));
+    const results = runs.flatMap((r) => {
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      return JSON.parse(r.stdout).results;
+    });
+    assert.equal(results.length, 12);
+    assert.deepEqual(results.filter((x) => x.duplicate), []);
+    assert.equal(new Set(results.map((x) => x.eventId)).size, 12);
+  });
+
   test('receiveId "*": callbacks are encrypted for a placeholder corp id, and the gateway takes them', async () => {
     const r = await simulate('any', '--apps', file, '--only', 'verify,text');
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -200,7 +228,11 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     assert.match(streamAlone.stderr, /use --only text,stream/);
     const badRepeat = await simulate('hr', '--apps', file, '--repeat', '0');
     assert.equal(badRepeat.code, 2);
-    assert.match(badRepeat.stderr, /--repeat must be a whole number from 1 to 1000000, got "0"/);
+    assert.match(badRepeat.stderr, /--repeat must be a whole number from 1 to 100000, got "0"/);
+    const tooMany = await simulate('hr', '--apps', file, '--repeat', '100001');
+    assert.equal(tooMany.code, 2);
+    assert.equal(tooMany.stdout, '');
+    assert.equal(tooMany.stderr, "wecom-edge simulate: --repeat must be a whole number from 1 to 100000, got \"100001\"\nRun 'wecom-edge simulate --help' for usage.\n");
     const noApp = await simulate('nope', '--apps', file);
     assert.equal(noApp.code, 2);
     assert.match(noApp.stderr, /no app "nope" in .*apps\.json \(it has: hr, rep, bot, quiet_bot, load, any\)/);
@@ -243,11 +275,16 @@ describe('simulate: help and errors', () => {
     assert.match(shortKey.stderr, /--key must be the 43-character EncodingAESKey/);
   });
 
-  test('an unreachable gateway: exit 1, said once', async () => {
+  test('an unreachable gateway: exit 1, said once, on stderr; with --json, one object with the error on stdout', async () => {
     const port = await freePort();
-    const r = await run(['simulate', `http://127.0.0.1:${port}/`, '--app', 'hr', '--token', 't', '--key', 'a'.repeat(43), '--receive-id', CORP_ID]);
-    assert.equal(r.code, 1);
-    assert.equal(r.stderr, `wecom-edge simulate: cannot reach http://127.0.0.1:${port}: the connection was refused (nothing listens there) (ECONNREFUSED)\n`);
-    assert.doesNotMatch(r.stdout, /callback +result/);
+    const args = ['simulate', `http://127.0.0.1:${port}/`, '--app', 'hr', '--token', 't', '--key', 'a'.repeat(43), '--receive-id', CORP_ID];
+    const reason = `cannot reach http://127.0.0.1:${port}: the connection was refused (nothing listens there) (ECONNREFUSED)`;
+    const r = await run(args);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', `wecom-edge simulate: ${reason}\n`]);
+
+    const json = await run([...args, '--json']);
+    assert.equal(json.code, 1);
+    assert.equal(json.stderr, `wecom-edge simulate: ${reason}\n`);
+    assert.equal(json.stdout, `${JSON.stringify({ url: `http://127.0.0.1:${port}/callback/hr`, app: 'hr', bot: false, receiveId: CORP_ID, error: reason }, null, 2)}\n`);
   });
 });

@@ -1,11 +1,11 @@
 // `wecom-edge tail` against the gateway running in workerd (wrangler dev).
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, startGateway } from '../support/gateway.mjs';
 import { sealCallback } from '../../bin/lib/wecom-side.mjs';
-import { APP_EVENT_KINDS, appsFile, kindOfEvent, run, until } from './helpers.mjs';
+import { APP_EVENT_KINDS, appsFile, kindOfEvent, run, startFakeQueue, until } from './helpers.mjs';
 
 const CORP_ID = 'ww3e40cde07cc21a01';
 const ADMIN_TOKEN = 'admin-token-for-the-cli-tests-0123456789';
@@ -18,19 +18,30 @@ async function keygen(args) {
   return JSON.parse(r.stdout);
 }
 
-/** tail's text output: [{ header: {receivedAt, id, kind, delivery}, json }] (a header line, the JSON line, a blank line). */
-function parseText(stdout) {
+/**
+ * tail's text output: [{ receivedAt, id, kind, delivery, json }] (a header line, the JSON line, a blank line).
+ * Strict, it asserts that all of `stdout` is such records; otherwise (while
+ * polling a running tail) it reads only the complete records and gives
+ * undefined for anything it cannot read yet.
+ */
+function parseText(stdout, { strict = true } = {}) {
   const lines = stdout.split('\n');
+  const complete = lines.slice(0, -1); // the last is what follows the last line break: '' or a line still coming
+  if (strict) assert.equal(lines.at(-1), '', 'the output ends with a line break');
   const events = [];
-  for (let i = 0; i < lines.length; i += 3) {
-    if (lines[i] === '' && i === lines.length - 1) break;
-    const m = HEADER.exec(lines[i]);
-    assert.ok(m, `not a header line: ${JSON.stringify(lines[i])}`);
-    assert.equal(lines[i + 2], '');
-    events.push({ receivedAt: m[1], id: m[2], kind: m[3], delivery: m[5] === undefined ? 1 : Number(m[5]), json: lines[i + 1] });
+  for (let i = 0; i + 3 <= complete.length; i += 3) {
+    const m = HEADER.exec(complete[i]);
+    if (!strict && (m === null || complete[i + 2] !== '')) return undefined;
+    assert.ok(m, `not a header line: ${JSON.stringify(complete[i])}`);
+    assert.equal(complete[i + 2], '');
+    events.push({ receivedAt: m[1], id: m[2], kind: m[3], delivery: m[5] === undefined ? 1 : Number(m[5]), json: complete[i + 1] });
   }
+  if (strict) assert.equal(complete.length % 3, 0, `a record cut short: ${JSON.stringify(stdout.slice(-200))}`);
   return events;
 }
+
+const LOOK_WARNING =
+  'tail: warning: --no-ack still leases what it shows, and each look counts one delivery toward pull.maxAttempts (default 20); the events are released to the consumer at once\n';
 
 describe('tail against the gateway in workerd', { timeout: 180_000 }, () => {
   let gateway;
@@ -53,32 +64,40 @@ describe('tail against the gateway in workerd', { timeout: 180_000 }, () => {
     await gateway?.stop();
   });
 
-  test('simulate fills a pull app; tail --no-ack shows every event and leaves them; tail acks them; then nothing is left', async () => {
+  test('simulate fills a pull app; tail --once --no-ack shows every event and releases it at once; tail acks them; then nothing is left', async () => {
     const sim = await run(['simulate', gateway.url, '--app', 'tickets', '--apps', file, '--timeout', '30000']);
     assert.equal(sim.code, 0, sim.stdout + sim.stderr);
     const kinds = Object.values(APP_EVENT_KINDS).sort();
 
-    // Look without taking: NDJSON, nothing acked, leases of 3 s simply run out.
-    const look = await tail('tickets', '--once', '--no-ack', '--json', '--lease', '3', '--max', '5');
+    // Look without taking: NDJSON, nothing acked; leases of 5 minutes, yet released at once.
+    const look = await tail('tickets', '--once', '--no-ack', '--json', '--lease', '300', '--max', '5');
     assert.equal(look.code, 0, look.stderr);
-    assert.equal(look.stderr, '');
+    assert.equal(look.stderr, LOOK_WARNING);
     const lines = look.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 17);
     const looked = lines.map((line) => JSON.parse(line));
     assert.deepEqual(looked.map((e) => kindOfEvent(e.event)).sort(), kinds);
     assert.equal(new Set(looked.map((e) => e.id)).size, 17);
     const held = await stats('tickets');
-    assert.deepEqual([held.depth, held.delivered], [17, 0]);
-    await until(async () => ((await stats('tickets')).leased === 0 ? true : undefined), 'the leases to run out');
+    assert.deepEqual([held.depth, held.delivered, held.leased], [17, 0, 0]);
 
-    // Take: printed (the second delivery of each) and acked.
+    // Another consumer gets them all at once, not after the 5 minutes, as their second delivery; it hands them back.
+    const pullToken = { authorization: `Bearer ${apps.tickets.pull.token}`, 'content-type': 'application/json' };
+    const pulled = await (await fetch(`${gateway.url}/queue/tickets/pull`, { method: 'POST', headers: pullToken, body: '{"max":100,"leaseSeconds":300}' })).json();
+    assert.deepEqual(pulled.events.map((e) => e.id).sort(), looked.map((e) => e.id).sort());
+    assert.deepEqual(Object.values(pulled.attempts), Array(17).fill(2));
+    const ids = pulled.events.map((e) => e.id);
+    const nack = await fetch(`${gateway.url}/queue/tickets/nack`, { method: 'POST', headers: pullToken, body: JSON.stringify({ ids, lease: pulled.lease, delaySeconds: 0 }) });
+    assert.deepEqual(await nack.json(), { released: 17, notReleased: [] });
+
+    // Take: printed (the third delivery of each) and acked.
     const take = await tail('tickets', '--once');
     assert.equal(take.code, 0, take.stderr);
     assert.equal(take.stderr, 'tail: drained, 17 events printed and acked\n');
     const taken = parseText(take.stdout);
     assert.equal(taken.length, 17);
     assert.deepEqual(taken.map((e) => e.kind).sort(), kinds);
-    assert.deepEqual(taken.map((e) => e.delivery), Array(17).fill(2));
+    assert.deepEqual(taken.map((e) => e.delivery), Array(17).fill(3));
     // The same bytes as the NDJSON run printed, and the header says what the JSON says.
     const byId = new Map(lines.map((line) => [JSON.parse(line).id, line]));
     for (const e of taken) {
@@ -117,7 +136,7 @@ describe('tail against the gateway in workerd', { timeout: 180_000 }, () => {
     try {
       const sim = await run(['simulate', gateway.url, '--app', 'live', '--apps', file, '--only', 'text,click', '--timeout', '30000']);
       assert.equal(sim.code, 0, sim.stdout + sim.stderr);
-      await until(() => (parseText(stdout).length === 2 ? true : undefined), 'tail to print both events');
+      await until(() => (parseText(stdout, { strict: false })?.length === 2 ? true : undefined), 'tail to print both events');
       await until(async () => ((await stats('live')).delivered === 2 ? true : undefined), 'the acks');
     } finally {
       child.kill('SIGINT');
@@ -145,7 +164,7 @@ describe('tail: help and errors', () => {
   test('--help prints the usage and exits 0', async () => {
     const r = await run(['tail', '--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Usage: wecom-edge tail <base-url> --app NAME \(--token PULL_TOKEN \| --apps FILE\)/);
+    assert.match(r.stdout, /^Usage: wecom-edge tail <base-url> --app NAME \(--apps FILE \| --token PULL_TOKEN\)/);
     assert.match(r.stdout, /--no-ack/);
   });
 
@@ -167,6 +186,18 @@ describe('tail: help and errors', () => {
     assert.match(extra.stderr, /unexpected argument "http:\/\/other"/);
   });
 
+  test('--no-ack without --once is refused: following would lease the same events again and again', async () => {
+    const r = await run(['tail', 'http://127.0.0.1:8787', '--app', 'hr', '--token', 'x', '--no-ack']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.equal(
+      r.stderr,
+      'wecom-edge tail: --no-ack needs --once: every pull leases the events it shows and counts one delivery toward pull.maxAttempts (default 20), ' +
+        'so following without acking would lease the same events again every --lease seconds until they became dead letters. ' +
+        "Use --once --no-ack to look once (the events are then released to the consumer at once)\nRun 'wecom-edge tail --help' for usage.\n",
+    );
+  });
+
   test('an unreachable gateway with --once: retried with backoff, reported, then exit 1', async () => {
     const port = await freePort();
     const r = await run(['tail', `http://127.0.0.1:${port}`, '--app', 'hr', '--token', 'x', '--once']);
@@ -174,5 +205,110 @@ describe('tail: help and errors', () => {
     const reason = `cannot reach http://127.0.0.1:${port}: the connection was refused (nothing listens there) (ECONNREFUSED)`;
     assert.equal(r.stderr, `tail: ${reason}; retrying in 1 s\ntail: ${reason}; retrying in 2 s\nwecom-edge tail: ${reason}; gave up after 3 attempts\n`);
     assert.equal(r.stdout, '');
+  });
+});
+
+/** An event as the gateway stores it, for the fake pull API. */
+const fakeEvent = (id, kind = 'text') => `{"id":"${id}","app":"fake","receiveId":"ww3e40cde07cc21a01","receivedAt":"2026-11-29T08:57:16.651Z","format":"xml","event":{"MsgType":"${kind}"},"raw":"<xml/>"}`;
+/** A pull answer: the events spliced in as they are, as the gateway does. */
+const batch = (lease, ...ids) => ({
+  status: 200,
+  body: `{"events":[${ids.map((id) => fakeEvent(id)).join(',')}],"lease":"${lease}","attempts":{${ids.map((id) => `"${id}":1`).join(',')}}}`,
+});
+const record = (id) => `2026-11-29T08:57:16.651Z  ${id}  text\n${fakeEvent(id)}\n\n`;
+
+describe('tail against a stand-in pull API: releases, acks that fail, odd answers', () => {
+  let queue;
+  afterEach(async () => {
+    await queue?.close();
+    queue = undefined;
+  });
+  const tail = (...args) => run(['tail', queue.url, '--app', 'fake', '--token', 'pull-token-0123', ...args]);
+  const verbs = () => queue.requests.map((r) => r.verb);
+
+  test('--once --no-ack keeps every lease until nothing more is leased, then releases each at once', async () => {
+    queue = await startFakeQueue({ pull: [batch('lease-1', 'evt_a', 'evt_b'), batch('lease-2', 'evt_c')] });
+    const r = await tail('--once', '--no-ack', '--max', '2');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, record('evt_a') + record('evt_b') + record('evt_c'));
+    assert.equal(r.stderr, `${LOOK_WARNING}tail: drained, 3 events printed and released\n`);
+    assert.deepEqual(verbs(), ['pull', 'pull', 'pull', 'nack', 'nack']);
+    assert.deepEqual(queue.requests.slice(3).map((q) => q.body), [
+      { ids: ['evt_a', 'evt_b'], lease: 'lease-1', delaySeconds: 0 },
+      { ids: ['evt_c'], lease: 'lease-2', delaySeconds: 0 },
+    ]);
+    assert.ok(queue.requests.every((q) => q.authorization === 'Bearer pull-token-0123'));
+  });
+
+  test('--once --no-ack stopped by Ctrl-C: what it looked at is released', async () => {
+    queue = await startFakeQueue({ pull: [batch('lease-1', 'evt_a'), 'hang'] });
+    const child = spawn(process.execPath, [BIN, 'tail', queue.url, '--app', 'fake', '--token', 'pull-token-0123', '--once', '--no-ack'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    await queue.received(2); // the second pull is waiting for its answer
+    child.kill('SIGINT');
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    assert.equal(stdout, record('evt_a'));
+    assert.equal(stderr, `${LOOK_WARNING}tail: stopped after 1 event, 1 released\n`);
+    assert.deepEqual(verbs(), ['pull', 'pull', 'nack']);
+    assert.deepEqual(queue.requests[2].body, { ids: ['evt_a'], lease: 'lease-1', delaySeconds: 0 });
+  });
+
+  test('an ack answered 400 is reported at once, not retried', async () => {
+    queue = await startFakeQueue({
+      pull: [batch('lease-1', 'evt_a')],
+      ack: [{ status: 400, body: { error: { code: 'invalid_parameter', message: 'lease must be a lease from a pull' } } }],
+    });
+    const r = await tail('--once');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, record('evt_a'));
+    assert.equal(
+      r.stderr,
+      'tail: could not ack 1 event (the gateway answered 400 invalid_parameter: lease must be a lease from a pull); they come back when the lease runs out\n' +
+        'tail: drained, 1 event printed, 0 acked\n',
+    );
+    assert.deepEqual(verbs(), ['pull', 'ack', 'pull']);
+  });
+
+  test('an ack answered 401 stops tail at once, exit 1', async () => {
+    queue = await startFakeQueue({ pull: [batch('lease-1', 'evt_a')], ack: [{ status: 401, body: { error: { code: 'unauthorized', message: 'unauthorized' } } }] });
+    const r = await tail('--once');
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, record('evt_a'));
+    assert.equal(r.stderr, `wecom-edge tail: the pull token is wrong, or the app is not a pull app (401 from ${queue.url}/queue/fake/ack)\n`);
+    assert.deepEqual(verbs(), ['pull', 'ack']);
+  });
+
+  test('an ack answered 503 is retried, and the retry acks', async () => {
+    queue = await startFakeQueue({ pull: [batch('lease-1', 'evt_a')], ack: [{ status: 503, body: 'busy' }] });
+    const r = await tail('--once');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, 'tail: ack failed (the gateway answered 503); retrying in 1 s\ntail: drained, 1 event printed and acked\n');
+    assert.deepEqual(verbs(), ['pull', 'ack', 'ack', 'pull']);
+    assert.deepEqual(queue.requests[2].body, { ids: ['evt_a'], lease: 'lease-1' });
+  });
+
+  test('an ack that comes back expired: said, with what it means', async () => {
+    queue = await startFakeQueue({ pull: [batch('lease-1', 'evt_a', 'evt_b')], ack: [{ status: 200, body: { acked: 1, notAcked: [{ id: 'evt_b', reason: 'expired' }] } }] });
+    const r = await tail('--once');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stderr,
+      'tail: evt_b was not acked (expired: the lease ran out, so it will be delivered again; try a longer --lease)\ntail: drained, 2 events printed, 1 acked\n',
+    );
+  });
+
+  test('events that are not the gateway\'s event objects are printed as they came, with a warning, and not acked', async () => {
+    const odd = { status: 200, body: `{"events":[42,{"no":"id"},${fakeEvent('evt_c')}],"lease":"lease-1","attempts":{"evt_c":3}}` };
+    queue = await startFakeQueue({ pull: [odd] });
+    const r = await tail('--once');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `?  ?  xml\n42\n\n?  ?  xml\n{"no":"id"}\n\n2026-11-29T08:57:16.651Z  evt_c  text  (delivery 3)\n${fakeEvent('evt_c')}\n\n`);
+    const warning = 'tail: an event without an "id" (not the gateway\'s event JSON) was printed as it came, and is not acked\n';
+    assert.equal(r.stderr, `${warning}${warning}tail: drained, 3 events printed, 1 acked\n`);
+    assert.deepEqual(queue.requests[1].body, { ids: ['evt_c'], lease: 'lease-1' });
   });
 });
