@@ -130,7 +130,7 @@ async function signIn(event) {
   const candidate = input.value.trim();
   input.value = "";
   if (candidate === "") return showLogin("Enter the admin token.");
-  if (!plausibleToken(candidate)) return showLogin("Wrong admin token: the gateway refused it.");
+  if (!plausibleToken(candidate)) return showLogin("That cannot be an admin token: it may hold only visible ASCII characters, without spaces. It was not sent.");
   $("sign-in").disabled = true;
   try {
     await call("GET", "/admin/apps", { bearer: candidate });
@@ -271,6 +271,9 @@ function render(list, apps) {
   const problems = [];
   if (list.configError) {
     problems.push(h("div", { class: "banner error" }, h("strong", { text: "WECOM_APPS cannot be loaded: " }), list.configError));
+  }
+  if (list.alertsError) {
+    problems.push(h("div", { class: "banner error", dataset: { problem: "alerts" } }, h("strong", { text: "WECOM_ALERTS cannot be used, no alert is sent: " }), list.alertsError));
   }
   const invalid = Object.entries(list.invalidApps ?? {});
   if (invalid.length > 0) {

@@ -47,8 +47,10 @@ export class AlertOutbox extends DurableObject<AlertsEnv> {
    * Takes an alert: held back (and counted) when one of its kind and app
    * went out less than minIntervalMinutes ago; otherwise one send per
    * channel, made by the alarm. Never waits on the network.
+   * `suppressedBefore`: alerts of this kind and app its raiser held back
+   * without asking (AlertGate in raise.ts), counted here as if they had come.
    */
-  async raise(alert: Alert): Promise<RaiseResult> {
+  async raise(alert: Alert, suppressedBefore = 0): Promise<RaiseResult> {
     const config = currentAlerts(this.env);
     if (!config || !isOn(config, alert.kind)) return "off";
     const now = Date.now();
@@ -56,7 +58,8 @@ export class AlertOutbox extends DurableObject<AlertsEnv> {
       logAlert({ outcome: "dropped", kind: alert.kind, app: alert.app, count: 1, detail: `the outbox holds ${ALERT_LIMITS.maxPending} sends` });
       return "full";
     }
-    const suppressed = this.store.admit(alert.kind, alert.app, now, config.minIntervalMinutes * 60_000);
+    const heldBefore = Number.isSafeInteger(suppressedBefore) && suppressedBefore > 0 ? suppressedBefore : 0;
+    const suppressed = this.store.admit(alert.kind, alert.app, now, config.minIntervalMinutes * 60_000, heldBefore);
     if (suppressed === null) return "suppressed";
     const occurrence = { at: now, suppressed };
     const id = `alert_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`;
@@ -90,6 +93,12 @@ export class AlertOutbox extends DurableObject<AlertsEnv> {
     if (!hasChannel(config, row)) {
       this.store.remove(row.seq);
       logAlert({ ...line, outcome: "dropped", count: 1, detail: "its channel is no longer in WECOM_ALERTS" });
+      return;
+    }
+    if (row.attempts >= ALERT_LIMITS.maxAttempts) {
+      // Its last attempt was claimed, and this object died before it ended: no attempt beyond the cap.
+      this.store.remove(row.seq);
+      logAlert({ ...line, outcome: "gave_up", attempts: row.attempts, detail: "the last attempt did not finish" });
       return;
     }
     const attempt = row.attempts + 1;

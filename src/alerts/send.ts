@@ -5,6 +5,7 @@
  * the outbox's business. Errors never quote a URL: the robot's carries its key.
  */
 import { readWithin } from "../lib/streams.js";
+import { postWithin } from "../webhook/post.js";
 import { sendWebhook, USER_AGENT } from "../webhook/send.js";
 import { safeMessage } from "./alerts.js";
 import type { AlertsConfig, RobotConfig } from "./config.js";
@@ -29,33 +30,17 @@ export async function sendAlert(config: AlertsConfig, row: OutboxRow, attempt: n
   return outcome.ok ? { ok: true } : { ok: false, error: safeMessage(outcome.error) };
 }
 
-/**
- * POSTs a robot message, with a timer of its own cleared as soon as the
- * answer is read (a pending AbortSignal.timeout() would hold the Durable
- * Object's eviction, as webhook/send.ts explains).
- */
+/** POSTs a robot message (webhook/post.ts), reading at most 4 KiB of its answer within the same timer. */
 async function postToRobot(robot: RobotConfig, body: string): Promise<SendOutcome> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException("robot timeout", "TimeoutError")), robot.timeoutMs);
-  try {
-    const response = await fetch(robot.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "user-agent": USER_AGENT },
-      body,
-      redirect: "manual",
-      signal: controller.signal,
-    });
-    const bytes = response.body ? await readWithin(response.body, 4_096) : new Uint8Array();
-    if (response.status !== 200) return { ok: false, error: `robot answered ${response.status}` };
-    const errcode = errcodeOf(bytes);
-    if (errcode === 0) return { ok: true };
-    return { ok: false, error: errcode === null ? "robot answered 200 without an errcode" : `robot answered errcode ${errcode}` };
-  } catch (error) {
-    if (controller.signal.aborted) return { ok: false, error: `no answer within ${robot.timeoutMs} ms` };
-    return { ok: false, error: safeMessage(`request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : "unknown error"}`) };
-  } finally {
-    clearTimeout(timer);
-  }
+  const headers = { "content-type": "application/json", "user-agent": USER_AGENT };
+  const answer = await postWithin(robot.url, headers, body, robot.timeoutMs, async (response) =>
+    response.body ? readWithin(response.body, 4_096) : new Uint8Array(),
+  );
+  if ("error" in answer) return { ok: false, error: safeMessage(answer.error) };
+  if (answer.response.status !== 200) return { ok: false, error: `robot answered ${answer.response.status}` };
+  const errcode = errcodeOf(answer.value);
+  if (errcode === 0) return { ok: true };
+  return { ok: false, error: errcode === null ? "robot answered 200 without an errcode" : `robot answered errcode ${errcode}` };
 }
 
 /** `errcode` of WeCom's JSON answer; its `errmsg` is not kept (it may echo the request). */

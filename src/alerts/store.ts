@@ -50,15 +50,16 @@ export class OutboxStore {
 
   /**
    * The rate limit of one kind and app: null when one was sent less than
-   * `intervalMs` ago (this one is counted as held back); otherwise how many
-   * were held back since the last, and `now` becomes the last.
+   * `intervalMs` ago (this one, and the `heldBefore` its raiser held back
+   * without asking, are counted as held back); otherwise how many were held
+   * back since the last, and `now` becomes the last.
    */
-  admit(kind: string, app: string, now: number, intervalMs: number): number | null {
+  admit(kind: string, app: string, now: number, intervalMs: number, heldBefore = 0): number | null {
     const row = this.sql
       .exec<{ sent_at: number; suppressed: number }>("SELECT sent_at, suppressed FROM rate WHERE kind = ? AND app = ?", kind, app)
       .toArray()[0];
     if (row && now - row.sent_at < intervalMs) {
-      this.sql.exec("UPDATE rate SET suppressed = suppressed + 1 WHERE kind = ? AND app = ?", kind, app);
+      this.sql.exec("UPDATE rate SET suppressed = suppressed + ? WHERE kind = ? AND app = ?", 1 + heldBefore, kind, app);
       return null;
     }
     this.sql.exec(
@@ -68,7 +69,7 @@ export class OutboxStore {
       app,
       now,
     );
-    return row?.suppressed ?? 0;
+    return (row?.suppressed ?? 0) + heldBefore;
   }
 
   add(id: string, channel: Channel, kind: string, app: string, body: string, dueAt: number): void {

@@ -7,7 +7,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { deadLetterAlert, pushPausedAlert, refusalBurstAlert } from "../alerts/alerts.js";
 import { currentAlerts } from "../alerts/config.js";
-import { raiseAlert, type RaiseEnv } from "../alerts/raise.js";
+import { AlertGate, type RaiseEnv } from "../alerts/raise.js";
 import type { WebhookConfig } from "../config.js";
 import { encodeUtf8 } from "../lib/bytes.js";
 import { logQueue } from "../log.js";
@@ -154,6 +154,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   /** The alarm as this object last set or read it: undefined until read. */
   private alarmAt: number | null | undefined;
   private pushing = false;
+  /** Holds back alerts the outbox would rate-limit, and counts them (README, "Alerts"). */
+  private readonly alerts = new AlertGate();
   private paused: boolean;
   /** The sweep said this queue's app left WECOM_APPS. */
   private removed: boolean;
@@ -297,7 +299,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       pulled.ids.push(event.id);
     }
     // After the writes above: a rare pull that dead-letters waits for one call to the alert outbox.
-    if (dead.length > 0) await raiseAlert(this.env, deadLetterAlert(app, "pull", dead, lastError));
+    if (dead.length > 0) await this.alerts.raise(this.env, deadLetterAlert(app, "pull", dead, lastError));
     return pulled.events.length > 0 ? { ...pulled, lease } : pulled;
   }
 
@@ -363,8 +365,12 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       } finally {
         this.pushing = false;
       }
-      // The batch is stored: what died in it may raise an alert (README, "Alerts").
-      if (report.deadLetters.length > 0 && current()) await this.raiseForBatch(app, report);
+      // The batch is stored: what died in it may raise an alert (README, "Alerts"). The next
+      // push is scheduled first, and the alarm does not wait for the outbox: the next alarm
+      // runs only once this one has returned, so a slow outbox would hold up every push.
+      await this.schedule();
+      if (report.deadLetters.length > 0 && current()) this.ctx.waitUntil(this.raiseForBatch(app, report));
+      return;
     }
     await this.schedule();
   }
@@ -490,9 +496,9 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   private async raiseForBatch(app: string, report: BatchReport): Promise<void> {
     const paused = report.deadLetters.filter((dead) => dead.paused).map((dead) => dead.id);
     const died = report.deadLetters.filter((dead) => !dead.paused);
-    if (paused.length > 0) await raiseAlert(this.env, pushPausedAlert(app, paused));
+    if (paused.length > 0) await this.alerts.raise(this.env, pushPausedAlert(app, paused));
     if (died.length > 0) {
-      await raiseAlert(this.env, deadLetterAlert(app, "push", died.map((dead) => dead.id), died[died.length - 1]!.error));
+      await this.alerts.raise(this.env, deadLetterAlert(app, "push", died.map((dead) => dead.id), died[died.length - 1]!.error));
     }
   }
 
@@ -505,7 +511,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const total = codes.reduce((sum, code) => sum + code.count, 0);
     if (total <= burst.count) return;
     const top = codes[0]!;
-    await raiseAlert(this.env, refusalBurstAlert(app, total, burst.minutes, burst.count, top.code, top.count, top.hint));
+    await this.alerts.raise(this.env, refusalBurstAlert(app, total, burst.minutes, burst.count, top.code, top.count, top.hint));
   }
 
   // ---- settings and the alarm ----

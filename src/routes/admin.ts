@@ -179,15 +179,23 @@ async function drop(context: RouteContext): Promise<Response> {
 }
 
 const APP = "([^/]+)";
+/** Every admin answer is `cache-control: no-store` (serve.ts): stats, event JSON and refusals alike. */
+const admin = (path: RegExp, methods: Route["methods"], appParam?: number): Route => ({
+  name: "admin",
+  path,
+  methods,
+  ...(appParam !== undefined ? { appParam } : {}),
+  noStore: true,
+});
 export const adminRoutes: Route[] = [
-  { name: "admin", path: /^\/admin\/apps\/?$/, methods: { GET: list } },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/?$`), methods: { GET: stats }, appParam: 0 },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/dead/?$`), methods: { GET: dead }, appParam: 0 },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/dead/([^/]+)$`), methods: { GET: deadOne }, appParam: 0 },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/refusals/?$`), methods: { GET: refusals }, appParam: 0 },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/replay/?$`), methods: { POST: replay }, appParam: 0 },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/purge/?$`), methods: { POST: purge }, appParam: 0 },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/pause/?$`), methods: { POST: pause }, appParam: 0 },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/resume/?$`), methods: { POST: resume }, appParam: 0 },
-  { name: "admin", path: new RegExp(`^/admin/apps/${APP}/drop/?$`), methods: { POST: drop }, appParam: 0 },
+  admin(/^\/admin\/apps\/?$/, { GET: list }),
+  admin(new RegExp(`^/admin/apps/${APP}/?$`), { GET: stats }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/dead/?$`), { GET: dead }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/dead/([^/]+)$`), { GET: deadOne }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/refusals/?$`), { GET: refusals }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/replay/?$`), { POST: replay }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/purge/?$`), { POST: purge }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/pause/?$`), { POST: pause }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/resume/?$`), { POST: resume }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/drop/?$`), { POST: drop }, 0),
 ];

@@ -18,7 +18,7 @@ async function health({ env }: RouteContext): Promise<Response> {
     return jsonResponse({ ok, apps: config.apps.size, invalidApps: config.invalidApps.size, ...alertsCount(env) }, ok ? 200 : 503);
   } catch (error) {
     const refused = asWecomError(error);
-    return jsonResponse({ ok: false, error: { code: refused.code, message: refused.message } }, statusOf(refused.code));
+    return jsonResponse({ ok: false, error: { code: refused.code, message: refused.message }, ...alertsCount(env) }, statusOf(refused.code));
   }
 }
 

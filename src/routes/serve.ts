@@ -15,6 +15,8 @@ export interface ServeOptions {
   readonly allow: readonly string[];
   /** False for routes polled by monitors (/healthz): no log line. */
   readonly log: boolean;
+  /** `cache-control: no-store` on every answer, success or refusal (the admin API's). */
+  readonly noStore?: boolean;
 }
 
 export async function serve(
@@ -40,6 +42,7 @@ export async function serve(
     if (refused.code === "unauthorized") headers.set("www-authenticate", "Bearer");
     response = errorResponse(refused, headers);
   }
+  if (options.noStore) response.headers.set("cache-control", "no-store");
   log.status = response.status;
   log.outcome = response.status < 400 ? "ok" : response.status < 500 ? "refused" : "failed";
   log.durationMs = Date.now() - started;

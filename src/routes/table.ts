@@ -34,6 +34,8 @@ export interface Route {
   /** Which capture names the app, for the log line. */
   readonly appParam?: number;
   readonly log?: false;
+  /** Every answer, refusals included, gets `cache-control: no-store`: it holds what no cache may keep. */
+  readonly noStore?: true;
 }
 
 export const ROUTES: readonly Route[] = [callbackRoute, ...queueRoute, ...botRoutes, ...adminRoutes, healthRoute, verifyFileRoute];
@@ -47,7 +49,8 @@ export function dispatch(request: Request, env: WorkerEnv, ctx: Pick<ExecutionCo
     const params = match.slice(1).map((segment) => (segment === undefined ? "" : decodeSegment(segment)));
     const app = route.appParam === undefined ? undefined : params[route.appParam];
     const allow = Object.keys(route.methods);
-    return serve(request, { route: route.name, ...(app !== undefined ? { app } : {}), allow, log: route.log ?? true }, started, (log) =>
+    const options = { route: route.name, ...(app !== undefined ? { app } : {}), allow, log: route.log ?? true, noStore: route.noStore ?? false };
+    return serve(request, options, started, (log) =>
       route.methods[request.method]!({ request, env, ctx, url, params, started, log }),
     );
   }

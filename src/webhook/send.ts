@@ -5,6 +5,7 @@
  */
 import type { EndpointConfig } from "../config.js";
 import { readWithin } from "../lib/streams.js";
+import { postWithin, type PostOutcome } from "./post.js";
 import { signWebhook } from "./sign.js";
 
 export type WebhookOutcome =
@@ -52,28 +53,23 @@ export async function sendWebhook(
 export type EndpointAnswer = { readonly status: number; readonly text: string | null } | { readonly error: string };
 
 export async function askEndpoint(endpoint: EndpointConfig, id: string, body: string, maxBytes: number): Promise<EndpointAnswer> {
-  let text: string | null = null;
   const answer = await signedPost(endpoint, id, body, {}, new Date(), async (response) => {
-    if (response.status === 200) text = await readAtMost(response, maxBytes);
-    else await response.body?.cancel().catch(() => {});
+    if (response.status === 200) return readAtMost(response, maxBytes);
+    await response.body?.cancel().catch(() => {});
+    return null;
   });
-  return "error" in answer ? answer : { status: answer.response.status, text };
+  return "error" in answer ? answer : { status: answer.response.status, text: answer.value };
 }
 
-/**
- * One signed POST, with a timer of its own over the whole exchange (answer
- * and `consume` of its body), cleared as soon as it is done: a pending
- * AbortSignal.timeout() would keep the invocation (and a Durable Object
- * being evicted) waiting for it.
- */
-async function signedPost(
+/** One signed POST (post.ts), `consume` reading or releasing the answer's body within the same timer. */
+async function signedPost<T>(
   endpoint: EndpointConfig,
   id: string,
   body: string,
   extra: Record<string, string>,
   now: Date,
-  consume: (response: Response) => Promise<void>,
-): Promise<{ response: Response } | { error: string }> {
+  consume: (response: Response) => Promise<T>,
+): Promise<PostOutcome<T>> {
   const timestamp = Math.floor(now.getTime() / 1000);
   const headers = new Headers(endpoint.headers);
   headers.set("content-type", "application/json");
@@ -82,18 +78,7 @@ async function signedPost(
   headers.set("webhook-timestamp", String(timestamp));
   headers.set("webhook-signature", await signWebhook(endpoint.signingKeys, id, timestamp, body));
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
-
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException("endpoint timeout", "TimeoutError")), endpoint.timeoutMs);
-  try {
-    const response = await fetch(endpoint.url, { method: "POST", headers, body, redirect: "manual", signal: controller.signal });
-    await consume(response);
-    return { response };
-  } catch (error) {
-    return { error: controller.signal.aborted ? `no answer within ${endpoint.timeoutMs} ms` : `request failed: ${describe(error)}` };
-  } finally {
-    clearTimeout(timer);
-  }
+  return postWithin(endpoint.url, headers, body, endpoint.timeoutMs, consume);
 }
 
 /** The body as text, or null when it is longer than `maxBytes` or not UTF-8. */
@@ -117,8 +102,4 @@ export function parseRetryAfter(value: string | null, now: Date): number | undef
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, Math.ceil((date - now.getTime()) / 1000));
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 200) : "unknown error";
 }

@@ -1,6 +1,7 @@
 /** WECOM_ALERTS (README, "Alerts"): parsed once, every mistake named by its path, never by its value. */
 import { describe, expect, it } from "vitest";
-import { AlertsConfigError, loadAlerts, parseAlerts } from "../../src/alerts/config.js";
+import { AlertsConfigError, loadAlerts, MAX_REFUSAL_BURST_COUNT, parseAlerts } from "../../src/alerts/config.js";
+import { QUEUE_LIMITS } from "../../src/queue/app-queue.js";
 
 const ROBOT = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa";
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -142,5 +143,14 @@ describe("WECOM_ALERTS", () => {
     const raw = JSON.stringify(documented);
     expect(loadAlerts({ WECOM_ALERTS: raw })).toBe(loadAlerts({ WECOM_ALERTS: raw }));
     expect(() => loadAlerts({ WECOM_ALERTS: "[]" })).toThrow("WECOM_ALERTS must be a JSON object");
+  });
+
+  it("keeps refusalBurst.count under the refusals a queue keeps, so that more than count can be counted", () => {
+    // src/alerts may not import the queue's limits; this test links the two.
+    expect(MAX_REFUSAL_BURST_COUNT).toBe(99);
+    expect(MAX_REFUSAL_BURST_COUNT).toBeLessThan(QUEUE_LIMITS.refusalsKept);
+    expect(problemOf({ ...documented, alerts: { refusalBurst: { count: QUEUE_LIMITS.refusalsKept } } })).toBe(
+      "WECOM_ALERTS.alerts.refusalBurst.count must be a whole number from 1 to 99",
+    );
   });
 });

@@ -7,6 +7,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { AlertOutbox } from "../../src/alerts/outbox.js";
 import worker from "../../src/index.js";
 import { hintFor } from "../../src/wecom/hints.js";
 import {
@@ -34,6 +35,7 @@ import {
   outbox,
   outboxRows,
   resetOutbox,
+  rewindRateLimits,
   robotMessages,
   ROBOT_KEY,
   useAlerts,
@@ -42,6 +44,18 @@ import {
 } from "./helpers.js";
 
 const ADMIN = (env as unknown as { ADMIN_TOKEN: string }).ADMIN_TOKEN;
+
+/** An app queue's AlertGate, as the test reads and rewinds it. */
+interface Gate {
+  alerts: { gated: Map<string, { queuedAt: number | null; held: number; calling: boolean }> };
+}
+
+/** What an app queue holds back from the outbox: per kind and app, how many since its last call. */
+function gateOf(app: string): Promise<{ key: string; held: number }[]> {
+  return runInDurableObject(queueStub(app), (instance) =>
+    [...(instance as unknown as Gate).alerts.gated.entries()].map(([key, { held }]) => ({ key, held })),
+  );
+}
 const PULL_TOKEN = "pull-token-SECRET-0123456789abcdef";
 const PLAINTEXT = "salary 98765 PLAINTEXT-MARKER";
 
@@ -151,8 +165,94 @@ describe("alerts", () => {
       details: { refusals: 3, minutes: 5, threshold: 2, code: -40001, codeCount: 3 },
     });
     expect(markdown.split("\n")[0]).toBe(`**wecom-edge: burst of refused callbacks** · app \`${app}\``);
-    // The fourth was held back by the rate limit, and is counted for the next.
-    expect(await runInDurableObject(outbox(), (_, state) => state.storage.sql.exec("SELECT suppressed FROM rate WHERE app = ?", app).one().suppressed)).toBe(1);
+    // The fourth was held back by the queue itself, without a call to the outbox, and is counted for the next.
+    expect(await gateOf(app)).toEqual([{ key: `refusal_burst\n${app}`, held: 1 }]);
+    expect(await runInDurableObject(outbox(), (_, state) => state.storage.sql.exec("SELECT suppressed FROM rate WHERE app = ?", app).one().suppressed)).toBe(0);
+  });
+
+  it("refusal_burst: a flood makes one call to the outbox per interval, and the next alert counts every one held back", async () => {
+    const app = newBucket("flood");
+    useAlerts(alertsConfig(app, { alerts: { refusalBurst: { count: 2, minutes: 5 } }, minIntervalMinutes: 30 }));
+    const environment = testEnv({ apps: { [app]: webhookApp(`ok/${app}-target`) } });
+    const shared = env as unknown as Record<string, unknown>;
+    const real = shared.ALERTS as DurableObjectNamespace<AlertOutbox>;
+    // The real outbox, behind a stand-in that counts the raises that reach it.
+    let calls = 0;
+    const counting = {
+      getByName: (name: string) => ({
+        raise: (...args: Parameters<AlertOutbox["raise"]>) => {
+          calls++;
+          return real.getByName(name).raise(...args);
+        },
+      }),
+    };
+    shared.ALERTS = counting;
+    const refuse = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        expect((await callWorker(await callbackRequest(app, textMessage(`forged ${i}`), { token: "wrongToken" }), environment)).status).toBe(401);
+      }
+    };
+    try {
+      // Refusals 3 to 10 are over the threshold: the first of them is queued, the 7 others held back in the queue.
+      await refuse(10);
+      expect(calls).toBe(1);
+      expect(await gateOf(app)).toEqual([{ key: `refusal_burst\n${app}`, held: 7 }]);
+      // minIntervalMinutes later, for the queue and for the outbox alike.
+      await runInDurableObject(queueStub(app), (instance) => {
+        for (const gated of (instance as unknown as Gate).alerts.gated.values()) gated.queuedAt! -= 30 * 60_000;
+      });
+      shared.ALERTS = real;
+      await rewindRateLimits(30 * 60_000);
+      shared.ALERTS = counting;
+      await refuse(1);
+      expect(calls).toBe(2);
+      expect(await gateOf(app)).toEqual([{ key: `refusal_burst\n${app}`, held: 0 }]);
+    } finally {
+      shared.ALERTS = real;
+    }
+    await drainOutbox();
+    expect((await webhookAlerts(app)).map(({ details, suppressed }) => ({ refusals: details.refusals, suppressed }))).toEqual([
+      { refusals: 3, suppressed: 0 },
+      { refusals: 11, suppressed: 7 },
+    ]);
+    expect((await robotMessages(app))[1]).toContain(" · 7 more since the last alert of this kind");
+  });
+
+  it("dead_letter: a push batch sets the queue's next alarm before it raises its alert, and a slow outbox holds up no push", async () => {
+    const app = newBucket("slowbox");
+    useAlerts(alertsConfig(app));
+    const environment = testEnv({ apps: { [app]: webhookApp(`status/500/${app}-target`, {}, { maxAttempts: 1, timeoutMs: 60_000 }) } });
+    // An event due in 30 s: not in the first batch, and the alarm after it is for it.
+    await fillQueue(app, 1, "later");
+    const laterAt = Date.now() + 30_000;
+    await runInDurableObject(queueStub(app), (_, state) => {
+      state.storage.sql.exec("UPDATE events SET available_at = ?", laterAt);
+    });
+    const shared = env as unknown as Record<string, unknown>;
+    const real = shared.ALERTS;
+    let raised!: (kind: string) => void;
+    const raising = new Promise<string>((resolve) => (raised = resolve));
+    let answer!: (result: string) => void;
+    const answered = new Promise<string>((resolve) => (answer = resolve));
+    // An outbox that takes the alert and answers only when the test says so.
+    shared.ALERTS = { getByName: () => ({ raise: (alert: { kind: string }) => (raised(alert.kind), answered) }) };
+    try {
+      expect((await callWorker(await callbackRequest(app, textMessage("dies")), environment)).status).toBe(200);
+      // The queue's alarm pushes it (workerd runs it: it is due now), it dies, and the alert is on its way.
+      expect(await raising).toBe("dead_letter");
+      // Without the fix, the alarm would still be the one set for the batch (60 s + 1 s away).
+      expect(await runInDurableObject(queueStub(app), (_, state) => state.storage.getAlarm())).toBe(laterAt);
+      // And the next alarm runs while the outbox has not answered: the later event, due now, is pushed.
+      await runInDurableObject(queueStub(app), async (_, state) => {
+        state.storage.sql.exec("UPDATE events SET available_at = 0 WHERE id = 'later-0'");
+        await state.storage.setAlarm(Date.now());
+      });
+      for (let i = 0; i < 2_000 && (await received(`${app}-target`)).length < 2; i++) await scheduler.wait(10);
+      expect((await received(`${app}-target`)).length).toBe(2);
+    } finally {
+      answer("queued");
+      shared.ALERTS = real;
+    }
   });
 
   it("oldest_event: from the Cron Trigger, when a queue's oldest live event is older than oldestEvent.minutes", async () => {
@@ -307,6 +407,13 @@ describe("alerts", () => {
       },
     ]);
     expect(lines.join("\n")).not.toContain("not-a-SECRET");
+
+    // Counted even while WECOM_APPS itself cannot be loaded.
+    const unloadable = await callWorker(new Request("https://wecom-edge.test/healthz"), testEnv({ apps: '{"hr": ' }));
+    expect([unloadable.status, await unloadable.json()]).toEqual([
+      503,
+      { ok: false, error: { code: "invalid_config", message: "WECOM_APPS is not valid JSON" }, invalidAlerts: 1 },
+    ]);
 
     useAlerts(alertsConfig(app));
     const fixed = await callWorker(new Request("https://wecom-edge.test/healthz"), testEnv({ apps: { [app]: webhookApp(`ok/${app}-target`) } }));

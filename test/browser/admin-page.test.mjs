@@ -18,7 +18,7 @@ import { ROOT, startGateway } from "../support/gateway.mjs";
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const SCREENSHOT = process.env.WECOM_EDGE_SCREENSHOT;
 const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'";
 
 const ADMIN_TOKEN = `admin-${randomBytes(24).toString("hex")}`;
 const RECEIVE_ID = "ww3e40cde07cc21a01";
@@ -280,18 +280,39 @@ describe("the admin page", { timeout: 180_000 }, () => {
       // Chromium's own note of the one 401 the wrong token got...
       assert.deepEqual(problems.filter((p) => !/^console error: Failed to load resource: .* status of 401/.test(p)), []);
       assert.ok(problems.length <= 1, problems.join("\n"));
-      // ...and the policy is really enforced: an inline script injected now is refused.
-      const injected = await page.evaluate(
-        () =>
-          new Promise((done) => {
-            document.addEventListener("securitypolicyviolation", (e) => done(`${e.effectiveDirective} refused`), { once: true });
-            const script = document.createElement("script");
-            script.textContent = "window.inlineRan = true";
-            document.head.append(script);
-            setTimeout(() => done(window.inlineRan ? "inline script ran" : "no violation reported"), 2000);
-          }),
-      );
-      assert.equal(injected, "script-src-elem refused");
+      // ...and the policy is really enforced. Trusted Types first: no script text can be set
+      // from a string, no policy can be made to turn one into script text, and an inline
+      // script put together from a text node is refused all the same.
+      const injected = await page.evaluate(async () => {
+        const seen = [];
+        const three = new Promise((done) =>
+          document.addEventListener("securitypolicyviolation", (e) => seen.push(e.effectiveDirective) === 3 && done()),
+        );
+        const outcomes = {};
+        try {
+          document.createElement("script").textContent = "window.inlineRan = true";
+          outcomes.textContent = "assigned";
+        } catch (error) {
+          outcomes.textContent = error.name;
+        }
+        try {
+          trustedTypes.createPolicy("any", { createScript: (s) => s });
+          outcomes.policy = "created";
+        } catch (error) {
+          outcomes.policy = error.name;
+        }
+        const script = document.createElement("script");
+        script.append(document.createTextNode("window.inlineRan = true"));
+        document.head.append(script);
+        await Promise.race([three, new Promise((done) => setTimeout(done, 2000))]);
+        return { ...outcomes, ran: window.inlineRan === true, seen };
+      });
+      assert.deepEqual(injected, {
+        textContent: "TypeError",
+        policy: "TypeError",
+        ran: false,
+        seen: ["require-trusted-types-for", "trusted-types", "require-trusted-types-for"],
+      });
     } finally {
       await context.close();
     }
@@ -311,6 +332,43 @@ describe("the admin page", { timeout: 180_000 }, () => {
     } finally {
       await context.close();
       await off.stop();
+    }
+  });
+
+  test("says that a malformed token was not sent, and shows a broken WECOM_ALERTS", async () => {
+    const broken = await startGateway({
+      apps: { hr: HR },
+      adminToken: ADMIN_TOKEN,
+      secrets: { WECOM_ALERTS: JSON.stringify({ webhook: { url: "https://ops.example.com/alerts", secret: "not-a-SECRET" } }) },
+    });
+    const { context, page, problems, requested } = await openPage(browser);
+    try {
+      await page.goto(`${broken.url}/admin`);
+      await page.locator("#login").waitFor();
+      // A space inside: no bearer token can hold it, so it never leaves the page.
+      await page.fill("#token", "two words");
+      await page.click("#sign-in");
+      await page.locator("#login-error").waitFor();
+      assert.equal(
+        await page.textContent("#login-error"),
+        "That cannot be an admin token: it may hold only visible ASCII characters, without spaces. It was not sent.",
+      );
+      assert.deepEqual(requested.filter((url) => url.includes("/admin/apps")), []);
+
+      await page.fill("#token", ADMIN_TOKEN);
+      await page.click("#sign-in");
+      const banner = page.locator('[data-problem="alerts"]');
+      await banner.waitFor();
+      assert.equal(
+        await banner.textContent(),
+        "WECOM_ALERTS cannot be used, no alert is sent: WECOM_ALERTS.webhook.secret must be a Standard Webhooks secret: whsec_ followed by base64",
+      );
+      assert.equal(await banner.getAttribute("class"), "banner error");
+      assert.ok(!(await page.content()).includes("not-a-SECRET"));
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await broken.stop();
     }
   });
 });

@@ -68,4 +68,30 @@ describe("one dead letter by id", () => {
     expect(await runInDurableObject(queueStub(app), (instance: AppQueue) => instance.replay([stored.id]))).toBe(1);
     expect((await get(`/dead/${stored.id}`)).status).toBe(404);
   });
+
+  it("is never cached, nor is any admin answer: cache-control: no-store on success, refusal and 404 alike", async () => {
+    const { app, stored, get } = await oneDeadLetter();
+    const answers = {
+      deadOne: await get(`/dead/${encodeURIComponent(stored.id)}`),
+      stats: await get(""),
+      unknownDead: await get("/dead/evt_nothing"),
+      noToken: await get(`/dead/${encodeURIComponent(stored.id)}`, null),
+      wrongToken: await get("/refusals", "wrong-token-wrong-token"),
+      wrongMethod: await callWorker(
+        new Request(`https://wecom-edge.test/admin/apps/${app}/pause`, { headers: { authorization: `Bearer ${ADMIN}` } }),
+        { ...testEnv({ apps: { [app]: webhookApp(`status/503/${app}`, {}, SLOW_RETRY) } }), ADMIN_TOKEN: ADMIN },
+      ),
+    };
+    expect(Object.fromEntries(Object.entries(answers).map(([name, response]) => [name, [response.status, response.headers.get("cache-control")]]))).toEqual({
+      deadOne: [200, "no-store"],
+      stats: [200, "no-store"],
+      unknownDead: [404, "no-store"],
+      noToken: [401, "no-store"],
+      wrongToken: [401, "no-store"],
+      wrongMethod: [405, "no-store"],
+    });
+    // Only the admin API: a callback's answer is left as it was.
+    const health = await callWorker(new Request("https://wecom-edge.test/healthz"), testEnv({ apps: { [app]: webhookApp(`ok/${app}`) } }));
+    expect(health.headers.get("cache-control")).toBe(null);
+  });
 });
