@@ -337,6 +337,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (!webhook || app === null) return;
     const started = Date.now();
     const due = this.store.due(started, PUSH_LIMITS.batch, QUEUE_LIMITS.readBytes);
+    /** A stored batch in which events died: it may raise an alert (README, "Alerts"). */
+    let died: BatchReport | undefined;
     if (due.length > 0) {
       // If this object dies mid-batch, this alarm, set first, comes back for what is left.
       await this.setAlarm(started + webhook.timeoutMs + 1_000);
@@ -361,18 +363,16 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
           due,
           started,
         );
-        if (report.delivered > 0) logQueue({ app, outcome: "pushed", delivered: report.delivered, retried: report.retried, dead: report.dead });
+        if (report.delivered > 0) logQueue({ app, outcome: "pushed", delivered: report.delivered, retried: report.retried, dead: report.deadLetters.length });
       } finally {
         this.pushing = false;
       }
-      // The batch is stored: what died in it may raise an alert (README, "Alerts"). The next
-      // push is scheduled first, and the alarm does not wait for the outbox: the next alarm
-      // runs only once this one has returned, so a slow outbox would hold up every push.
-      await this.schedule();
-      if (report.deadLetters.length > 0 && current()) this.ctx.waitUntil(this.raiseForBatch(app, report));
-      return;
+      if (report.deadLetters.length > 0 && current()) died = report;
     }
     await this.schedule();
+    // After the next push is scheduled, and not awaited: the next alarm runs only once this
+    // one has returned, so a slow outbox would hold up every push.
+    if (died) this.ctx.waitUntil(this.raiseForBatch(app, died));
   }
 
   // ---- admin ----

@@ -52,7 +52,6 @@ export interface PushContext {
 export interface BatchReport {
   delivered: number;
   retried: number;
-  dead: number;
   /** The events that became dead letters, with why; `paused` for a 410 (README, "Alerts"). */
   deadLetters: { readonly id: string; readonly error: string; readonly paused: boolean }[];
 }
@@ -66,7 +65,7 @@ export interface BatchReport {
  */
 export async function pushBatch(context: PushContext, due: readonly StoredEvent[], started: number): Promise<BatchReport> {
   const { store, webhook, inFlight } = context;
-  const report: BatchReport = { delivered: 0, retried: 0, dead: 0, deadLetters: [] };
+  const report: BatchReport = { delivered: 0, retried: 0, deadLetters: [] };
   const delivered: StoredEvent[] = [];
   let lastError: string | null = null;
   let next = 0;
@@ -98,7 +97,6 @@ export async function pushBatch(context: PushContext, due: readonly StoredEvent[
       } else {
         store.kill(event, lastError, now);
         if (decision.pause) context.pause();
-        report.dead++;
         report.deadLetters.push({ id: event.id, error: lastError, paused: decision.pause });
         logQueue({ ...line, outcome: "dead", detail: decision.pause ? "webhook answered 410 Gone; pushing paused" : outcome.error });
       }
