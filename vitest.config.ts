@@ -1,4 +1,5 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { startReceiver } from "./test/support/receiver.js";
 
@@ -6,6 +7,9 @@ import { startReceiver } from "./test/support/receiver.js";
 const receiverUrl = await startReceiver();
 
 export default defineConfig({
+  // The Worker's bundled wecom-edge.config.json (wrangler.toml's [alias]): the tests' own, never the
+  // repository's, which holds the user's apps. Tests of the file pass theirs to parseConfig.
+  resolve: { alias: { "wecom-edge-config": fileURLToPath(new URL("./test/fixtures/wecom-edge.config.json", import.meta.url)) } },
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },

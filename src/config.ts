@@ -1,8 +1,12 @@
 /**
- * WECOM_APPS and friends, parsed and validated once per isolate into typed
- * objects. Errors name the app and the field (`WECOM_APPS.hr.encodingAESKey …`),
- * never a value: the whole object is a secret.
+ * The gateway's configuration: the apps of wecom-edge.config.json (bundled
+ * with the Worker, its secret values given as references to Worker secrets)
+ * and of the WECOM_APPS secret, parsed and validated once per isolate into
+ * typed objects. Errors name the app and the field
+ * (`WECOM_APPS.hr.encodingAESKey …`), never a value. docs/configuration.md.
  */
+import bundledFile from "wecom-edge-config";
+import { isReference, referencedNames, resolveReference } from "./config/references.js";
 import { importEncodingAesKey, type AesKey } from "./crypto/index.js";
 import { WecomError } from "./errors.js";
 import { decodeBase64, encodeUtf8, toHex } from "./lib/bytes.js";
@@ -83,6 +87,7 @@ export interface GatewayConfig {
 }
 
 export interface ConfigEnv {
+  /** Apps as one secret: entries with their values (references are for the file). */
   WECOM_APPS?: string;
   WECOM_MAX_SKEW_SECONDS?: string;
   WECOM_DEBUG?: string;
@@ -118,27 +123,48 @@ export const PULL_DEFAULTS = {
 
 const DEFAULT_MAX_SKEW_SECONDS = 300;
 
-let cache: { key: string; config: GatewayConfig | WecomError } | undefined;
+/** The file's name, as errors and docs give it. */
+export const CONFIG_FILE = "wecom-edge.config.json";
+
+let cache: { file: unknown; key: string; config: GatewayConfig | WecomError } | undefined;
+/** The secrets a file references: the cache is keyed on their values too. */
+const secretNames = new WeakMap<object, readonly string[]>();
 
 /**
  * The gateway's configuration, parsed on first use in this isolate and
- * again only if the environment's strings change. Throws a WecomError
+ * again only if the environment's strings (WECOM_APPS, the variables, the
+ * secrets the file references) change. Throws a WecomError
  * (`not_configured` or `invalid_config`) when nothing can be served.
+ * `file` is the bundled wecom-edge.config.json but in tests.
  */
-export function loadConfig(env: ConfigEnv): GatewayConfig {
-  const key = [env.WECOM_APPS, env.WECOM_MAX_SKEW_SECONDS, env.WECOM_DEBUG, env.WECOM_DEMO].join("\u0000");
-  if (cache?.key !== key) {
+export function loadConfig(env: ConfigEnv, file: unknown = bundledFile): GatewayConfig {
+  const secrets = env as unknown as Readonly<Record<string, unknown>>;
+  const parts = [env.WECOM_APPS, env.WECOM_MAX_SKEW_SECONDS, env.WECOM_DEBUG, env.WECOM_DEMO];
+  for (const name of namesIn(file)) parts.push(typeof secrets[name] === "string" ? (secrets[name] as string) : undefined);
+  const key = parts.map((part) => (part === undefined ? "\u0001" : part)).join("\u0000");
+  let current = cache;
+  if (current === undefined || current.file !== file || current.key !== key) {
     let config: GatewayConfig | WecomError;
     try {
-      config = parseConfig(env);
+      config = parseConfig(env, file);
     } catch (error) {
       if (!(error instanceof WecomError)) throw error;
       config = error;
     }
-    cache = { key, config };
+    current = cache = { file, key, config };
   }
-  if (cache.config instanceof WecomError) throw cache.config;
-  return cache.config;
+  if (current.config instanceof WecomError) throw current.config;
+  return current.config;
+}
+
+function namesIn(file: unknown): readonly string[] {
+  if (typeof file !== "object" || file === null) return [];
+  let names = secretNames.get(file);
+  if (!names) {
+    names = [...new Set(referencedNames(file))];
+    secretNames.set(file, names);
+  }
+  return names;
 }
 
 /** Finds the app, or says why it cannot serve. */
@@ -151,17 +177,63 @@ export function appFor(config: GatewayConfig, name: string): AppConfig {
   throw new WecomError("unknown_app", `no app named "${name.slice(0, 64)}"`);
 }
 
-export function parseConfig(env: ConfigEnv): GatewayConfig {
+/**
+ * Parses the configuration: the apps of `file` (wecom-edge.config.json's
+ * content, references resolved from `env`; none when omitted) and of
+ * WECOM_APPS. An app named
+ * in both is invalid; an invalid app never takes the others down.
+ */
+export function parseConfig(env: ConfigEnv, file: unknown = NO_FILE): GatewayConfig {
   const maxSkewSeconds = parseSkew(env.WECOM_MAX_SKEW_SECONDS);
   const debug = env.WECOM_DEBUG === "1" || env.WECOM_DEBUG === "true";
   const demo = env.WECOM_DEMO === "1";
-  const raw = env.WECOM_APPS;
-  if (raw === undefined || raw.trim() === "") {
+  const secrets = env as unknown as Readonly<Record<string, unknown>>;
+  const fromFile = fileApps(file);
+  const fromSecret = secretApps(env.WECOM_APPS);
+  if (fromFile.length === 0 && fromSecret.length === 0) {
     throw new WecomError(
       "not_configured",
-      "WECOM_APPS is not set: add it with `wrangler secret put WECOM_APPS` (see README, Configuration)",
+      `no apps: add them to ${CONFIG_FILE} (docs/configuration.md), or set the WECOM_APPS secret`,
     );
   }
+  const fileSource: EntrySource = { root: `${CONFIG_FILE}: apps`, demo, read: (path, value, kind = "secret") => resolved(path, value, secrets, kind) };
+  const secretSource: EntrySource = { root: "WECOM_APPS", demo, read: plainValue };
+  const apps = new Map<string, AppConfig>();
+  const invalidApps = new Map<string, string>();
+  const inFile = new Set(fromFile.map(([name]) => name));
+  const entries = [...fromFile.map((entry) => [...entry, fileSource] as const), ...fromSecret.map((entry) => [...entry, secretSource] as const)];
+  for (const [name, value, source] of entries) {
+    if (source === secretSource && inFile.has(name)) {
+      apps.delete(name);
+      invalidApps.set(name, `app "${name}" is in both ${CONFIG_FILE} and WECOM_APPS: keep it in one of them`);
+      continue;
+    }
+    try {
+      apps.set(name, parseApp(name, value, source));
+    } catch (error) {
+      if (!(error instanceof ConfigFieldError)) throw error;
+      invalidApps.set(name, error.message);
+    }
+  }
+  return { apps, invalidApps, maxSkewSeconds, debug };
+}
+
+const NO_FILE = { apps: {} };
+
+/** The apps of wecom-edge.config.json: `{"apps": {…}}`. */
+function fileApps(file: unknown): [string, unknown][] {
+  if (!isObject(file) || !isObject(file.apps)) {
+    throw new WecomError("invalid_config", `${CONFIG_FILE} must be a JSON object with "apps", an object of apps (docs/configuration.md)`);
+  }
+  for (const key of Object.keys(file)) {
+    if (key !== "apps") throw new WecomError("invalid_config", `${CONFIG_FILE}: ${key.slice(0, 64)} is not a known field (known: apps)`);
+  }
+  return Object.entries(file.apps);
+}
+
+/** The apps of the WECOM_APPS secret, if it is set. */
+function secretApps(raw: string | undefined): [string, unknown][] {
+  if (raw === undefined || raw.trim() === "") return [];
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -169,21 +241,37 @@ export function parseConfig(env: ConfigEnv): GatewayConfig {
     throw new WecomError("invalid_config", "WECOM_APPS is not valid JSON");
   }
   if (!isObject(parsed)) throw new WecomError("invalid_config", "WECOM_APPS must be a JSON object of apps");
+  return Object.entries(parsed);
+}
 
-  const apps = new Map<string, AppConfig>();
-  const invalidApps = new Map<string, string>();
-  for (const [name, value] of Object.entries(parsed)) {
-    try {
-      apps.set(name, parseApp(name, value, demo));
-    } catch (error) {
-      if (!(error instanceof ConfigFieldError)) throw error;
-      invalidApps.set(name, error.message);
+/** Where an app's entry comes from: the root of its paths, and how a value that may be secret is read. */
+interface EntrySource {
+  readonly root: string;
+  readonly demo: boolean;
+  /** The value itself, or the secret its reference names. */
+  readonly read: ValueReader;
+}
+
+/** `secret`: a value that must not sit in git (a Token, a key, a whsec_, a bearer token); `either`: a header value. */
+type ValueReader = (path: string, value: unknown, kind?: "secret" | "either") => unknown;
+
+/** WECOM_APPS is a secret already: it holds values, not references. */
+export const plainValue: ValueReader = (path, value) => {
+  if (isReference(value)) fail(path, `is a {"secret": …} reference: those go in ${CONFIG_FILE}; WECOM_APPS holds the values themselves`);
+  return value;
+};
+
+function resolved(path: string, value: unknown, secrets: Readonly<Record<string, unknown>>, kind: "secret" | "either"): unknown {
+  if (!isReference(value)) {
+    // The file is committed to git: a secret in it would be a secret in every clone.
+    if (kind === "secret" && value !== undefined) {
+      fail(path, `must be a {"secret": "NAME"} reference to a Worker secret: ${CONFIG_FILE} is committed, so secret values are not written in it`);
     }
+    return value;
   }
-  if (apps.size === 0 && invalidApps.size === 0) {
-    throw new WecomError("not_configured", "WECOM_APPS has no apps");
-  }
-  return { apps, invalidApps, maxSkewSeconds, debug };
+  const outcome = resolveReference(value, secrets);
+  if ("problem" in outcome) fail(path, outcome.problem);
+  return outcome.value;
 }
 
 function parseSkew(value: string | undefined): number {
@@ -221,13 +309,13 @@ const RESERVED_HEADERS = new Set([
 ]);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function parseApp(name: string, value: unknown, demo: boolean): AppConfig {
-  const path = `WECOM_APPS.${name}`;
-  if (!APP_NAME.test(name)) fail(`WECOM_APPS["${name.slice(0, 64)}"]`, "is not a valid app name ([a-z0-9_-]{1,64})");
+function parseApp(name: string, value: unknown, source: EntrySource): AppConfig {
+  const path = `${source.root}.${name}`;
+  if (!APP_NAME.test(name)) fail(`${source.root}["${name.slice(0, 64)}"]`, "is not a valid app name ([a-z0-9_-]{1,64})");
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, APP_KEYS);
 
-  const { token, encodingAESKey } = parseCredential(path, value, demo, "current");
+  const { token, encodingAESKey } = parseCredential(path, value, source, "current");
   const credentials: Credential[] = [{ name: "current", token, encodingAESKey }];
   if (value.previous !== undefined) {
     if (!Array.isArray(value.previous) || value.previous.length > MAX_PREVIOUS_CREDENTIALS) {
@@ -237,7 +325,7 @@ function parseApp(name: string, value: unknown, demo: boolean): AppConfig {
       const at = `${path}.previous[${i}]`;
       if (!isObject(previous)) fail(at, 'must be {"token", "encodingAESKey"}');
       rejectUnknownKeys(at, previous, CREDENTIAL_KEYS);
-      credentials.push(parseCredential(at, previous, demo, `previous[${i}]`));
+      credentials.push(parseCredential(at, previous, source, `previous[${i}]`));
     }
   }
   const receiveIds = parseReceiveId(`${path}.receiveId`, value.receiveId);
@@ -251,24 +339,24 @@ function parseApp(name: string, value: unknown, demo: boolean): AppConfig {
     credentials,
     receiveIds,
     ...(value.webhook !== undefined
-      ? { webhook: parseWebhook(`${path}.webhook`, value.webhook) }
-      : { pull: parsePull(`${path}.pull`, value.pull) }),
-    ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply) } : {}),
-    ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot) } : {}),
+      ? { webhook: parseWebhook(`${path}.webhook`, value.webhook, source.read) }
+      : { pull: parsePull(`${path}.pull`, value.pull, source.read) }),
+    ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply, source.read) } : {}),
+    ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot, source.read) } : {}),
   };
   return app;
 }
 
-function parseCredential(path: string, value: Record<string, unknown>, demo: boolean, name: string): Credential {
-  const token = value.token;
+function parseCredential(path: string, value: Record<string, unknown>, source: EntrySource, name: string): Credential {
+  const token = source.read(`${path}.token`, value.token);
   if (typeof token !== "string" || !/^[\x21-\x7e]{1,128}$/.test(token)) {
     fail(`${path}.token`, "must be the callback Token from the WeCom admin console (1-128 visible ASCII characters)");
   }
-  const encodingAESKey = value.encodingAESKey;
+  const encodingAESKey = source.read(`${path}.encodingAESKey`, value.encodingAESKey);
   if (typeof encodingAESKey !== "string" || !/^[A-Za-z0-9+/]{43}$/.test(encodingAESKey)) {
     fail(`${path}.encodingAESKey`, "must be the 43-character EncodingAESKey from the WeCom admin console");
   }
-  if (encodingAESKey === SAMPLE_ENCODING_AES_KEY && !demo) {
+  if (encodingAESKey === SAMPLE_ENCODING_AES_KEY && !source.demo) {
     fail(`${path}.encodingAESKey`, "is the sample key WeCom publishes, which anyone can use to forge callbacks; generate a new one in the admin console");
   }
   return { name, token, encodingAESKey };
@@ -284,10 +372,10 @@ function parseReceiveId(path: string, value: unknown): "*" | readonly string[] {
   fail(path, 'must be a string, a non-empty array of strings, or "*"');
 }
 
-function parseWebhook(path: string, value: unknown): WebhookConfig {
+function parseWebhook(path: string, value: unknown, read: ValueReader): WebhookConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, WEBHOOK_KEYS);
-  const endpoint = parseEndpoint(path, value, WEBHOOK_DEFAULTS.timeoutMs, 300_000);
+  const endpoint = parseEndpoint(path, value, WEBHOOK_DEFAULTS.timeoutMs, 300_000, read);
   const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, WEBHOOK_DEFAULTS.maxAttempts, 1, 1_000);
   const minBackoffMs = integer(`${path}.minBackoffMs`, value.minBackoffMs, WEBHOOK_DEFAULTS.minBackoffMs, 0, 86_400_000);
   const maxBackoffMs = integer(`${path}.maxBackoffMs`, value.maxBackoffMs, WEBHOOK_DEFAULTS.maxBackoffMs, 0, 604_800_000);
@@ -298,7 +386,8 @@ function parseWebhook(path: string, value: unknown): WebhookConfig {
 /** A receiver rotating its secret lists the new one and the old: each request is signed with both. */
 const MAX_SECRETS = 3;
 
-function signingKeyOf(path: string, secret: unknown): Uint8Array<ArrayBuffer> {
+function signingKeyOf(path: string, given: unknown, read: ValueReader): Uint8Array<ArrayBuffer> {
+  const secret = read(path, given);
   if (typeof secret !== "string" || !secret.startsWith("whsec_")) {
     fail(path, "must be a Standard Webhooks secret: whsec_ followed by base64");
   }
@@ -312,8 +401,18 @@ function signingKeyOf(path: string, secret: unknown): Uint8Array<ArrayBuffer> {
   return signingKey;
 }
 
-/** The fields a signed outbound POST needs: url, secret (whsec_, or a list of them), headers, timeoutMs. */
-export function parseEndpoint(path: string, value: Record<string, unknown>, defaultTimeoutMs: number, maxTimeoutMs: number): EndpointConfig {
+/**
+ * The fields a signed outbound POST needs: url, secret (whsec_, or a list of
+ * them), headers, timeoutMs. `read` gives secrets and header values (a
+ * reference in wecom-edge.config.json).
+ */
+export function parseEndpoint(
+  path: string,
+  value: Record<string, unknown>,
+  defaultTimeoutMs: number,
+  maxTimeoutMs: number,
+  read: ValueReader = plainValue,
+): EndpointConfig {
   const url = value.url;
   let parsedUrl: URL | undefined;
   try {
@@ -326,13 +425,14 @@ export function parseEndpoint(path: string, value: Record<string, unknown>, defa
   }
   const secrets = Array.isArray(value.secret) ? value.secret : [value.secret];
   if (secrets.length < 1 || secrets.length > MAX_SECRETS) fail(`${path}.secret`, `must be one secret or a list of 1 to ${MAX_SECRETS}`);
-  const signingKeys = secrets.map((secret, i) => signingKeyOf(Array.isArray(value.secret) ? `${path}.secret[${i}]` : `${path}.secret`, secret));
+  const signingKeys = secrets.map((secret, i) => signingKeyOf(Array.isArray(value.secret) ? `${path}.secret[${i}]` : `${path}.secret`, secret, read));
   const headers: Record<string, string> = {};
   if (value.headers !== undefined) {
     if (!isObject(value.headers)) fail(`${path}.headers`, "must be an object of header name to string value");
-    for (const [header, headerValue] of Object.entries(value.headers)) {
+    for (const [header, given] of Object.entries(value.headers)) {
       if (!HEADER_NAME.test(header)) fail(`${path}.headers`, `has an invalid header name "${header.slice(0, 64)}"`);
       if (RESERVED_HEADERS.has(header.toLowerCase())) fail(`${path}.headers.${header}`, "is set by wecom-edge itself");
+      const headerValue = read(`${path}.headers.${header}`, given, "either");
       if (typeof headerValue !== "string" || /[\r\n\0]/.test(headerValue)) {
         fail(`${path}.headers.${header}`, "must be a string without line breaks");
       }
@@ -343,23 +443,23 @@ export function parseEndpoint(path: string, value: Record<string, unknown>, defa
   return { url: parsedUrl.href, signingKeys, headers, timeoutMs };
 }
 
-function parsePull(path: string, value: unknown): PullConfig {
+function parsePull(path: string, value: unknown, read: ValueReader): PullConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, PULL_KEYS);
-  const token = bearerToken(`${path}.token`, value.token);
+  const token = bearerToken(`${path}.token`, read(`${path}.token`, value.token));
   const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, PULL_DEFAULTS.maxAttempts, 1, 1_000);
   return { token, maxAttempts };
 }
 
-/** A bearer token the intranet presents (pull, streams): long, visible ASCII. */
-function bearerToken(path: string, value: unknown): string {
+/** A bearer token the intranet presents (pull, streams) or the admin's: long, visible ASCII. */
+export function bearerToken(path: string, value: unknown): string {
   if (typeof value !== "string" || !/^[\x21-\x7e]{16,512}$/.test(value)) {
     fail(path, "must be 16-512 visible ASCII characters (use a long random string)");
   }
   return value;
 }
 
-function parseReply(path: string, value: unknown): ReplyConfig {
+function parseReply(path: string, value: unknown, read: ValueReader): ReplyConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, REPLY_KEYS);
   let rules: ReplyRule[];
@@ -374,13 +474,13 @@ function parseReply(path: string, value: unknown): ReplyConfig {
     return { rules };
   }
   // WeCom waits 5 s for the answer; the endpoint gets at most 4.5 of them.
-  return { rules, endpoint: parseEndpoint(path, value, REPLY_DEFAULTS.timeoutMs, 4_500) };
+  return { rules, endpoint: parseEndpoint(path, value, REPLY_DEFAULTS.timeoutMs, 4_500, read) };
 }
 
-function parseBot(path: string, value: unknown): BotConfig {
+function parseBot(path: string, value: unknown, read: ValueReader): BotConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, BOT_KEYS);
-  const token = bearerToken(`${path}.token`, value.token);
+  const token = bearerToken(`${path}.token`, read(`${path}.token`, value.token));
   const placeholder = value.placeholder ?? BOT_DEFAULTS.placeholder;
   if (typeof placeholder !== "string" || encodeUtf8(placeholder).length > MAX_STREAM_BYTES) {
     fail(`${path}.placeholder`, `must be a string of at most ${MAX_STREAM_BYTES} bytes`);

@@ -58,10 +58,10 @@ describe("parseConfig", () => {
   });
 
   it.each<[string, ConfigEnv, string]>([
-    ["no WECOM_APPS", {}, "not_configured: WECOM_APPS is not set: add it with `wrangler secret put WECOM_APPS` (see README, Configuration)"],
+    ["no WECOM_APPS", {}, "not_configured: no apps: add them to wecom-edge.config.json (docs/configuration.md), or set the WECOM_APPS secret"],
     ["WECOM_APPS not JSON", { WECOM_APPS: "{hr: 1" }, "invalid_config: WECOM_APPS is not valid JSON"],
     ["WECOM_APPS an array", { WECOM_APPS: "[]" }, "invalid_config: WECOM_APPS must be a JSON object of apps"],
-    ["no apps", { WECOM_APPS: "{}" }, "not_configured: WECOM_APPS has no apps"],
+    ["no apps", { WECOM_APPS: "{}" }, "not_configured: no apps: add them to wecom-edge.config.json (docs/configuration.md), or set the WECOM_APPS secret"],
     ["a bad skew", apps({ hr: { ...TEST_APP, webhook } }, { WECOM_MAX_SKEW_SECONDS: "-1" }), "invalid_config: WECOM_MAX_SKEW_SECONDS must be a whole number of seconds (0 turns the check off)"],
     ["a bad app name", apps({ "HR!": { ...TEST_APP, webhook } }), 'WECOM_APPS["HR!"] is not a valid app name ([a-z0-9_-]{1,64})'],
     ["an app that is not an object", apps({ hr: "x" }), "WECOM_APPS.hr must be an object"],
