@@ -5,6 +5,7 @@
  */
 import type { EndpointConfig } from "../config.js";
 import { readWithin } from "../lib/streams.js";
+import { VERSION } from "../version.js";
 import { postWithin, type PostOutcome } from "./post.js";
 import { signWebhook } from "./sign.js";
 
@@ -19,7 +20,7 @@ export type WebhookOutcome =
       readonly error: string;
     };
 
-export const USER_AGENT = "wecom-edge/0.2 (+Standard Webhooks)";
+export const USER_AGENT = `wecom-edge/${VERSION} (+Standard Webhooks)`;
 
 /**
  * Pushes one event. `attempt` (1 for the first delivery) goes out as

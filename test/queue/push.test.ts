@@ -5,6 +5,7 @@ import { parseConfig } from "../../src/config.js";
 import { QUEUE_LIMITS } from "../../src/queue/app-queue.js";
 import { PUSH_LIMITS } from "../../src/queue/push.js";
 import { encodeSettings } from "../../src/queue/settings.js";
+import pkg from "../../package.json";
 import official from "../vectors/official.json";
 import {
   callbackRequest,
@@ -76,8 +77,11 @@ describe("push delivery from the queue", () => {
     const response = await exports.default.fetch(url, { method: "POST", body: callback.body });
     expect(await response.text()).toBe("success");
     await drain("official");
-    const bodies = (await received("official")).map((r) => JSON.parse(r.body));
-    expect(bodies.map((b) => b.event)).toEqual([callback.event]);
+    const requests = await received("official");
+    expect(requests.map((r) => JSON.parse(r.body).event)).toEqual([callback.event]);
+    // The version in the user agent is package.json's, the one place it is written.
+    expect(requests.map((r) => r.headers["user-agent"])).toEqual([`wecom-edge/${pkg.version} (+Standard Webhooks)`]);
+    expect(pkg.version).toBe("0.3.0");
   });
 
   it("keeps everything while the webhook is down and delivers it all, once each, when it is back", async () => {
