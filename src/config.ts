@@ -167,6 +167,12 @@ function namesIn(file: unknown): readonly string[] {
   return names;
 }
 
+/**
+ * Where callbacks to app names that are not configured are counted: not an
+ * app name (APP_NAME has no "*"), so no app's queue can be it.
+ */
+export const UNKNOWN_APPS = "*";
+
 /** Finds the app, or says why it cannot serve. */
 export function appFor(config: GatewayConfig, name: string): AppConfig {
   const app = config.apps.get(name);
@@ -451,9 +457,11 @@ function parsePull(path: string, value: unknown, read: ValueReader): PullConfig 
   return { token, maxAttempts };
 }
 
-/** A bearer token the intranet presents (pull, streams) or the admin's: long, visible ASCII. */
-export function bearerToken(path: string, value: unknown): string {
-  if (typeof value !== "string" || !/^[\x21-\x7e]{16,512}$/.test(value)) {
+/** A bearer token: the intranet's (pull, streams) and ADMIN_TOKEN alike. */
+export const BEARER_TOKEN = /^[\x21-\x7e]{16,512}$/;
+
+function bearerToken(path: string, value: unknown): string {
+  if (typeof value !== "string" || !BEARER_TOKEN.test(value)) {
     fail(path, "must be 16-512 visible ASCII characters (use a long random string)");
   }
   return value;

@@ -36,6 +36,7 @@ export type ErrorName =
   | "conflict"
   | "stream_expired"
   | "body_incomplete"
+  | "too_many_requests"
   | "internal_error";
 
 export type ErrorCode = WXBizMsgCryptCode | ErrorName;
@@ -63,6 +64,7 @@ const STATUS: Record<string, number> = {
   conflict: 409,
   stream_expired: 410,
   payload_too_large: 413,
+  too_many_requests: 429,
   not_configured: 503,
   invalid_config: 503,
   queue_full: 503,

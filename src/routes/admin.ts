@@ -5,7 +5,7 @@
  *   GET  /admin/apps/{app}           stats of one queue
  *   GET  /admin/apps/{app}/dead      its dead letters, oldest first (?limit=)
  *   GET  /admin/apps/{app}/dead/{id} one dead letter's stored event JSON, byte for byte
- *   GET  /admin/apps/{app}/refusals  its last refused callbacks, newest first
+ *   GET  /admin/apps/{app}/refusals  its last refused callbacks, newest first ("*": callbacks to unknown app names)
  *   POST /admin/apps/{app}/replay    {"ids": [...]} or {"all": true}: dead letters back in the queue
  *   POST /admin/apps/{app}/purge     {"ids": [...]} or {"all": true}: dead letters deleted
  *   POST /admin/apps/{app}/pause     stop pushing (events keep queueing)
@@ -16,23 +16,20 @@
  * registry knows them.
  */
 import { alertsProblem } from "../alerts/config.js";
-import { fingerprintOf, loadConfig, type AppConfig, type GatewayConfig } from "../config.js";
+import { fingerprintOf, loadConfig, UNKNOWN_APPS, type AppConfig, type GatewayConfig } from "../config.js";
 import type { QueueStats } from "../queue/app-queue.js";
 import { WecomError } from "../errors.js";
 import { queueOf, registryOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
-import { requireBearer } from "./auth.js";
+import { authoriseAdmin } from "./admin-auth.js";
 import { idsField, jsonResponse, jsonTextResponse, readJsonObject } from "./http.js";
 import { asWecomError } from "./serve.js";
 import type { Route, RouteContext } from "./table.js";
 
 const MAX_IDS = 1_000;
 
-async function authorise({ request, env }: RouteContext): Promise<void> {
-  if (!env.ADMIN_TOKEN) {
-    throw new WecomError("not_configured", "the admin API is off: set ADMIN_TOKEN with `wrangler secret put ADMIN_TOKEN`");
-  }
-  await requireBearer(request, env.ADMIN_TOKEN);
+function authorise({ request, env, url, started }: RouteContext): Promise<void> {
+  return authoriseAdmin(request, env, url, started);
 }
 
 /** The configuration, or an empty one and why: the admin API must keep working while WECOM_APPS is broken. */
@@ -124,7 +121,8 @@ async function deadOne(context: RouteContext): Promise<Response> {
 }
 
 async function refusals(context: RouteContext): Promise<Response> {
-  const { name } = await target(context);
+  // "*": callbacks to app names that are not configured (callback.ts).
+  const name = context.params[0] === UNKNOWN_APPS ? (await authorise(context), UNKNOWN_APPS) : (await target(context)).name;
   const kept = await queueOf(context.env, name).refusals();
   return jsonResponse({
     refusals: kept.map(({ at, method, code, reason, hint }) => ({

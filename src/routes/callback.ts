@@ -6,10 +6,13 @@
  *     POST: envelope → … → parse → (a bot's stream refresh: answer it, queue nothing)
  *           → commit to the app's queue → the reply, or "success"
  *
- * Every refusal is a WecomError thrown before anything is handed over.
+ * Every refusal is a WecomError thrown before anything is handed over. An
+ * app name that is not configured is answered exactly as a forged callback
+ * (docs/operating.md, "Unknown apps").
  */
-import { aesKeyOf, appFor, loadConfig, type AppConfig, type Credential, type GatewayConfig } from "../config.js";
+import { aesKeyOf, appFor, loadConfig, UNKNOWN_APPS, type AppConfig, type Credential, type GatewayConfig } from "../config.js";
 import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/index.js";
+import { encodeBase64, toHex } from "../lib/bytes.js";
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
 import { commitEvent } from "../queue/client.js";
 import { confirmEnvelope, parseEnvelope, restorePlus } from "../wecom/envelope.js";
@@ -30,8 +33,8 @@ export interface CallbackQuery {
 /** GET: WeCom proves the URL by asking for its echostr back, decrypted. */
 async function verifyUrl(context: RouteContext): Promise<Response> {
   const config = loadConfig(context.env);
-  const app = appFor(config, context.params[0]!);
-  return keepingRefusals(context, app, () => answerEchostr(context, app, config));
+  const app = callbackApp(config, context.params[0]!);
+  return keepingRefusals(context, app, () => naming(app, context.params[0]!, () => answerEchostr(context, app, config)));
 }
 
 async function answerEchostr({ url, started }: RouteContext, app: AppConfig, config: GatewayConfig): Promise<Response> {
@@ -44,8 +47,40 @@ async function answerEchostr({ url, started }: RouteContext, app: AppConfig, con
 /** POST: a message or event. Answered once it is committed to the app's queue. */
 async function receiveCallback(context: RouteContext): Promise<Response> {
   const config = loadConfig(context.env);
-  const app = appFor(config, context.params[0]!);
-  return keepingRefusals(context, app, () => receiveEvent(context, app, config));
+  const app = callbackApp(config, context.params[0]!);
+  return keepingRefusals(context, app, () => naming(app, context.params[0]!, () => receiveEvent(context, app, config)));
+}
+
+let stranger: AppConfig | undefined;
+
+/**
+ * The app a callback names. A name that is not configured gets a stand-in
+ * whose Token and key nobody knows: its callback goes through the same
+ * checks and ends as a forged one does, 401 -40001, so that the answers do
+ * not tell which app names exist. An app that is configured but invalid is
+ * still 503 invalid_config: that is the operator's mistake to see.
+ */
+function callbackApp(config: GatewayConfig, name: string): AppConfig {
+  if (config.apps.has(name) || config.invalidApps.has(name)) return appFor(config, name);
+  if (!stranger) {
+    // Drawn on first use: workerd refuses random values in the global scope.
+    const token = toHex(crypto.getRandomValues(new Uint8Array(16)));
+    const encodingAESKey = encodeBase64(crypto.getRandomValues(new Uint8Array(33))).slice(0, 43);
+    stranger = { name: UNKNOWN_APPS, token, encodingAESKey, credentials: [{ name: "current", token, encodingAESKey }], receiveIds: "*" };
+  }
+  return stranger;
+}
+
+/** For the stand-in: the refusal's detail (log line, refusals kept under "*") names the app that was asked for. */
+async function naming(app: AppConfig, name: string, handle: () => Promise<Response>): Promise<Response> {
+  if (app.name !== UNKNOWN_APPS) return handle();
+  try {
+    return await handle();
+  } catch (error) {
+    if (!(error instanceof WecomError)) throw error;
+    const unknown = `no app named "${name.slice(0, 64)}"`;
+    throw new WecomError(error.code, error.message, error.detail === undefined ? unknown : `${unknown}; ${error.detail}`);
+  }
 }
 
 async function receiveEvent({ request, env, url, started, log }: RouteContext, app: AppConfig, config: GatewayConfig): Promise<Response> {

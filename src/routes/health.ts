@@ -1,6 +1,8 @@
 /**
- * GET /healthz: 200 while the configuration can serve. Counts only: which
- * apps exist and what is wrong with them is for the admin API and the logs.
+ * GET /healthz: 200 while every configured app can serve; 503 when the
+ * configuration cannot load or any app is invalid (an app that cannot
+ * serve is not ok, whatever else does). Counts only: which apps exist and
+ * what is wrong with them is for the admin API and the logs.
  * With WECOM_ALERTS set, `invalidAlerts` is 1 while it is broken (callbacks
  * are served all the same; README, "Alerts").
  */
@@ -14,7 +16,7 @@ import type { Route, RouteContext } from "./table.js";
 async function health({ env }: RouteContext): Promise<Response> {
   try {
     const config = loadConfig(env);
-    const ok = config.apps.size > 0;
+    const ok = config.apps.size > 0 && config.invalidApps.size === 0;
     return jsonResponse({ ok, apps: config.apps.size, invalidApps: config.invalidApps.size, ...alertsCount(env) }, ok ? 200 : 503);
   } catch (error) {
     const refused = asWecomError(error);

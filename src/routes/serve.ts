@@ -40,6 +40,7 @@ export async function serve(
     const headers = new Headers();
     if (refused.code === "method_not_allowed") headers.set("allow", options.allow.join(", "));
     if (refused.code === "unauthorized") headers.set("www-authenticate", "Bearer");
+    if (refused.code === "too_many_requests") headers.set("retry-after", "60");
     response = errorResponse(refused, headers);
   }
   if (options.noStore) response.headers.set("cache-control", "no-store");

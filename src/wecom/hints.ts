@@ -21,6 +21,10 @@ const HINTS: Partial<Record<string, string>> = {
   body_incomplete: "the caller went away before the body ended",
 };
 
+/** For refusals kept under "*": callbacks to an app name that is not configured. */
+export const UNKNOWN_APP_HINT =
+  "no app has this name: compare the URL in WeCom's console (…/callback/NAME) with the apps configured; the reason names the app asked for";
+
 export function hintFor(code: ErrorCode): string {
   return HINTS[String(code)] ?? "see the code in the README's table of refusals";
 }

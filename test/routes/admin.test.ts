@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { ADMIN_LOGIN_LIMITS } from "../../src/routes/admin-auth.js";
 import {
   callbackRequest,
   callWorker,
@@ -137,17 +138,57 @@ describe("admin API", () => {
     expect((await admin("GET", `/${app}`)).body.paused).toBe(false);
   });
 
-  it("is off without ADMIN_TOKEN", async () => {
+  it("is off without ADMIN_TOKEN, with the advice for where it runs", async () => {
     const { app, environment } = setup();
-    const response = await callWorker(
-      new Request(`https://wecom-edge.test/admin/apps/${app}`, { headers: { authorization: `Bearer ${ADMIN}` } }),
-      { ...environment, ADMIN_TOKEN: undefined },
-    );
-    expect(await errorOf(response)).toEqual({
+    const ask = (origin: string) =>
+      callWorker(new Request(`${origin}/admin/apps/${app}`, { headers: { authorization: `Bearer ${ADMIN}` } }), { ...environment, ADMIN_TOKEN: undefined });
+    expect(await errorOf(await ask("https://wecom-edge.test"))).toEqual({
       status: 503,
       code: "not_configured",
-      message: "the admin API is off: set ADMIN_TOKEN with `wrangler secret put ADMIN_TOKEN`",
+      message: "the admin API is off: ADMIN_TOKEN is not set; set it with `npx wrangler secret put ADMIN_TOKEN` (16-512 visible characters)",
     });
+    const local = "the admin API is off: ADMIN_TOKEN is not set; add a line ADMIN_TOKEN=<16-512 visible characters> to .dev.vars and restart wrangler dev";
+    for (const origin of ["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787"]) {
+      expect(await errorOf(await ask(origin))).toEqual({ status: 503, code: "not_configured", message: local });
+    }
+  });
+
+  it("stays off while ADMIN_TOKEN is shorter than 16 or not visible ASCII, whatever is presented", async () => {
+    const { app, environment } = setup();
+    for (const token of ["short-token", "x".repeat(15), "with space 0123456789", "令牌".repeat(10), "x".repeat(513)]) {
+      const response = await callWorker(new Request(`https://wecom-edge.test/admin/apps/${app}`, { headers: { authorization: `Bearer ${token}` } }), {
+        ...environment,
+        ADMIN_TOKEN: token,
+      });
+      expect(await errorOf(response)).toEqual({
+        status: 503,
+        code: "invalid_config",
+        message: "the admin API is off: ADMIN_TOKEN must be 16-512 visible ASCII characters (use a long random string)",
+      });
+    }
+  });
+
+  it(`refuses every attempt from a client after ${ADMIN_LOGIN_LIMITS.failures} failures within a minute, the right token too; others are not held`, async () => {
+    const { app, environment } = setup();
+    const ip = `198.51.100.${Math.floor(Math.random() * 250)}`;
+    const ask = (token: string, client = ip) =>
+      callWorker(new Request(`https://wecom-edge.test/admin/apps/${app}`, { headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": client } }), environment);
+    for (let i = 0; i < ADMIN_LOGIN_LIMITS.failures; i++) expect((await ask(`wrong-token-guess-${i}-0123456789`)).status).toBe(401);
+    const held = await ask(ADMIN);
+    expect(held.headers.get("retry-after")).toBe("60");
+    expect(await errorOf(held)).toEqual({ status: 429, code: "too_many_requests", message: "too many failed admin logins: wait a minute" });
+    expect((await ask(ADMIN, "203.0.113.9")).status).toBe(200);
+  });
+
+  it("forgets a client's failures once it logs in", async () => {
+    const { app, environment } = setup();
+    const ip = `192.0.2.${Math.floor(Math.random() * 250)}`;
+    const ask = (token: string) =>
+      callWorker(new Request(`https://wecom-edge.test/admin/apps/${app}`, { headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": ip } }), environment);
+    for (let i = 0; i < ADMIN_LOGIN_LIMITS.failures - 1; i++) expect((await ask("wrong-token-0123456789")).status).toBe(401);
+    expect((await ask(ADMIN)).status).toBe(200);
+    for (let i = 0; i < ADMIN_LOGIN_LIMITS.failures - 1; i++) expect((await ask("wrong-token-0123456789")).status).toBe(401);
+    expect((await ask(ADMIN)).status).toBe(200);
   });
 
   it("refuses bad requests clearly", async () => {

@@ -135,9 +135,36 @@ describe("GET /callback/{app}: URL verification", () => {
 });
 
 describe("routing and configuration", () => {
-  it("answers 404 for an unknown app", async () => {
-    const response = await exports.default.fetch(callbackUrl("nope", {}));
-    expect(await errorOf(response)).toEqual({ status: 404, code: "unknown_app", message: 'no app named "nope"' });
+  it("answers an unknown app exactly as a forged callback, so that app names cannot be probed; the log names the app", async () => {
+    const app = newBucket("known");
+    const environment = testEnv({ apps: { [app]: webhookApp(`ok/${app}`) } });
+    const answer = async (response: Response) => ({ status: response.status, headers: [...response.headers], body: await response.text() });
+    const forged = async (name: string) => callWorker(await callbackRequest(name, textMessage("hello"), { token: "wrongToken", nonce: "n1" }), environment);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const known = await answer(await forged(app));
+    const unknown = await answer(await forged("nosuch"));
+    // Each check before the signature answers alike too: a missing parameter, a bad query.
+    const bareKnown = await answer(await callWorker(new Request(callbackUrl(app, {}), { method: "POST", body: "x" }), environment));
+    const bareUnknown = await answer(await callWorker(new Request(callbackUrl("nosuch", {}), { method: "POST", body: "x" }), environment));
+    const getUnknown = await answer(await callWorker(new Request(callbackUrl("nosuch", {}) + "&echostr=abc"), environment));
+    const lines = warn.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>);
+    warn.mockRestore();
+    expect(known).toEqual({
+      status: 401,
+      headers: [["content-type", "application/json; charset=utf-8"]],
+      body: '{"error":{"code":-40001,"message":"msg_signature does not match"}}',
+    });
+    expect(unknown).toEqual(known);
+    expect(bareUnknown).toEqual(bareKnown);
+    expect(bareKnown.status).toBe(400);
+    expect(getUnknown.status).toBe(400);
+    expect(lines.map(({ app: name, code, detail }) => ({ app: name, code, detail }))).toEqual([
+      { app, code: -40001, detail: undefined },
+      { app: "nosuch", code: -40001, detail: 'no app named "nosuch"' },
+      { app, code: "missing_parameter", detail: undefined },
+      { app: "nosuch", code: "missing_parameter", detail: 'no app named "nosuch"' },
+      { app: "nosuch", code: "missing_parameter", detail: 'no app named "nosuch"' },
+    ]);
   });
 
   it("answers 405 with Allow for other methods", async () => {
@@ -163,7 +190,7 @@ describe("routing and configuration", () => {
     expect(await errorOf(response)).toEqual({
       status: 503,
       code: "not_configured",
-      message: "WECOM_APPS is not set: add it with `wrangler secret put WECOM_APPS` (see README, Configuration)",
+      message: "no apps: add them to wecom-edge.config.json (docs/configuration.md), or set the WECOM_APPS secret",
     });
     const health = await callWorker(new Request("https://wecom-edge.test/healthz"), testEnv({ apps: undefined }));
     expect(health.status).toBe(503);
@@ -205,6 +232,19 @@ describe("routing and configuration", () => {
     const response = await exports.default.fetch("https://wecom-edge.test/healthz");
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ ok: true, apps: 2, invalidApps: 0 });
+  });
+
+  it("GET /healthz is not ok while any app is invalid, even when others serve", async () => {
+    const app = newBucket("fine");
+    const typo = { ...TEST_APP, recieveId: TEST_APP.receiveId, webhook: { url: "https://x.example", secret: WEBHOOK_SECRET } };
+    const environment = testEnv({ apps: { [app]: webhookApp(`ok/${app}`), typo } });
+    const response = await callWorker(new Request("https://wecom-edge.test/healthz"), environment);
+    expect([response.status, await response.json()]).toEqual([503, { ok: false, apps: 1, invalidApps: 1 }]);
+    // The other app still serves.
+    expect((await callWorker(await callbackRequest(app, textMessage("still here")), environment)).status).toBe(200);
+    // And the only invalid app, alone: not ok either.
+    const alone = await callWorker(new Request("https://wecom-edge.test/healthz"), testEnv({ apps: { typo } }));
+    expect([alone.status, await alone.json()]).toEqual([503, { ok: false, apps: 0, invalidApps: 1 }]);
   });
 });
 

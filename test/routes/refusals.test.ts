@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { REFUSALS_PER_WINDOW } from "../../src/routes/refusals.js";
+import { UNKNOWN_APP_HINT } from "../../src/wecom/hints.js";
 import { callbackRequest, callWorker, newBucket, queueStub, TEST_APP, testEnv, textMessage, webhookApp } from "../support/wecom.js";
 
 const ADMIN = (env as unknown as { ADMIN_TOKEN: string }).ADMIN_TOKEN;
@@ -45,6 +46,27 @@ describe("recent refusals", () => {
     expect(Date.parse(kept[0]!.at)).toBeGreaterThan(Date.now() - 60_000);
     expect(JSON.stringify(kept)).not.toContain("98765");
     expect(JSON.stringify(kept)).not.toContain(TEST_APP.token);
+  });
+
+  it('keeps callbacks to app names that are not configured under "*", naming the app asked for', async () => {
+    const app = newBucket("real");
+    const asked = newBucket("typo");
+    const environment = testEnv({ apps: { [app]: webhookApp(`ok/${app}`) } });
+    expect((await callWorker(await callbackRequest(asked, textMessage("hello")), environment)).status).toBe(401);
+    const kept = (await refusalsOf("*", environment)).filter(({ reason }) => reason.includes(asked));
+    expect(kept.map(({ method, code, reason, hint }) => ({ method, code, reason, hint }))).toEqual([
+      {
+        method: "POST",
+        code: -40001,
+        reason: `msg_signature does not match: no app named "${asked}"`,
+        hint: UNKNOWN_APP_HINT,
+      },
+    ]);
+    // The app that exists keeps none of it.
+    expect(await refusalsOf(app, environment)).toEqual([]);
+    // "*" is not a name for anything else in the admin API.
+    const stats = await callWorker(new Request("https://wecom-edge.test/admin/apps/*", { headers: { authorization: `Bearer ${ADMIN}` } }), environment);
+    expect(stats.status).toBe(404);
   });
 
   it("keeps at most the last 100", async () => {
