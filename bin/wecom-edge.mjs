@@ -5,6 +5,7 @@ import { keygen, KEYGEN_HELP } from './lib/keygen.mjs';
 import { diagnose, DIAGNOSE_HELP } from './lib/diagnose.mjs';
 import { simulate, SIMULATE_HELP } from './lib/simulate.mjs';
 import { tail, TAIL_HELP } from './lib/tail.mjs';
+import { checkConfig, CHECK_CONFIG_HELP } from './lib/check-config.mjs';
 
 const HELP = `Usage: wecom-edge <command> [options]
 
@@ -17,12 +18,15 @@ Commands:
              catalogue of realistic callbacks, with a pass/fail table
   tail       pull an app's events as they arrive and print them (a pull
              consumer) and ack them; --once --no-ack only looks
+  check-config
+             check wecom-edge.config.json, the secrets it references and
+             Cloudflare's 5 KB limit, with the Worker's own code
 
 Run 'wecom-edge <command> --help' for a command's options.
 `;
 
-const COMMANDS = { keygen, diagnose, simulate, tail };
-const HELPS = { keygen: KEYGEN_HELP, diagnose: DIAGNOSE_HELP, simulate: SIMULATE_HELP, tail: TAIL_HELP };
+const COMMANDS = { keygen, diagnose, simulate, tail, 'check-config': checkConfig };
+const HELPS = { keygen: KEYGEN_HELP, diagnose: DIAGNOSE_HELP, simulate: SIMULATE_HELP, tail: TAIL_HELP, 'check-config': CHECK_CONFIG_HELP };
 
 // Output piped into `head` and closed early: stop quietly, as other command-line tools do.
 process.stdout.on('error', (error) => {

@@ -6,7 +6,7 @@
  * (`WECOM_APPS.hr.encodingAESKey …`), never a value. docs/configuration.md.
  */
 import bundledFile from "wecom-edge-config";
-import { isReference, referencedNames, resolveReference } from "./config/references.js";
+import { isReference, referencedNames, resolveReference, type SecretKind } from "./config/references.js";
 import { importEncodingAesKey, type AesKey } from "./crypto/index.js";
 import { WecomError } from "./errors.js";
 import { decodeBase64, encodeUtf8, toHex } from "./lib/bytes.js";
@@ -202,7 +202,7 @@ export function parseConfig(env: ConfigEnv, file: unknown = NO_FILE): GatewayCon
       `no apps: add them to ${CONFIG_FILE} (docs/configuration.md), or set the WECOM_APPS secret`,
     );
   }
-  const fileSource: EntrySource = { root: `${CONFIG_FILE}: apps`, demo, read: (path, value, kind = "secret") => resolved(path, value, secrets, kind) };
+  const fileSource: EntrySource = { root: `${CONFIG_FILE}: apps`, demo, read: (path, value, kind) => resolved(path, value, secrets, kind) };
   const secretSource: EntrySource = { root: "WECOM_APPS", demo, read: plainValue };
   const apps = new Map<string, AppConfig>();
   const invalidApps = new Map<string, string>();
@@ -258,8 +258,8 @@ interface EntrySource {
   readonly read: ValueReader;
 }
 
-/** `secret`: a value that must not sit in git (a Token, a key, a whsec_, a bearer token); `either`: a header value. */
-type ValueReader = (path: string, value: unknown, kind?: "secret" | "either") => unknown;
+/** Reads a field that may hold a secret; `kind` says which (a header value may also be written out). */
+type ValueReader = (path: string, value: unknown, kind: SecretKind) => unknown;
 
 /** WECOM_APPS is a secret already: it holds values, not references. */
 export const plainValue: ValueReader = (path, value) => {
@@ -267,15 +267,15 @@ export const plainValue: ValueReader = (path, value) => {
   return value;
 };
 
-function resolved(path: string, value: unknown, secrets: Readonly<Record<string, unknown>>, kind: "secret" | "either"): unknown {
+function resolved(path: string, value: unknown, secrets: Readonly<Record<string, unknown>>, kind: SecretKind): unknown {
   if (!isReference(value)) {
     // The file is committed to git: a secret in it would be a secret in every clone.
-    if (kind === "secret" && value !== undefined) {
+    if (kind !== "header" && value !== undefined) {
       fail(path, `must be a {"secret": "NAME"} reference to a Worker secret: ${CONFIG_FILE} is committed, so secret values are not written in it`);
     }
     return value;
   }
-  const outcome = resolveReference(value, secrets);
+  const outcome = resolveReference(value, secrets, kind);
   if ("problem" in outcome) fail(path, outcome.problem);
   return outcome.value;
 }
@@ -354,11 +354,11 @@ function parseApp(name: string, value: unknown, source: EntrySource): AppConfig 
 }
 
 function parseCredential(path: string, value: Record<string, unknown>, source: EntrySource, name: string): Credential {
-  const token = source.read(`${path}.token`, value.token);
+  const token = source.read(`${path}.token`, value.token, "token");
   if (typeof token !== "string" || !/^[\x21-\x7e]{1,128}$/.test(token)) {
     fail(`${path}.token`, "must be the callback Token from the WeCom admin console (1-128 visible ASCII characters)");
   }
-  const encodingAESKey = source.read(`${path}.encodingAESKey`, value.encodingAESKey);
+  const encodingAESKey = source.read(`${path}.encodingAESKey`, value.encodingAESKey, "aesKey");
   if (typeof encodingAESKey !== "string" || !/^[A-Za-z0-9+/]{43}$/.test(encodingAESKey)) {
     fail(`${path}.encodingAESKey`, "must be the 43-character EncodingAESKey from the WeCom admin console");
   }
@@ -393,7 +393,7 @@ function parseWebhook(path: string, value: unknown, read: ValueReader): WebhookC
 const MAX_SECRETS = 3;
 
 function signingKeyOf(path: string, given: unknown, read: ValueReader): Uint8Array<ArrayBuffer> {
-  const secret = read(path, given);
+  const secret = read(path, given, "whsec");
   if (typeof secret !== "string" || !secret.startsWith("whsec_")) {
     fail(path, "must be a Standard Webhooks secret: whsec_ followed by base64");
   }
@@ -438,7 +438,7 @@ export function parseEndpoint(
     for (const [header, given] of Object.entries(value.headers)) {
       if (!HEADER_NAME.test(header)) fail(`${path}.headers`, `has an invalid header name "${header.slice(0, 64)}"`);
       if (RESERVED_HEADERS.has(header.toLowerCase())) fail(`${path}.headers.${header}`, "is set by wecom-edge itself");
-      const headerValue = read(`${path}.headers.${header}`, given, "either");
+      const headerValue = read(`${path}.headers.${header}`, given, "header");
       if (typeof headerValue !== "string" || /[\r\n\0]/.test(headerValue)) {
         fail(`${path}.headers.${header}`, "must be a string without line breaks");
       }
@@ -452,7 +452,7 @@ export function parseEndpoint(
 function parsePull(path: string, value: unknown, read: ValueReader): PullConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, PULL_KEYS);
-  const token = bearerToken(`${path}.token`, read(`${path}.token`, value.token));
+  const token = bearerToken(`${path}.token`, read(`${path}.token`, value.token, "bearer"));
   const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, PULL_DEFAULTS.maxAttempts, 1, 1_000);
   return { token, maxAttempts };
 }
@@ -488,7 +488,7 @@ function parseReply(path: string, value: unknown, read: ValueReader): ReplyConfi
 function parseBot(path: string, value: unknown, read: ValueReader): BotConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, BOT_KEYS);
-  const token = bearerToken(`${path}.token`, read(`${path}.token`, value.token));
+  const token = bearerToken(`${path}.token`, read(`${path}.token`, value.token, "bearer"));
   const placeholder = value.placeholder ?? BOT_DEFAULTS.placeholder;
   if (typeof placeholder !== "string" || encodeUtf8(placeholder).length > MAX_STREAM_BYTES) {
     fail(`${path}.placeholder`, `must be a string of at most ${MAX_STREAM_BYTES} bytes`);

@@ -22,6 +22,25 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   "ASSETS",
 ]);
 
+/** What a secret value is, for the field that takes it. */
+export type SecretKind = "token" | "aesKey" | "whsec" | "bearer" | "header";
+
+/**
+ * Stands for a secret whose name is known to be set (on Cloudflare) while
+ * its value is not at hand (`wecom-edge check-config --remote`): it
+ * resolves to a placeholder of the field's shape, so that the rest of the
+ * entry is still checked. No Worker secret can hold it (a NUL leads it).
+ */
+export const UNCHECKED_SECRET = "\u0000wecom-edge: set, value not checked";
+
+const PLACEHOLDERS: Readonly<Record<SecretKind, string>> = {
+  token: "t".repeat(32),
+  aesKey: "A".repeat(43),
+  whsec: `whsec_${"A".repeat(43)}=`,
+  bearer: "b".repeat(32),
+  header: "h",
+};
+
 export interface SecretReference {
   readonly secret: string;
 }
@@ -37,7 +56,11 @@ export function isReference(value: unknown): value is SecretReference {
  * What a reference resolves to, or why it cannot: the problem names the
  * secret, never a value.
  */
-export function resolveReference(reference: SecretReference, secrets: Readonly<Record<string, unknown>>): { value: string } | { problem: string } {
+export function resolveReference(
+  reference: SecretReference,
+  secrets: Readonly<Record<string, unknown>>,
+  kind: SecretKind,
+): { value: string } | { problem: string } {
   const name = reference.secret;
   if (typeof name !== "string" || !SECRET_NAME.test(name)) {
     return { problem: 'must name a secret: {"secret": "NAME"} with NAME of 1-64 capital letters, digits and _, starting with a letter' };
@@ -48,7 +71,7 @@ export function resolveReference(reference: SecretReference, secrets: Readonly<R
     return { problem: `names secret ${name}, which is not set (npx wrangler secret put ${name}; locally, a line in .dev.vars)` };
   }
   if (typeof value !== "string") return { problem: `names ${name}, which is a binding, not a secret` };
-  return { value };
+  return { value: value === UNCHECKED_SECRET ? PLACEHOLDERS[kind] : value };
 }
 
 /** Every name referenced anywhere in `value`, in the order met: a configuration's cache depends on their values. */
