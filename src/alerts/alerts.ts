@@ -93,17 +93,17 @@ export function oldestEventAlert(app: string, mode: "push" | "pull", ageSeconds:
   };
 }
 
-/** WECOM_APPS cannot be loaded (app `*`), or one app's entry is invalid. `problem` names a path, never a value. */
+/** The configuration cannot be loaded (app `*`), or one app's entry is invalid. `problem` names a path, never a value. */
 export function invalidConfigAlert(app: string, problem: string): Alert {
   const detail = safeMessage(problem);
   return {
     kind: "invalid_config",
     app,
-    summary: app === "*" ? `WECOM_APPS cannot be used: ${detail}` : `app "${app}" is misconfigured: ${detail}`,
+    summary: app === "*" ? `the configuration cannot be used: ${detail}` : `app "${app}" is misconfigured: ${detail}`,
     hint:
       app === "*"
-        ? "Every callback answers 503 until it is fixed: correct WECOM_APPS and run `wrangler secret put WECOM_APPS`"
-        : `Its callbacks answer 503 invalid_config until it is fixed: correct WECOM_APPS and run \`wrangler secret put WECOM_APPS\`; GET /admin/apps lists what is wrong`,
+        ? "Every callback answers 503 until it is fixed: correct wecom-edge.config.json or WECOM_APPS, run `npm run check-config`, then deploy"
+        : `Its callbacks answer 503 invalid_config until it is fixed: correct its entry (wecom-edge.config.json or WECOM_APPS) or set the secret it names, run \`npm run check-config\`, then deploy; GET /admin/apps lists what is wrong`,
     details: { problem: detail },
   };
 }

@@ -300,6 +300,7 @@ describe("alerts", () => {
       kind: "invalid_config",
       app,
       summary: `app "${app}" is misconfigured: WECOM_APPS.${app}.encodingAESKey must be the 43-character EncodingAESKey from the WeCom admin console`,
+      hint: "Its callbacks answer 503 invalid_config until it is fixed: correct its entry (wecom-edge.config.json or WECOM_APPS) or set the secret it names, run `npm run check-config`, then deploy; GET /admin/apps lists what is wrong",
       details: { problem: `WECOM_APPS.${app}.encodingAESKey must be the 43-character EncodingAESKey from the WeCom admin console` },
     });
     expect(markdown).not.toContain("SECRETVALUE");
@@ -313,8 +314,8 @@ describe("alerts", () => {
     expect(alert).toMatchObject({
       kind: "invalid_config",
       app: "*",
-      summary: "WECOM_APPS cannot be used: WECOM_APPS is not valid JSON",
-      hint: "Every callback answers 503 until it is fixed: correct WECOM_APPS and run `wrangler secret put WECOM_APPS`",
+      summary: "the configuration cannot be used: WECOM_APPS is not valid JSON",
+      hint: "Every callback answers 503 until it is fixed: correct wecom-edge.config.json or WECOM_APPS, run `npm run check-config`, then deploy",
     });
     expect(markdown.split("\n")[0]).toBe("**wecom-edge: invalid configuration** · app `*`");
   });
