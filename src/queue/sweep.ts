@@ -14,7 +14,7 @@ export async function sweepQueues(env: ConfigEnv & Pick<QueueEnv, "REGISTRY">): 
     config = loadConfig(env);
   } catch {
     // Nothing to compare with: every queue keeps the settings it last had.
-    logSweep({ synced: 0, detail: "WECOM_APPS cannot be loaded; queues keep their last settings" });
+    logSweep({ synced: 0, detail: "the configuration cannot be loaded; queues keep their last settings" });
     return 0;
   }
   const live: Record<string, string> = {};

@@ -19,7 +19,7 @@ export async function watchQueues(env: ConfigEnv & RaiseEnv & Pick<QueueEnv, "QU
   try {
     config = loadConfig(env);
   } catch (error) {
-    const problem = error instanceof WecomError ? error.message : "WECOM_APPS cannot be loaded";
+    const problem = error instanceof WecomError ? error.message : "the configuration cannot be loaded";
     if (alerts.invalidConfig) await raiseAlert(env, invalidConfigAlert("*", problem));
     return;
   }

@@ -168,7 +168,7 @@ async function drop(context: RouteContext): Promise<Response> {
   const { name, settings } = await target(context);
   // A configuration that cannot load makes every queue look removed: no drop until it says so.
   if (configOf(context).problem !== undefined) {
-    throw new WecomError("not_configured", "WECOM_APPS cannot be loaded; a queue is dropped only when the configuration says its app is gone");
+    throw new WecomError("not_configured", "the configuration cannot be loaded; a queue is dropped only when the configuration says its app is gone");
   }
   if (settings !== null) {
     throw new WecomError("conflict", `app "${name}" is configured: remove it from WECOM_APPS first, or purge its dead letters`);

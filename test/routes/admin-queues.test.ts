@@ -138,14 +138,14 @@ describe("queues of apps no longer configured", () => {
     expect(await queueStub(app).stats(app)).toMatchObject({ configured: true, dead: 1 });
   });
 
-  it("are not dropped while WECOM_APPS cannot be loaded", async () => {
+  it("are not dropped while the configuration cannot be loaded", async () => {
     const { app, environment } = deadApp("noconfig");
     expect((await callWorker(await callbackRequest(app, textMessage("x")), environment)).status).toBe(200);
     const broken = { ...environment, WECOM_APPS: "{not json" };
     expect(await admin(broken, "POST", `/${app}/drop`)).toMatchObject({ status: 503 });
     expect(json(await admin(broken, "POST", `/${app}/drop`)).error).toEqual({
       code: "not_configured",
-      message: "WECOM_APPS cannot be loaded; a queue is dropped only when the configuration says its app is gone",
+      message: "the configuration cannot be loaded; a queue is dropped only when the configuration says its app is gone",
     });
     expect((await queueRows(app)).length).toBe(1);
   });
