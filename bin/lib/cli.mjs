@@ -64,9 +64,9 @@ export function integerOption(command, name, value, { min, max, fallback }) {
 
 export const APP_NAME = /^[a-z0-9_-]{1,64}$/;
 
-/** --app NAME: required, and of the shape WECOM_APPS takes. */
+/** --app NAME: required, and of the shape an app's name takes (wecom-edge.config.json and WECOM_APPS alike). */
 export function appOption(command, value) {
-  if (value === undefined) throw new UsageError('--app NAME is required: the app as it is named in WECOM_APPS and in /callback/NAME', command);
+  if (value === undefined) throw new UsageError('--app NAME is required: the app as it is named in wecom-edge.config.json (or WECOM_APPS) and in /callback/NAME', command);
   if (!APP_NAME.test(value)) throw new UsageError(`invalid app name ${JSON.stringify(value)}: 1-64 lowercase letters, digits, '_' or '-'`, command);
   return value;
 }

@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, startGateway } from '../support/gateway.mjs';
+import { resolveReferences } from '../../bin/lib/apps-file.mjs';
 import { APP_EVENT_KINDS, APP_ITEMS, appsFile, kindOfEvent, run, startReceiver, tableOf, tableRow, until } from './helpers.mjs';
 
 const CORP_ID = 'ww3e40cde07cc21a01';
@@ -13,7 +14,9 @@ const TIMEOUT = ['--timeout', '30000'];
 async function keygen(args) {
   const r = await run(['keygen', '--json', ...args]);
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  // keygen's {config, secrets}, made whole: a WECOM_APPS entry.
+  const { config, secrets } = JSON.parse(r.stdout);
+  return resolveReferences(config, secrets);
 }
 
 describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => {

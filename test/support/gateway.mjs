@@ -2,8 +2,9 @@
 // test/cli/, the admin page in test/browser/): `wrangler dev` with the
 // project's own wrangler.toml, which serves src/ in workerd with SQLite
 // Durable Objects, on 127.0.0.1 and a free port. Each gateway gets its own
-// secrets file (WECOM_APPS, ADMIN_TOKEN…) and its own fresh storage, so tests
-// started in parallel by `node --test` share nothing.
+// secrets file (WECOM_APPS, ADMIN_TOKEN…), its own wecom-edge.config.json and
+// its own fresh storage, so tests started in parallel by `node --test` share
+// nothing.
 //
 //   const gateway = await startGateway({ apps: { hr: {...} }, adminToken: "…" });
 //   await fetch(`${gateway.url}/healthz`);
@@ -12,10 +13,10 @@
 // wrangler needs Node >= 22.12: `npm test` puts the pinned Node 22 from
 // node_modules/.bin first on PATH, and so does this file when it spawns it.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
@@ -41,25 +42,54 @@ function dotenvLine(name, value) {
 }
 
 /**
+ * The project's wrangler.toml, for a copy in another folder: its paths made
+ * absolute, and its [alias] serving `configFile` as wecom-edge.config.json.
+ * (`wrangler dev --alias` would be simpler, but wrangler 4.156 applies
+ * --alias to deploy only: dev bundles with the file's [alias].)
+ */
+function wranglerConfigServing(configFile) {
+  let text = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const replacements = [
+    [/^main = "src\/index\.ts"$/m, `main = ${JSON.stringify(join(ROOT, "src", "index.ts"))}`],
+    [/^"wecom-edge-config" = "\.\/wecom-edge\.config\.json"$/m, `"wecom-edge-config" = ${JSON.stringify(configFile)}`],
+    [/^directory = "\.\/public"$/m, `directory = ${JSON.stringify(join(ROOT, "public"))}`],
+  ];
+  for (const [pattern, line] of replacements) {
+    if (!pattern.test(text)) throw new Error(`test/support/gateway.mjs: wrangler.toml has no line ${pattern}: update wranglerConfigServing`);
+    text = text.replace(pattern, line);
+  }
+  return text;
+}
+
+/**
  * Starts `wrangler dev` on the project's wrangler.toml.
  *
  * @param {object} o
  * @param {Record<string, unknown>} [o.apps]   WECOM_APPS (an object, JSON-encoded here); omitted: not set at all
  * @param {string} [o.adminToken]              ADMIN_TOKEN
  * @param {Record<string, string>} [o.secrets] any other secret or var, as text (e.g. WECOM_ALERTS, WECOM_MAX_SKEW_SECONDS)
+ * @param {string} [o.configFile]              the wecom-edge.config.json to serve (the [alias] of a wrangler.toml copy);
+ *                                             omitted: one with no apps, so a developer's own file never reaches a test
  * @param {number} [o.timeoutMs]               how long it may take to answer /healthz
  * @returns {Promise<{url: string, stop: () => Promise<void>, output: () => string}>}
  */
-export async function startGateway({ apps, adminToken, secrets = {}, timeoutMs = 60_000 } = {}) {
+export async function startGateway({ apps, adminToken, secrets = {}, configFile, timeoutMs = 60_000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "wecom-edge-gateway-"));
   const values = { ...secrets };
   if (apps !== undefined) values.WECOM_APPS = JSON.stringify(apps);
   if (adminToken !== undefined) values.ADMIN_TOKEN = adminToken;
   const envFile = join(dir, "secrets.env");
   writeFileSync(envFile, Object.entries(values).map(([name, value]) => dotenvLine(name, String(value))).join(""));
+  let config = configFile === undefined ? undefined : resolve(configFile);
+  if (config === undefined) {
+    config = join(dir, "wecom-edge.config.json");
+    writeFileSync(config, '{"apps": {}}\n');
+  }
+  const wranglerToml = join(dir, "wrangler.toml");
+  writeFileSync(wranglerToml, wranglerConfigServing(config));
 
   const [port, inspectorPort] = [await freePort(), await freePort()];
-  const args = ["dev", "-c", join(ROOT, "wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
+  const args = ["dev", "-c", wranglerToml, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
   args.push("--persist-to", join(dir, "state"), "--env-file", envFile, "--show-interactive-dev-session=false", "--log-level", "warn");
   const child = spawn(join(BIN, "wrangler"), args, {
     cwd: ROOT,

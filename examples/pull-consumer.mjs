@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+// A pull consumer for a wecom-edge app with "pull" (docs/delivery.md,
+// "Pulling from the queue"), to copy and start from. Node 20+, no
+// dependencies. It only makes outbound requests to the gateway, so nothing on
+// the intranet has to be reachable.
+//
+// The loop: pull a batch (the events are leased, not removed), handle each
+// event, ack the ones handled under the batch's lease, nack the ones that
+// failed so that they come back after RETRY_DELAY_SECONDS. An event whose id
+// was handled already (our ack was lost, or the lease ran out first) is not
+// handled again, only acked. Network errors and 5xx answers are retried with
+// backoff (1 s doubling to 30 s).
+//
+//   WECOM_EDGE_URL       the gateway (default http://127.0.0.1:8787)
+//   APP                  the app's name (required)
+//   PULL_TOKEN           the app's pull token; when unset, <APP>_PULL_TOKEN
+//                        (MYAPP_PULL_TOKEN for "myapp", '-' as '_'), as
+//                        `wecom-edge keygen --dev` writes it to .dev.vars:
+//                          APP=myapp node --env-file=.dev.vars examples/pull-consumer.mjs
+//   RETRY_DELAY_SECONDS  how long a failed event waits before it is due again (default 30)
+//
+// SIGINT (Ctrl-C) or SIGTERM: finish the batch in hand, ack it, and exit 0;
+// a batch that arrives after the signal is released at once (nack, delay 0)
+// for another consumer. A second signal exits at once: what is leased then
+// comes back when its lease runs out.
+
+const GATEWAY = (process.env.WECOM_EDGE_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
+const APP = process.env.APP;
+if (!APP) fail("Set APP (the app's name) and PULL_TOKEN (its pull token); see examples/README.md.");
+const TOKEN_SOURCE = process.env.PULL_TOKEN !== undefined ? "PULL_TOKEN" : tokenName(APP);
+const PULL_TOKEN = process.env[TOKEN_SOURCE];
+if (!PULL_TOKEN) fail(`${TOKEN_SOURCE} is not set: give the app's pull token in PULL_TOKEN, or run with --env-file=.dev.vars (see examples/README.md)`);
+const RETRY_DELAY_SECONDS = Number(process.env.RETRY_DELAY_SECONDS ?? 30);
+if (!Number.isInteger(RETRY_DELAY_SECONDS) || RETRY_DELAY_SECONDS < 0 || RETRY_DELAY_SECONDS > 43_200) fail("RETRY_DELAY_SECONDS must be a whole number from 0 to 43200");
+
+/** Events per pull (1..100). */
+const MAX = 10;
+/** How long a batch is ours: longer than handling a batch takes, or its events come again (docs/delivery.md). */
+const LEASE_SECONDS = 120;
+/** Pull again this soon after an empty answer. */
+const IDLE_MS = 2_000;
+/** How many handled ids are remembered. */
+const SEEN_MAX = 10_000;
+
+/**
+ * ▶▶ Your code goes here: do what the event is for. Resolve when it is done
+ * (it is then acked), throw when it cannot be done now (it is nacked and
+ * comes back after RETRY_DELAY_SECONDS; after pull.maxAttempts leases, 20 by
+ * default, it becomes a dead letter). `attempt` is 1 the first time the
+ * event is leased. The event is the JSON of docs/delivery.md: id, app,
+ * receiveId, receivedAt, format, event (WeCom's fields), raw.
+ */
+// handle: begin
+async function handle(event, attempt) {
+  const e = event.event ?? {};
+  const what = [e.MsgType, e.Event, e.ChangeType ?? e.InfoType].filter(Boolean).join("/");
+  log(`handled ${event.id} ${what}${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
+}
+// handle: end
+
+/**
+ * Ids already handled, oldest first, at most SEEN_MAX: enough for an
+ * example. The gateway delivers an event at least once, so a real consumer
+ * keeps them where it keeps what it does with the events (its database),
+ * written in the same transaction, so that a restart forgets nothing.
+ */
+const seen = new Set();
+function remember(id) {
+  seen.add(id);
+  if (seen.size > SEEN_MAX) seen.delete(seen.values().next().value);
+}
+
+// ----------------------------------------------------------- the loop ----
+
+let stopping = false;
+let wake = () => {};
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    log(`${signal}: stopping after the batch in hand (again to exit now)`);
+    wake();
+  });
+}
+
+log(`consuming ${GATEWAY}/queue/${APP}/pull`);
+let failures = 0;
+while (!stopping) {
+  let batch;
+  try {
+    batch = await call("pull", { max: MAX, leaseSeconds: LEASE_SECONDS });
+    failures = 0;
+  } catch (error) {
+    if (!error.retry) fail(error.message, 1);
+    failures++;
+    const ms = Math.min(30_000, 1000 * 2 ** (failures - 1));
+    log(`pull failed: ${error.message}; again in ${ms / 1000} s`);
+    await pause(ms);
+    continue;
+  }
+  if (batch.events.length === 0) {
+    await pause(IDLE_MS);
+    continue;
+  }
+  if (stopping) {
+    // Pulled while stopping: give the batch straight back.
+    await settle("nack", { ids: batch.events.map((e) => e.id), lease: batch.lease, delaySeconds: 0 });
+    break;
+  }
+  log(`pulled ${batch.events.length} event${batch.events.length === 1 ? "" : "s"}`);
+  const done = [];
+  const failed = [];
+  for (const event of batch.events) {
+    if (seen.has(event.id)) {
+      log(`duplicate ${event.id}, already handled: ack only`);
+      done.push(event.id);
+      continue;
+    }
+    try {
+      await handle(event, batch.attempts[event.id] ?? 1);
+      remember(event.id);
+      done.push(event.id);
+    } catch (error) {
+      log(`failed ${event.id}: ${error?.message ?? error}; due again in ${RETRY_DELAY_SECONDS} s`);
+      failed.push(event.id);
+    }
+  }
+  // Under the batch's lease: if it ran out, another consumer may hold the events now, and they are not ours to ack.
+  if (done.length > 0) await settle("ack", { ids: done, lease: batch.lease });
+  if (failed.length > 0) await settle("nack", { ids: failed, lease: batch.lease, delaySeconds: RETRY_DELAY_SECONDS });
+}
+log("stopped");
+
+// ------------------------------------------------------------ helpers ----
+
+/** Ack or nack, retried up to 3 times on a network error or a 5xx; what is not settled comes back when the lease runs out. */
+async function settle(verb, body) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const answer = await call(verb, body);
+      const count = verb === "ack" ? answer.acked : answer.released;
+      const missed = verb === "ack" ? answer.notAcked : answer.notReleased;
+      log(`${verb === "ack" ? "acked" : "released"} ${count}${missed.length > 0 ? `; not: ${missed.map((m) => `${m.id} (${m.reason})`).join(", ")}` : ""}`);
+      return;
+    } catch (error) {
+      if (!error.retry || attempt === 3) {
+        log(`${verb} failed: ${error.message}; the events come again when the lease runs out`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+    }
+  }
+}
+
+/** POST /queue/{app}/{verb}: the answer's JSON, or an Error with `retry` set for a network error or a 5xx. */
+async function call(verb, body) {
+  let response;
+  try {
+    response = await fetch(`${GATEWAY}/queue/${encodeURIComponent(APP)}/${verb}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${PULL_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000), // a hung connection must not stall the loop
+    });
+  } catch (error) {
+    throw Object.assign(new Error(`cannot reach ${GATEWAY}: ${error.cause?.code ?? error.message}`), { retry: true });
+  }
+  const text = await response.text();
+  if (response.status === 401) throw new Error(`${verb}: 401: the pull token is wrong, or ${APP} is not a pull app on ${GATEWAY}`);
+  if (!response.ok) throw Object.assign(new Error(`${verb}: ${response.status} ${text.slice(0, 200)}`), { retry: response.status >= 500 });
+  return JSON.parse(text);
+}
+
+/** Sleeps `ms`, or less when a signal comes. */
+function pause(ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+}
+
+/** <APP>_PULL_TOKEN, the name `wecom-edge keygen` gives the token (docs/cli.md, "keygen"). */
+function tokenName(app) {
+  let stem = app.toUpperCase().replaceAll("-", "_");
+  if (!/^[A-Z]/.test(stem) || stem === "ADMIN") stem = `APP_${stem}`;
+  return `${stem}_PULL_TOKEN`;
+}
+
+/** A line on stdout; on a terminal, control characters and bidi overrides from outside are shown as \u escapes. */
+function log(line) {
+  const text = process.stdout.isTTY ? line.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : line;
+  console.log(text);
+}
+
+/** Exit 2 for a setting to fix, 1 for an answer that retrying cannot change (a wrong token). */
+function fail(message, code = 2) {
+  console.error(message);
+  process.exit(code);
+}
