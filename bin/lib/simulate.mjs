@@ -3,7 +3,7 @@
 // answer is checked (passive replies verified and decrypted), and a pass/fail
 // table ends it. --repeat and --concurrency make it a small load tool.
 import { randomBytes, randomInt } from 'node:crypto';
-import { appFromFile } from './apps-file.mjs';
+import { appSettings } from './apps-file.mjs';
 import { APP_CATALOGUE, BOT_CATALOGUE, newAibotId, SIMULATE_USER } from './catalogue.mjs';
 import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
 import { exchange, NetworkError, refusalOf } from './http.mjs';
@@ -12,8 +12,8 @@ import { openReply, sealCallback, verificationUrl, xmlText } from './wecom-side.
 
 const names = (catalogue) => catalogue.map((item) => item.name).join(', ');
 
-export const SIMULATE_HELP = `Usage: wecom-edge simulate <base-url> --app NAME
-                          (--apps FILE | --token T --key K (--receive-id ID | --bot))
+export const SIMULATE_HELP = `Usage: wecom-edge simulate <base-url> --app NAME [--config FILE] [--secrets FILE]
+                          [--apps FILE | --token T --key K (--receive-id ID | --bot)]
                           [--only NAME,…] [--repeat N] [--concurrency N] [--json] …
 
 Plays WeCom against a gateway (local or deployed): the URL verification GET,
@@ -25,9 +25,14 @@ webhook or queue like WeCom's own, from a FromUserName "${SIMULATE_USER}-…".
 
   <base-url>          the gateway, e.g. https://wecom.example.com or
                       http://127.0.0.1:8787 (callbacks go to /callback/NAME)
-  --app NAME          the app, as named in WECOM_APPS
+  --app NAME          the app, as named in wecom-edge.config.json (or WECOM_APPS)
 
-The app's settings:
+The app's settings, by default from wecom-edge.config.json, its
+{"secret": "NAME"} references resolved from .dev.vars when <base-url> is on
+this machine (127.0.0.1, localhost, [::1]), else from secrets/secrets.json:
+  --config FILE       the configuration file (default wecom-edge.config.json)
+  --secrets FILE      the secret values: a JSON object of name → value (a
+                      name ending in .json) or a dotenv file such as .dev.vars
   --apps FILE         a WECOM_APPS JSON file: the app's token, encodingAESKey
                       and receiveId (the first of a list; a placeholder corp id
                       for "*"); an app with "bot" is an AI bot. Keep it
@@ -76,6 +81,8 @@ export async function simulate(argv, out) {
     {
       app: { type: 'string' },
       apps: { type: 'string' },
+      config: { type: 'string' },
+      secrets: { type: 'string' },
       token: { type: 'string' },
       key: { type: 'string' },
       'receive-id': { type: 'string' },
@@ -96,7 +103,7 @@ export async function simulate(argv, out) {
   }
   const base = parseBaseUrl(positionals[0], 'simulate');
   const name = appOption('simulate', o.app);
-  const app = readSettings(o, name);
+  const app = readSettings(o, name, base);
   const catalogue = app.bot ? BOT_CATALOGUE : APP_CATALOGUE;
   const selected = selectItems(catalogue, o.only, app.bot);
   const agentId = o['agent-id'] ?? '1000002';
@@ -119,20 +126,20 @@ export async function simulate(argv, out) {
 
 // ------------------------------------------------------------- inputs ----
 
-function readSettings(o, name) {
+function readSettings(o, name, base) {
   const notes = [];
   let token;
   let encodingAESKey;
   let accepted;
   let bot;
-  if (o.apps !== undefined) {
-    if (o.token !== undefined || o.key !== undefined || o['receive-id'] !== undefined || o.bot) {
-      throw new UsageError('--apps cannot be combined with --token/--key/--receive-id/--bot: the file has them', 'simulate');
+  const onCommandLine = o.token !== undefined || o.key !== undefined || o['receive-id'] !== undefined || o.bot;
+  if (o.apps !== undefined || o.config !== undefined || o.secrets !== undefined || !onCommandLine) {
+    if (onCommandLine) {
+      throw new UsageError('--apps/--config/--secrets cannot be combined with --token/--key/--receive-id/--bot: the file has them', 'simulate');
     }
-    const entry = appFromFile(o.apps, name, 'simulate');
+    const { entry, where } = appSettings(o, name, 'simulate', base, ['token', 'encodingAESKey']);
     ({ token, encodingAESKey, receiveId: accepted } = entry);
     bot = entry.bot !== undefined && entry.bot !== null;
-    const where = `app ${JSON.stringify(name)} in ${o.apps}`;
     if (typeof token !== 'string' || token === '') throw new UsageError(`${where} has no token`, 'simulate');
     if (typeof encodingAESKey !== 'string' || !ENCODING_AES_KEY.test(encodingAESKey)) {
       throw new UsageError(`${where} has no valid encodingAESKey (43 characters of A-Z a-z 0-9 + /)`, 'simulate');
@@ -142,7 +149,7 @@ function readSettings(o, name) {
     }
   } else {
     if (o.token === undefined || o.key === undefined) {
-      throw new UsageError("give the app's settings with --apps FILE, or --token and --key (and --receive-id, or --bot)", 'simulate');
+      throw new UsageError("give the app's settings with --token and --key (and --receive-id, or --bot), or none of these four to read them from wecom-edge.config.json", 'simulate');
     }
     ({ token, key: encodingAESKey } = o);
     if (token === '') throw new UsageError('--token is empty', 'simulate');

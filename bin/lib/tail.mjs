@@ -3,12 +3,13 @@
 // them under the pull's lease; with --once --no-ack it looks, then releases
 // every lease at once.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { appFromFile } from './apps-file.mjs';
+import { appSettings } from './apps-file.mjs';
 import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
 import { exchange, NetworkError, refusalOf } from './http.mjs';
 import { arrayElementTexts } from './json-text.mjs';
 
-export const TAIL_HELP = `Usage: wecom-edge tail <base-url> --app NAME (--apps FILE | --token PULL_TOKEN)
+export const TAIL_HELP = `Usage: wecom-edge tail <base-url> --app NAME [--config FILE] [--secrets FILE]
+                      [--apps FILE | --token PULL_TOKEN]
                       [--once [--no-ack]] [--json] [--max N] [--lease SECONDS] [--interval SECONDS]
 
 Pulls the events of a pull app (one with "pull" in WECOM_APPS) as they arrive
@@ -25,7 +26,14 @@ toward the app's pull.maxAttempts (default 20), after which an event becomes
 a dead letter. --no-ack without --once is refused.
 
   <base-url>          the gateway, e.g. https://wecom.example.com
-  --app NAME          the app, as named in WECOM_APPS
+  --app NAME          the app, as named in wecom-edge.config.json (or WECOM_APPS)
+  --config FILE       the configuration file its pull.token comes from (default
+                      wecom-edge.config.json), a {"secret": "NAME"} reference
+                      resolved from --secrets
+  --secrets FILE      the secret values: a JSON object of name → value (a name
+                      ending in .json) or a dotenv file (default .dev.vars when
+                      <base-url> is 127.0.0.1, localhost or [::1], else
+                      secrets/secrets.json)
   --apps FILE         a WECOM_APPS JSON file: the app's pull.token (keep it
                       chmod 600; a token on the command line shows in ps)
   --token T           the app's pull.token on the command line instead
@@ -59,6 +67,8 @@ export async function tail(argv, out) {
       app: { type: 'string' },
       token: { type: 'string' },
       apps: { type: 'string' },
+      config: { type: 'string' },
+      secrets: { type: 'string' },
       once: { type: 'boolean' },
       'no-ack': { type: 'boolean' },
       json: { type: 'boolean' },
@@ -75,7 +85,7 @@ export async function tail(argv, out) {
   }
   const base = parseBaseUrl(positionals[0], 'tail');
   const name = appOption('tail', o.app);
-  const token = pullToken(o, name);
+  const token = pullToken(o, name, base);
   if (o['no-ack'] && !o.once) {
     throw new UsageError(
       '--no-ack needs --once: every pull leases the events it shows and counts one delivery toward pull.maxAttempts (default 20), ' +
@@ -110,16 +120,17 @@ export async function tail(argv, out) {
   }
 }
 
-function pullToken(o, name) {
-  if (o.apps !== undefined) {
-    if (o.token !== undefined) throw new UsageError('--apps and --token cannot be used together', 'tail');
-    const token = appFromFile(o.apps, name, 'tail').pull?.token;
+function pullToken(o, name, base) {
+  if (o.apps !== undefined || o.config !== undefined || o.secrets !== undefined || o.token === undefined) {
+    if (o.token !== undefined) throw new UsageError('--apps/--config/--secrets and --token cannot be used together', 'tail');
+    const { entry, where } = appSettings(o, name, 'tail', base, ['pull.token']);
+    const token = entry.pull?.token;
     if (typeof token !== 'string' || token === '') {
-      throw new UsageError(`app ${JSON.stringify(name)} in ${o.apps} has no pull.token: tail reads pull apps (a webhook app's events are pushed)`, 'tail');
+      throw new UsageError(`${where} has no pull.token: tail reads pull apps (a webhook app's events are pushed)`, 'tail');
     }
     return token;
   }
-  if (o.token === undefined || o.token === '') throw new UsageError("give the app's pull token with --token, or --apps FILE", 'tail');
+  if (o.token === '') throw new UsageError("--token is empty: give the app's pull token, or leave --token out to read it from wecom-edge.config.json", 'tail');
   return o.token;
 }
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, startGateway } from '../support/gateway.mjs';
+import { resolveReferences } from '../../bin/lib/apps-file.mjs';
 import { sealCallback } from '../../bin/lib/wecom-side.mjs';
 import { APP_EVENT_KINDS, appsFile, kindOfEvent, run, startFakeQueue, until } from './helpers.mjs';
 
@@ -15,7 +16,9 @@ const HEADER = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) {2}(evt_[0-9a-f]{32}) 
 async function keygen(args) {
   const r = await run(['keygen', '--json', ...args]);
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  // keygen's {config, secrets}, made whole: a WECOM_APPS entry.
+  const { config, secrets } = JSON.parse(r.stdout);
+  return resolveReferences(config, secrets);
 }
 
 /**
