@@ -131,7 +131,13 @@ export interface QueueStats {
   refreshes: number;
   /** Callbacks per credential fingerprint (README, "Rotating keys"). */
   credentials: Record<string, { callbacks: number; lastAt: number }>;
+  /**
+   * The last failed push attempt. It stays after the webhook recovers: the
+   * page compares it with `lastDeliveredAt` (docs/operating.md, "Admin page").
+   */
   lastError: { at: string; message: string } | null;
+  /** When an event was last pushed with a 2xx or acked (ISO time); null: never. */
+  lastDeliveredAt: string | null;
 }
 
 export interface DeadLetter {
@@ -309,6 +315,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     // Each id once, as nack counts them.
     const unique = [...new Set(ids)];
     const acked = this.store.ack(unique, lease, now);
+    if (acked.size > 0) this.store.setMeta("last_delivered", new Date(now).toISOString());
     const reason = lease === null ? "unknown" : notHeldReason(lease, now);
     const notAcked = unique.filter((id) => !acked.has(id)).map((id) => ({ id, reason }));
     return { acked: acked.size, notAcked };
@@ -357,7 +364,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
             inFlight: this.inFlight,
             isPaused: () => this.paused || !current(),
             pause: () => current() && this.setPausedFlag(true),
-            recordError: (message) => current() && store.setMeta("last_error", JSON.stringify({ at: new Date().toISOString(), message })),
+            recordError: (message, at) => current() && store.setMeta("last_error", JSON.stringify({ at: new Date(at).toISOString(), message })),
+            recordDelivered: (at) => current() && store.setMeta("last_delivered", new Date(at).toISOString()),
             send: (event: StoredEvent, attempt: number) => sendWebhook(webhook, event.id, event.body, attempt),
           },
           due,
@@ -406,6 +414,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       refreshes: counts.refreshes,
       credentials: this.store.callbacksByCredential(),
       lastError: lastError === null ? null : (JSON.parse(lastError) as { at: string; message: string }),
+      lastDeliveredAt: this.store.getMeta("last_delivered"),
     };
   }
 

@@ -45,7 +45,10 @@ export interface PushContext {
   readonly inFlight: Set<string>;
   isPaused(): boolean;
   pause(): void;
-  recordError(message: string): void;
+  /** The batch's last failed attempt and when it failed (stats' `lastError`). */
+  recordError(message: string, at: number): void;
+  /** When the batch's last 2xx came back (stats' `lastDeliveredAt`). */
+  recordDelivered(at: number): void;
   send(event: StoredEvent, attempt: number): Promise<WebhookOutcome>;
 }
 
@@ -68,6 +71,8 @@ export async function pushBatch(context: PushContext, due: readonly StoredEvent[
   const report: BatchReport = { delivered: 0, retried: 0, deadLetters: [] };
   const delivered: StoredEvent[] = [];
   let lastError: string | null = null;
+  let lastErrorAt = 0;
+  let lastDeliveredAt: number | null = null;
   let next = 0;
   const worker = async () => {
     while (next < due.length && !context.isPaused() && Date.now() - started + webhook.timeoutMs <= PUSH_LIMITS.alarmBudgetMs) {
@@ -83,11 +88,13 @@ export async function pushBatch(context: PushContext, due: readonly StoredEvent[
       }
       if (outcome.ok) {
         delivered.push(event);
+        lastDeliveredAt = Date.now();
         continue;
       }
       const decision = decide(outcome, attempt, webhook);
       const now = Date.now();
       lastError = `attempt ${attempt}: ${outcome.error}`;
+      lastErrorAt = now;
       const line = { app: context.app, eventId: event.id, status: outcome.status, attempts: attempt };
       if (decision.kind === "delivered") continue; // not reached: decide delivers only what succeeded
       if (decision.kind === "retry") {
@@ -107,7 +114,8 @@ export async function pushBatch(context: PushContext, due: readonly StoredEvent[
   } finally {
     store.pushed(delivered, Date.now());
     report.delivered = delivered.length;
-    if (lastError !== null) context.recordError(lastError);
+    if (lastError !== null) context.recordError(lastError, lastErrorAt);
+    if (lastDeliveredAt !== null) context.recordDelivered(lastDeliveredAt);
   }
   return report;
 }

@@ -78,6 +78,7 @@ describe("admin API", () => {
       // Both callbacks came with the app's one credential.
       credentials: [{ name: "current", id: expect.stringMatching(/^[0-9a-f]{8}$/), callbacks: 2, lastCallbackAt: expect.any(String) }],
       lastError: { at: expect.any(String), message: "attempt 1: webhook answered 503" },
+      lastDeliveredAt: null,
     });
   });
 
