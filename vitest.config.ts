@@ -1,7 +1,19 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { filterStream } from "./test/support/noise.js";
 import { startReceiver } from "./test/support/receiver.js";
+
+// What workerd prints because a test did something on purpose (a refused connection, a crashed Durable
+// Object, …) is left out, exactly those lines and nothing else (test/support/noise.ts, which names the
+// test behind each); one line at the end says how many. WECOM_EDGE_NOISE=1 shows them.
+if (process.env.WECOM_EDGE_NOISE !== "1") {
+  const filters = [filterStream(process.stdout), filterStream(process.stderr)];
+  process.once("exit", () => {
+    const dropped = filters.reduce((sum, filter) => sum + filter.dropped, 0);
+    if (dropped > 0) process.stderr.write(`(left out ${dropped} known lines that tests cause on purpose: test/support/noise.ts; WECOM_EDGE_NOISE=1 shows them)\n`);
+  });
+}
 
 // A real webhook receiver on 127.0.0.1 (see test/support/receiver.ts).
 const receiverUrl = await startReceiver();
