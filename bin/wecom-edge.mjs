@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // wecom-edge: command-line helpers for the wecom-edge gateway (no dependencies, Node >= 20.19).
+import { readFileSync } from 'node:fs';
 import { UsageError } from './lib/cli.mjs';
 import { keygen, KEYGEN_HELP } from './lib/keygen.mjs';
 import { diagnose, DIAGNOSE_HELP } from './lib/diagnose.mjs';
 import { simulate, SIMULATE_HELP } from './lib/simulate.mjs';
 import { tail, TAIL_HELP } from './lib/tail.mjs';
 import { checkConfig, CHECK_CONFIG_HELP } from './lib/check-config.mjs';
+import { escapeControls, streamsAreTerminals } from './lib/terminal.mjs';
 
 const HELP = `Usage: wecom-edge <command> [options]
 
@@ -22,7 +24,15 @@ Commands:
              check wecom-edge.config.json, the secrets it references and
              Cloudflare's 5 KB limit, with the Worker's own code
 
+Options:
+  -V, --version  print the version ("wecom-edge X.Y.Z") and exit
+  -h, --help     show this help
+
 Run 'wecom-edge <command> --help' for a command's options.
+
+Text from outside (events, decrypted plaintext, the gateway's answers) never
+reaches a terminal as control characters: see each command's --help, and
+--raw where you need the bytes.
 `;
 
 const COMMANDS = { keygen, diagnose, simulate, tail, 'check-config': checkConfig };
@@ -34,13 +44,24 @@ process.stdout.on('error', (error) => {
   throw error;
 });
 
+// isTTY: which streams are terminals, for the commands' escaping (bin/lib/terminal.mjs; WECOM_EDGE_TTY=1 or 0 decides instead).
 const out = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  isTTY: streamsAreTerminals(),
 };
+
+/** package.json's "version": the one place the version is kept (docs/cli.md). */
+function version() {
+  return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+}
 
 async function main(argv) {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-V') {
+    out.stdout(`wecom-edge ${version()}\n`);
+    return 0;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     if (command === undefined) {
       out.stderr(`wecom-edge: no command given\n\n${HELP}`);
@@ -50,17 +71,18 @@ async function main(argv) {
     return 0;
   }
   if (!Object.hasOwn(COMMANDS, command)) {
-    out.stderr(`wecom-edge: unknown command ${JSON.stringify(command)}\n\n${HELP}`);
+    out.stderr(`wecom-edge: unknown command ${escapeControls(JSON.stringify(command))}\n\n${HELP}`);
     return 2;
   }
   try {
     return await COMMANDS[command](rest, out);
   } catch (error) {
     if (error instanceof UsageError) {
-      out.stderr(`wecom-edge ${error.command}: ${error.message}\nRun 'wecom-edge ${error.command} --help' for usage.\n`);
+      // A usage message may quote an argument, such as a pasted curl command: escaped, whatever the stream.
+      out.stderr(`wecom-edge ${error.command}: ${escapeControls(error.message)}\nRun 'wecom-edge ${error.command} --help' for usage.\n`);
       return 2;
     }
-    out.stderr(`wecom-edge ${command}: ${error?.stack ?? error}\n`);
+    out.stderr(`wecom-edge ${command}: ${escapeControls(error?.stack ?? error)}\n`);
     return 1;
   }
 }

@@ -3,11 +3,14 @@ import { readFileSync } from 'node:fs';
 import { parseSecretJson } from './apps-file.mjs';
 import { parseOptions, UsageError } from './cli.mjs';
 import { parseCurl } from './curl.mjs';
+import { configHint, exchange, NetworkError, refusalOf } from './http.mjs';
+import { jsonProblem } from './json-text.mjs';
+import { oneLine, terminalOutput } from './terminal.mjs';
 import { aesDecryptRaw, BASE64, ENCODING_AES_KEY, signature } from './wxcrypt.mjs';
 
 export const DIAGNOSE_HELP = `Usage: wecom-edge diagnose (--url URL [--body TEXT | --body-file PATH] | --curl 'curl …')
                           (--token T --key K [--receive-id ID] | --apps FILE [--app NAME])
-                          [--now SECONDS] [--max-skew SECONDS]
+                          [--now SECONDS] [--max-skew SECONDS] [--send [--timeout MS]] [--raw]
 
 Checks a captured callback the way the gateway does, in the same order, and
 says which check fails and why, with the code the gateway answers. When every
@@ -36,14 +39,40 @@ The timestamp check:
   --now SECONDS      the clock to check the timestamp against (default: now)
   --max-skew SECONDS the largest difference allowed (default 300; 0 turns it off,
                      e.g. for old captures)
+
+Asking the gateway too:
+  --send             also send the callback to the gateway at --url (an
+                     absolute http(s) URL) and show its answer. A GET
+                     verification changes nothing; a POST is a real callback:
+                     the gateway queues and delivers it like WeCom's own (or
+                     answers it as a duplicate). When the gateway answers 503
+                     invalid_config or not_configured, diagnose says where
+                     the gateway names the problem (GET /admin/apps, the
+                     admin page, wrangler's log) and to run
+                     \`npx wecom-edge check-config\`
+  --timeout MS       with --send: how long to wait for the answer (default 5000)
+
+Output:
+  --raw              write what came from outside as it is (see below)
   -h, --help         show this help
 
-Exit status: 0 when every check passes, 1 when one fails, 2 on a usage error.
+Offline unless --send: diagnose sends nothing anywhere by itself.
+
+Terminal safety: control characters (C0 but diagnose's own line breaks and
+tabs, and the line breaks and tabs of the decrypted plaintext, DEL, C1
+U+0080-U+009F) and bidi overrides (U+202A-U+202E, U+2066-U+2069) in what came
+from outside (the capture, the plaintext, the gateway's answer) are shown as
+escapes such as \\u009b, to a terminal or not: this output is for reading.
+A JSON body that does not parse is said by line and column, never quoted.
+--raw writes everything as it is.
+
+Exit status: 0 when every check passes (and, with --send, the gateway answers
+200), 1 when one fails, 2 on a usage error.
 `;
 
 const ORDINAL = ['', 'previous[0]', 'previous[1]', 'previous[2]'];
 
-export function diagnose(argv, out) {
+export async function diagnose(argv, out) {
   const o = parseOptions('diagnose', argv, {
     url: { type: 'string' },
     body: { type: 'string' },
@@ -56,6 +85,9 @@ export function diagnose(argv, out) {
     app: { type: 'string' },
     now: { type: 'string' },
     'max-skew': { type: 'string' },
+    send: { type: 'boolean' },
+    timeout: { type: 'string' },
+    raw: { type: 'boolean' },
   });
   if (o.help) {
     out.stdout(DIAGNOSE_HELP);
@@ -65,7 +97,25 @@ export function diagnose(argv, out) {
   const settings = readSettings(o, request.url);
   const now = o.now === undefined ? Math.floor(Date.now() / 1000) : integerOption('--now', o.now);
   const maxSkew = o['max-skew'] === undefined ? 300 : integerOption('--max-skew', o['max-skew']);
-  return runChecks(request, settings, { now, maxSkew }, out);
+  if (o.timeout !== undefined && !o.send) throw new UsageError('--timeout goes with --send', 'diagnose');
+  if (o.send && !/^https?:$/.test(absoluteUrl(request.rawUrl)?.protocol ?? '')) {
+    throw new UsageError('--send needs --url (or the curl command) to be the absolute http(s) URL the callback was sent to', 'diagnose');
+  }
+  const timeoutMs = o.timeout === undefined ? 5000 : integerOption('--timeout', o.timeout, 'milliseconds');
+  if (timeoutMs < 100 || timeoutMs > 600_000) throw new UsageError(`--timeout must be from 100 to 600000 milliseconds, got ${timeoutMs}`, 'diagnose');
+  const io = terminalOutput(out, { stdout: 'always', raw: o.raw === true });
+  const checked = runChecks(request, settings, { now, maxSkew }, io);
+  if (!o.send) return checked;
+  const sent = await send(request, timeoutMs, io);
+  return checked === 0 && sent === 0 ? 0 : 1;
+}
+
+function absoluteUrl(text) {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }
 
 // ------------------------------------------------------------- inputs ----
@@ -101,7 +151,7 @@ function readRequest(o) {
   } catch {
     throw new UsageError(`cannot parse the URL ${JSON.stringify(rawUrl)}`, 'diagnose');
   }
-  return { method, url, body };
+  return { method, url, body, rawUrl };
 }
 
 function readText(path, option) {
@@ -142,8 +192,8 @@ function readSettings(o, url) {
   return { credentials: [{ token: o.token, encodingAESKey: o.key, label: '' }], receiveId: o['receive-id'] };
 }
 
-function integerOption(name, value) {
-  if (!/^\d+$/.test(value)) throw new UsageError(`${name} must be a whole number of seconds, got ${JSON.stringify(value)}`, 'diagnose');
+function integerOption(name, value, unit = 'seconds') {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${name} must be a whole number of ${unit}, got ${JSON.stringify(value)}`, 'diagnose');
   return Number(value);
 }
 
@@ -174,7 +224,7 @@ function runChecks(request, settings, clock, out) {
     ['receiveId', checkReceiveId],
     ['plaintext', checkPlaintext],
   ];
-  out.stdout(`${request.method} ${request.url.pathname}${settings.name !== undefined ? `  (app "${settings.name}")` : ''}\n`);
+  out.stdout(`${request.method} ${request.url.pathname}${settings.name !== undefined ? `  (app ${JSON.stringify(settings.name)})` : ''}\n`);
   for (const [name, step] of steps) {
     ctx.notes = [];
     let status = '✔';
@@ -281,12 +331,10 @@ function checkEnvelope(ctx) {
   if (first === '{') {
     const punctuation = (body.match(/[{[,]/g) ?? []).length;
     if (punctuation > 64) fail(-40002, `the JSON envelope has ${punctuation} of "{", "[" and "," together, more than the 64 allowed; WeCom's has one "{"`);
-    let parsed;
-    try {
-      parsed = JSON.parse(body);
-    } catch (error) {
-      fail(-40002, `the JSON body does not parse: ${error.message}`);
-    }
+    // V8's message would quote the body: where it fails is said instead.
+    const problem = jsonProblem(body);
+    if (problem !== undefined) fail(-40002, `the JSON body does not parse: ${problem}`);
+    const parsed = JSON.parse(body);
     const value = parsed?.encrypt;
     if (typeof value !== 'string' || value === '') fail(-40002, 'the JSON body has no "encrypt" string field');
     ctx.given = value;
@@ -452,12 +500,9 @@ function checkPlaintext(ctx) {
   const m = ctx.message;
   const first = /^[\s\uFEFF]*(.)/s.exec(m)?.[1];
   if (first === '{') {
-    let parsed;
-    try {
-      parsed = JSON.parse(m);
-    } catch (error) {
-      fail(-40002, `the decrypted message is not valid JSON: ${error.message}`);
-    }
+    const problem = jsonProblem(m);
+    if (problem !== undefined) fail(-40002, `the decrypted message is not valid JSON: ${problem}`);
+    const parsed = JSON.parse(m);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(-40002, 'the decrypted JSON is not an object');
     return 'JSON object';
   }
@@ -495,4 +540,47 @@ function xmlProblem(text) {
   if (stack.length > 0) return `<${stack.at(-1)}> is never closed`;
   if (roots === 0) return 'no root element';
   return undefined;
+}
+
+// --------------------------------------------------------------- send ----
+
+/**
+ * --send: the callback as captured, sent to the gateway, and its answer
+ * shown beside the checks'. Returns 0 when the gateway answers 200, else 1.
+ */
+async function send(request, timeoutMs, out) {
+  const url = new URL(request.rawUrl);
+  const where = `${request.method} ${url.origin}${url.pathname}`;
+  // The gateway's base: what comes before /callback/NAME (a gateway may sit under a path).
+  const base = `${url.origin}${url.pathname.replace(/\/callback\/[^/]*\/?$/, '')}`;
+  const json = request.body !== undefined && /^[\s\uFEFF]*\{/.test(request.body);
+  let answer;
+  try {
+    answer = await exchange(url.href, {
+      method: request.method,
+      body: request.body,
+      headers: { 'user-agent': 'wecom-edge diagnose', ...(request.body !== undefined ? { 'content-type': json ? 'application/json' : 'text/xml' } : {}) },
+      timeoutMs,
+    });
+  } catch (error) {
+    if (!(error instanceof NetworkError)) throw error;
+    out.stdout(`\n✘ gateway: ${where}: ${error.message}\n`);
+    return 1;
+  }
+  const refusal = refusalOf(answer.text);
+  out.stdout('\n');
+  if (answer.status === 200) {
+    const id = answer.headers.get('wecom-edge-event-id');
+    const event = id === null ? '' : answer.headers.get('wecom-edge-duplicate') === '1' ? ` (a duplicate of event ${oneLine(id)})` : ` (event ${oneLine(id)})`;
+    out.stdout(`✔ gateway: ${where} answered 200 ${JSON.stringify(answer.text.slice(0, 120))}${answer.text.length > 120 ? '…' : ''}${event}\n`);
+    return 0;
+  }
+  if (refusal === undefined) {
+    out.stdout(`✘ gateway: ${where} answered ${answer.status} ${JSON.stringify(answer.text.slice(0, 120))}\n`);
+    return 1;
+  }
+  out.stdout(`✘ gateway (${oneLine(refusal.code)}): ${where} answered ${answer.status} ${oneLine(refusal.message)}\n`);
+  const hint = configHint(base, answer.status, refusal);
+  if (hint) for (const line of hint) out.stdout(`  ${line}\n`);
+  return 1;
 }

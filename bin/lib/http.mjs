@@ -1,4 +1,5 @@
 // One HTTP exchange with the gateway, timed, over the global fetch; network failures in plain words.
+import { oneLine } from './terminal.mjs';
 
 export class NetworkError extends Error {
   /** `unreachable`: no connection at all (refused, no such host, TLS); `timeout`: no answer in time; `answer`: an answer that is a failure. */
@@ -55,4 +56,26 @@ export function refusalOf(text) {
     if (error && (typeof error.code === 'string' || typeof error.code === 'number')) return { code: error.code, message: String(error.message ?? '') };
   } catch {}
   return undefined;
+}
+
+/**
+ * Where to look when the gateway answers 503 invalid_config or not_configured
+ * (its configuration is at fault, not the request): the lines to print, the
+ * first one the finding; undefined for any other answer. The gateway never
+ * names the broken field to a caller; its admin API, admin page and log do
+ * (docs/configuration.md, "How mistakes are answered").
+ */
+export function configHint(base, status, refusal) {
+  if (status !== 503 || (refusal?.code !== 'invalid_config' && refusal?.code !== 'not_configured')) return undefined;
+  const app = refusal.code === 'invalid_config' ? /^app "([a-z0-9_-]{1,64})" is misconfigured$/.exec(refusal.message)?.[1] : undefined;
+  return [
+    app !== undefined
+      ? `the gateway says app "${app}" is misconfigured (503 invalid_config).`
+      : `the gateway cannot load its configuration (503 ${refusal.code}: ${oneLine(refusal.message)}).`,
+    app !== undefined
+      ? `  The field at fault is named in GET ${base}/admin/apps ("invalidApps"), on the admin page at ${base}/admin,`
+      : `  Why is said in GET ${base}/admin/apps ("configError"), on the admin page at ${base}/admin,`,
+    "  and in wrangler's log (the output of wrangler dev, or npx wrangler tail).",
+    '  Run `npx wecom-edge check-config` locally: it checks wecom-edge.config.json and the secrets it names.',
+  ];
 }

@@ -72,3 +72,116 @@ export function arrayElementTexts(text, key) {
     if (text[i] === ',') i++;
   }
 }
+
+const LITERALS = ['true', 'false', 'null'];
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+
+/**
+ * Where `text` stops being JSON, as JSON.parse reads it: undefined when it
+ * is JSON, else { line, column, found } (line and column from 1; `found`
+ * says what stands there: 'end of the text', a quoted ASCII character,
+ * or U+XXXX). For messages that must not quote the text: V8's own
+ * SyntaxError message quotes it (control characters and all), and no
+ * longer always gives a position.
+ */
+export function jsonSyntaxError(text) {
+  const n = text.length;
+  const stack = [];
+  let i = 0;
+  let state = 'value'; // 'value' | 'key' | 'colon' | 'after'
+  let emptyOk = false; // just past '{' or '[': the closer may follow at once
+  const fail = (at) => ({ ...lineColumn(text, at), found: describeAt(text, at) });
+  /** The index past the string at text[at] ('"'), or -1 - the index where it goes wrong. */
+  const string = (at) => {
+    for (let j = at + 1; j < n; ) {
+      const c = text.charCodeAt(j);
+      if (c === 0x22) return j + 1;
+      if (c < 0x20) return -1 - j;
+      if (c === 0x5c) {
+        ESCAPE.lastIndex = j;
+        if (!ESCAPE.test(text)) return -1 - j;
+        j = ESCAPE.lastIndex;
+      } else j++;
+    }
+    return -1 - n;
+  };
+  for (;;) {
+    while (i < n && WS.has(text[i])) i++;
+    const c = text[i];
+    if (state === 'after') {
+      if (stack.length === 0) return i < n ? fail(i) : undefined;
+      const top = stack.at(-1);
+      if (c === ',') {
+        i++;
+        state = top === '{' ? 'key' : 'value';
+      } else if ((c === '}' && top === '{') || (c === ']' && top === '[')) {
+        stack.pop();
+        i++;
+      } else return fail(i);
+      continue;
+    }
+    if (state === 'colon') {
+      if (c !== ':') return fail(i);
+      i++;
+      state = 'value';
+      continue;
+    }
+    const closer = state === 'key' ? '}' : ']';
+    if (emptyOk && c === closer) {
+      stack.pop();
+      i++;
+      emptyOk = false;
+      state = 'after';
+      continue;
+    }
+    emptyOk = false;
+    if (state === 'key') {
+      if (c !== '"') return fail(i);
+      const end = string(i);
+      if (end < 0) return fail(-1 - end);
+      i = end;
+      state = 'colon';
+      continue;
+    }
+    // A value.
+    if (c === '{' || c === '[') {
+      stack.push(c);
+      i++;
+      emptyOk = true;
+      state = c === '{' ? 'key' : 'value';
+      continue;
+    }
+    if (c === '"') {
+      const end = string(i);
+      if (end < 0) return fail(-1 - end);
+      i = end;
+    } else {
+      const literal = LITERALS.find((word) => text.startsWith(word, i));
+      NUMBER.lastIndex = i;
+      if (literal !== undefined) i += literal.length;
+      else if (NUMBER.test(text)) i = NUMBER.lastIndex;
+      else return fail(c === '-' ? i + 1 : i);
+    }
+    state = 'after';
+  }
+}
+
+function lineColumn(text, at) {
+  const before = text.slice(0, at);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  return { line: (before.match(/\n/g) ?? []).length + 1, column: at - lineStart + 1 };
+}
+
+function describeAt(text, at) {
+  if (at >= text.length) return 'end of the text';
+  const code = text.codePointAt(at);
+  if (code > 0x20 && code < 0x7f) return `'${text[at]}'`;
+  return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** "unexpected X at line L, column C", for a text that is not JSON (see jsonSyntaxError), or undefined when it is. */
+export function jsonProblem(text) {
+  const where = jsonSyntaxError(text);
+  return where && `unexpected ${where.found} at line ${where.line}, column ${where.column}`;
+}

@@ -6,7 +6,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { appSettings } from './apps-file.mjs';
 import { APP_CATALOGUE, BOT_CATALOGUE, newAibotId, SIMULATE_USER } from './catalogue.mjs';
 import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
-import { exchange, NetworkError, refusalOf } from './http.mjs';
+import { configHint, exchange, NetworkError, refusalOf } from './http.mjs';
+import { oneLine, terminalOutput } from './terminal.mjs';
 import { ENCODING_AES_KEY } from './wxcrypt.mjs';
 import { openReply, sealCallback, verificationUrl, xmlText } from './wecom-side.mjs';
 
@@ -14,7 +15,8 @@ const names = (catalogue) => catalogue.map((item) => item.name).join(', ');
 
 export const SIMULATE_HELP = `Usage: wecom-edge simulate <base-url> --app NAME [--config FILE] [--secrets FILE]
                           [--apps FILE | --token T --key K (--receive-id ID | --bot)]
-                          [--only NAME,…] [--repeat N] [--concurrency N] [--json] …
+                          [--agent-id ID] [--only NAME,…] [--repeat N] [--concurrency N]
+                          [--timeout MS] [--json] [--quiet] [--raw]
 
 Plays WeCom against a gateway (local or deployed): the URL verification GET,
 then a catalogue of realistic callbacks, each encrypted and signed as WeCom
@@ -56,6 +58,7 @@ Output:
   --json              one JSON object with every result and the latency summary
                       (with an "error" instead when the gateway cannot be reached)
   --quiet             no line per callback: only the table (and the summary)
+  --raw               write what came from the gateway as it is (see below)
   -h, --help          show this help
 
 A callback passes when the gateway answers 200 with "success" (XML), an empty
@@ -64,8 +67,20 @@ that decrypts for the receiveId; the verification passes when the answer is
 exactly the echostr's plaintext; the resend passes when the gateway answers it
 as a duplicate of the same event (header wecom-edge-duplicate: 1).
 
-Exit status: 0 when everything passed, 1 when anything failed or the gateway
-cannot be reached, 2 on a usage error.
+When the gateway answers 503 invalid_config or not_configured, its
+configuration is at fault: simulate stops and says where the gateway names
+the problem (GET /admin/apps, the admin page, wrangler's log) and to run
+\`npx wecom-edge check-config\`.
+
+Terminal safety: control characters (C0 but simulate's own line breaks and
+tabs, DEL, C1 U+0080-U+009F) and bidi overrides (U+202A-U+202E,
+U+2066-U+2069) in what came from the gateway (messages, ids, decrypted
+replies) are shown as escapes such as \\u009b, on stdout and stderr, to a
+terminal or not: this output is for reading (--json stays the same JSON).
+--raw writes them as they are.
+
+Exit status: 0 when everything passed, 1 when anything failed, the gateway
+cannot be reached or its configuration is at fault, 2 on a usage error.
 `;
 
 /** --repeat beyond this is a usage error: every result is kept for the table and --json. */
@@ -94,6 +109,7 @@ export async function simulate(argv, out) {
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
+      raw: { type: 'boolean' },
     },
     1,
   );
@@ -119,9 +135,10 @@ export async function simulate(argv, out) {
     concurrency: integerOption('simulate', '--concurrency', o.concurrency, { min: 1, max: 1000, fallback: 1 }),
     timeoutMs: integerOption('simulate', '--timeout', o.timeout, { min: 100, max: 600_000, fallback: 5000 }),
   };
-  const view = o.json ? jsonView(out, plan) : textView(out, plan, { quiet: o.quiet === true });
-  for (const note of app.notes) out.stderr(`note: ${note}\n`);
-  return run(plan, view, out);
+  const io = terminalOutput(out, { stdout: 'always', raw: o.raw === true });
+  const view = o.json ? jsonView(io, plan) : textView(io, plan, { quiet: o.quiet === true });
+  for (const note of app.notes) io.stderr(`note: ${note}\n`);
+  return run(plan, view, io);
 }
 
 // ------------------------------------------------------------- inputs ----
@@ -234,11 +251,22 @@ async function run(plan, view, out) {
     out.stderr(`wecom-edge simulate: ${first.error}\n`);
     return 1;
   }
+  // The gateway's configuration is at fault: every callback would get the same 503, so it is said once, with where to look.
+  const hint = first.refusal && configHint(plan.base, first.status, first.refusal);
+  if (hint) {
+    view.misconfigured(first, hint);
+    out.stderr(`wecom-edge simulate: ${hint.join('\n')}\n`);
+    return 1;
+  }
   view.start();
   settle(firstTask, first);
   await pool(tasks, plan.concurrency, async (task) => settle(task, await runTask(plan, task)));
   const seconds = (performance.now() - started) / 1000;
-  return view.end(results, seconds);
+  const code = view.end(results, seconds);
+  // The configuration broke during the run: where to look, once.
+  const broken = results.find((r) => r.refusal && configHint(plan.base, r.status, r.refusal));
+  if (broken) out.stderr(`wecom-edge simulate: ${configHint(plan.base, broken.status, broken.refusal).join('\n')}\n`);
+  return code;
 }
 
 /** Once judged and shown, a result keeps only what the table, the summary and --json need. */
@@ -367,7 +395,8 @@ function refused(result, response) {
   result.ok = false;
   if (refusal) {
     result.code = refusal.code;
-    result.summary = `${refusal.code} ${refusal.message}`;
+    result.refusal = refusal;
+    result.summary = `${oneLine(refusal.code)} ${oneLine(refusal.message)}`;
   } else {
     result.summary = `unexpected answer ${JSON.stringify(response.text.slice(0, 120))}`;
   }
@@ -390,7 +419,7 @@ function judgeAnswer(plan, sealed, text, format, result) {
     const r = opened.reply;
     let what = `reply ${JSON.stringify(r.msgtype ?? r.response_type ?? '?')}`;
     if (r.msgtype === 'stream') {
-      what = `stream ${r.stream?.id} (finish ${r.stream?.finish}): ${JSON.stringify(r.stream?.content ?? '')}`;
+      what = `stream ${oneLine(r.stream?.id)} (finish ${oneLine(r.stream?.finish)}): ${JSON.stringify(r.stream?.content ?? '')}`;
       if (result.name === 'text') result.streamId = r.stream?.id;
     } else if (r.msgtype === 'text') what = `text ${JSON.stringify(r.text?.content ?? '')}`;
     pass(result, `verified reply: ${what}`);
@@ -404,7 +433,7 @@ function judgeAnswer(plan, sealed, text, format, result) {
     }
     const msgType = xmlText(opened.plaintext, 'MsgType');
     const content = xmlText(opened.plaintext, 'Content');
-    pass(result, `verified reply: ${msgType}${content !== undefined ? ` ${JSON.stringify(content)}` : ''}`);
+    pass(result, `verified reply: ${oneLine(msgType)}${content !== undefined ? ` ${JSON.stringify(content)}` : ''}`);
   }
   for (const note of opened.notes) result.summary += ` (${note})`;
   return true;
@@ -429,6 +458,7 @@ function textView(out, plan, { quiet }) {
   return {
     keepsReplies: false,
     unreachable() {},
+    misconfigured() {},
     start() {
       const kind = plan.app.bot ? 'AI bot, JSON callbacks' : `XML callbacks, AgentID ${plan.agentId}`;
       out.stdout(`Simulating WeCom against ${plan.callbackUrl} (${kind}, receiveId ${JSON.stringify(plan.app.receiveId)})\n${quiet ? '' : '\n'}`);
@@ -437,15 +467,15 @@ function textView(out, plan, { quiet }) {
       if (quiet) return;
       const status = r.status === null ? '---' : String(r.status);
       const ms = r.ms === null ? '    -' : String(Math.round(r.ms)).padStart(5);
-      const event = r.eventId !== undefined && !r.summary.includes(r.eventId) ? `  ${r.eventId}` : '';
-      out.stdout(`${r.ok ? '✔' : '✘'} ${labelOf(r, plan.repeat).padEnd(LABEL_WIDTH)} ${r.method.padEnd(4)} ${status} ${ms} ms  ${r.summary}${event}\n`);
+      const event = r.eventId !== undefined && !r.summary.includes(r.eventId) ? `  ${oneLine(r.eventId)}` : '';
+      out.stdout(`${r.ok ? '✔' : '✘'} ${labelOf(r, plan.repeat).padEnd(LABEL_WIDTH)} ${r.method.padEnd(4)} ${status} ${ms} ms  ${oneLine(r.summary)}${event}\n`);
       for (const line of r.details) out.stdout(`    ${line}\n`);
     },
     end(results, seconds) {
       const rows = tally(plan, results);
       out.stdout(`\n  ${'callback'.padEnd(LABEL_WIDTH)} result  passed\n`);
       for (const row of rows) {
-        out.stdout(`  ${row.name.padEnd(LABEL_WIDTH)} ${row.failed === 0 ? 'PASS' : 'FAIL'}    ${row.passed}/${row.count}${row.reason ? `  ${row.reason}` : ''}\n`);
+        out.stdout(`  ${row.name.padEnd(LABEL_WIDTH)} ${row.failed === 0 ? 'PASS' : 'FAIL'}    ${row.passed}/${row.count}${row.reason ? `  ${oneLine(row.reason)}` : ''}\n`);
       }
       const passed = results.filter((r) => r.ok).length;
       out.stdout(`\n${passed} of ${results.length} passed${passed === results.length ? '' : `, ${results.length - passed} failed`}.\n`);
@@ -467,6 +497,10 @@ function jsonView(out, plan) {
     keepsReplies: true,
     unreachable(error) {
       out.stdout(`${JSON.stringify({ ...head, error }, null, 2)}\n`);
+    },
+    misconfigured(result, hint) {
+      const { code, message } = result.refusal;
+      out.stdout(`${JSON.stringify({ ...head, error: `${result.status} ${code}: ${message}`, status: result.status, code, hint: hint.join('\n') }, null, 2)}\n`);
     },
     start() {},
     result() {},

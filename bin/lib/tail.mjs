@@ -7,10 +7,12 @@ import { appSettings } from './apps-file.mjs';
 import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
 import { exchange, NetworkError, refusalOf } from './http.mjs';
 import { arrayElementTexts } from './json-text.mjs';
+import { oneLine, terminalOutput } from './terminal.mjs';
 
 export const TAIL_HELP = `Usage: wecom-edge tail <base-url> --app NAME [--config FILE] [--secrets FILE]
                       [--apps FILE | --token PULL_TOKEN]
-                      [--once [--no-ack]] [--json] [--max N] [--lease SECONDS] [--interval SECONDS]
+                      [--once [--no-ack]] [--json] [--raw] [--max N] [--lease SECONDS]
+                      [--interval SECONDS] [--timeout MS]
 
 Pulls the events of a pull app (one with "pull" in WECOM_APPS) as they arrive
 and prints each: a header line (when it was received, its id, its MsgType and
@@ -41,6 +43,8 @@ a dead letter. --no-ack without --once is refused.
   --once              drain what is there now and exit (for scripts and tests)
   --no-ack            with --once: look without taking (see above)
   --json              one event JSON per line (NDJSON), nothing else on stdout
+  --raw               write what came from the gateway as it is, also to a
+                      terminal (see "Terminal safety")
   --max N             events per pull, 1..100 (default 10)
   --lease SECONDS     how long a pull leases its events, 1..43200 (default 60)
   --interval SECONDS  how long to wait after an empty pull (default 2)
@@ -52,6 +56,14 @@ Network failures and 5xx answers are retried with backoff (1 s doubling to
 An ack or release is retried likewise, up to 3 attempts; any other answer to
 it is reported at once. Ctrl-C stops it cleanly (a batch being printed is
 still acked; with --no-ack, what was looked at is released).
+
+Terminal safety: when stdout is a terminal, control characters (C0 but the
+line breaks and tabs of tail's own layout, DEL, C1 U+0080-U+009F) and bidi
+overrides (U+202A-U+202E, U+2066-U+2069) in the events are shown as escapes
+such as \\u009b, which keep the JSON the same JSON; into a pipe or a file,
+stdout is each event's bytes exactly as the gateway stored it. stderr (the
+gateway's messages, ids, reasons) is escaped always. --raw escapes nothing.
+Set WECOM_EDGE_TTY=1 to escape stdout into a pipe too (e.g. through tee).
 
 Exit status: 0 when stopped or drained, 1 on a wrong token or an unreachable
 gateway (--once), 2 on a usage error.
@@ -72,6 +84,7 @@ export async function tail(argv, out) {
       once: { type: 'boolean' },
       'no-ack': { type: 'boolean' },
       json: { type: 'boolean' },
+      raw: { type: 'boolean' },
       max: { type: 'string' },
       lease: { type: 'string' },
       interval: { type: 'string' },
@@ -105,6 +118,7 @@ export async function tail(argv, out) {
     intervalMs: integerOption('tail', '--interval', o.interval, { min: 0, max: 3600, fallback: 2 }) * 1000,
     timeoutMs: integerOption('tail', '--timeout', o.timeout, { min: 100, max: 600_000, fallback: 30_000 }),
   };
+  const io = terminalOutput(out, { stdout: 'terminal', raw: o.raw === true });
   const stop = new AbortController();
   const onInterrupt = () => {
     if (stop.signal.aborted) process.exit(130); // a second Ctrl-C: now
@@ -113,7 +127,7 @@ export async function tail(argv, out) {
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
   try {
-    return await consume(settings, out, stop.signal);
+    return await consume(settings, io, stop.signal);
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
@@ -260,7 +274,7 @@ async function pullLoop(s, headers, out, signal, tally, onBatch) {
 
 function describe(text) {
   const refusal = refusalOf(text);
-  return refusal ? ` ${refusal.code}: ${refusal.message}` : '';
+  return refusal ? ` ${oneLine(refusal.code)}: ${oneLine(refusal.message)}` : '';
 }
 
 /** Sleeps, unless stopped; false when stopped. */
@@ -293,14 +307,17 @@ function print(out, text, attempts, json) {
     const parsed = JSON.parse(text);
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) event = parsed;
   } catch {}
+  // One line per event: a line break in stored JSON can only sit between tokens, where a space means the same.
+  // (The gateway stores compact JSON, so its events keep every byte.)
+  const line = text.replace(/[\r\n]+/g, ' ');
   if (json) {
-    // One line per event: a line break in stored JSON can only sit between tokens, where a space means the same.
-    out.stdout(`${text.replace(/[\r\n]+/g, ' ')}\n`);
+    out.stdout(`${line}\n`);
     return event;
   }
   const e = event ?? {};
-  const delivery = typeof e.id === 'string' && attempts[e.id] > 1 ? `  (delivery ${attempts[e.id]})` : '';
-  out.stdout(`${e.receivedAt ?? '?'}  ${e.id ?? '?'}  ${kindOf(e)}${delivery}\n${text}\n\n`);
+  const delivery = typeof e.id === 'string' && attempts[e.id] > 1 ? `  (delivery ${oneLine(attempts[e.id])})` : '';
+  // The header's fields are the event's own, so each is kept to its line.
+  out.stdout(`${oneLine(e.receivedAt ?? '?')}  ${oneLine(e.id ?? '?')}  ${oneLine(kindOf(e))}${delivery}\n${line}\n\n`);
   return event;
 }
 
@@ -359,11 +376,12 @@ function settled(text, verb, out) {
   const left = verb === 'ack' ? result?.notAcked : result?.notReleased;
   if (typeof count !== 'number' || !Array.isArray(left)) return undefined;
   for (const entry of left) {
-    const { id, reason } = entry ?? {};
+    const id = oneLine(entry?.id);
+    const { reason } = entry ?? {};
     if (verb === 'ack') {
-      out.stderr(`tail: ${id} was not acked (${reason}${reason === 'expired' ? ': the lease ran out, so it will be delivered again; try a longer --lease' : ''})\n`);
+      out.stderr(`tail: ${id} was not acked (${oneLine(reason)}${reason === 'expired' ? ': the lease ran out, so it will be delivered again; try a longer --lease' : ''})\n`);
     } else {
-      out.stderr(`tail: ${id} was not released (${reason}${reason === 'expired' ? ': the lease had run out already, so it is due again anyway' : ''})\n`);
+      out.stderr(`tail: ${id} was not released (${oneLine(reason)}${reason === 'expired' ? ': the lease had run out already, so it is due again anyway' : ''})\n`);
     }
   }
   return count;

@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/wecom-edge.mjs', import.meta.url));
 
-function run(args, { input } = {}) {
+/** `env`: added to the environment (WECOM_EDGE_TTY='1' takes stdout and stderr for terminals); WECOM_EDGE_TTY is unset otherwise. */
+function run(args, { input, env } = {}) {
+  const { WECOM_EDGE_TTY, ...inherited } = process.env;
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...inherited, ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
     if (input !== undefined) child.stdin.end(input);
@@ -306,4 +308,68 @@ test('usage errors: no callback, no settings, a bad --now', async () => {
 test('a malformed EncodingAESKey setting → -40004', async () => {
   const { url, body } = post();
   failed(await diagnose(['--url', url, '--body', body, '--token', APP.token, '--key', 'short', '--now', String(NOW)]), 'settings', -40004, /43 characters/);
+});
+
+// ------------------------------------------------------- terminal safety ----
+
+/** A WeCom user's message that drives a terminal: a title (OSC 0), a clipboard write (OSC 52), a clear screen, DEL and bidi overrides. */
+const HOSTILE = '\u001b]0;title\u0007 \u009d52;c;aGk=\u009c \u009b2J \u007f \u202eevil\u202c \u2066x\u2069';
+const HOSTILE_SHOWN = '\\u001b]0;title\\u0007 \\u009d52;c;aGk=\\u009c \\u009b2J \\u007f \\u202eevil\\u202c \\u2066x\\u2069';
+const TTY = { env: { WECOM_EDGE_TTY: '1' } };
+
+test('hostile plaintext is shown escaped, on a terminal or into a pipe; its own line breaks stay; --raw keeps the bytes', async () => {
+  const message = `<xml><MsgType><![CDATA[text]]></MsgType>\r\n<Content><![CDATA[${HOSTILE}]]></Content>\n</xml>`;
+  const { url, body } = post({ message });
+  const length = Buffer.byteLength(message);
+  const checks =
+    'POST /callback/hr\n✔ settings\n✔ query\n✔ timestamp\n✔ envelope: XML with <Encrypt>\n✔ signature\n' +
+    '✔ XML envelope: well-formed, one <Encrypt> under the root\n✔ base64\n✔ decryption\n' +
+    `✔ length: ${length} bytes of message\n✔ receiveId: "ww3e40cde07cc21a01"\n✔ plaintext: XML\n\nDecrypted plaintext:\n`;
+  const shown = `${checks}<xml><MsgType><![CDATA[text]]></MsgType>\\r\n<Content><![CDATA[${HOSTILE_SHOWN}]]></Content>\n</xml>\n`;
+  for (const options of [TTY, {}]) {
+    const r = await diagnose(['--url', url, '--body', body, ...SETTINGS], options);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, shown, '']);
+  }
+  const raw = await diagnose(['--url', url, '--body', body, ...SETTINGS, '--raw'], TTY);
+  assert.deepEqual([raw.code, raw.stdout, raw.stderr], [0, `${checks}${message}\n`, '']);
+});
+
+test('a JSON body that does not parse is said by line and column, never quoted (V8 would quote ESC and BEL)', async () => {
+  const { url } = post({ json: true });
+  const body = `{"encrypt":\n "${HOSTILE}`;
+  const r = await diagnose(['--url', url, '--body', body, ...SETTINGS], TTY);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, 'POST /callback/hr\n✔ settings\n✔ query\n✔ timestamp\n✘ envelope (-40002): the JSON body does not parse: unexpected U+001B at line 2, column 3\n');
+  // A decrypted JSON message that does not parse: the same, for the plaintext.
+  const bad = post({ message: `{"content": "x"\n\u009b2J}`, receiveId: '', json: true });
+  const p = await diagnose(['--url', bad.url, '--body', bad.body, '--token', APP.token, '--key', APP.key, '--now', String(NOW)], TTY);
+  assert.equal(p.code, 1);
+  assert.equal(p.stdout.split('\n').at(-2), "✘ plaintext (-40002): the decrypted message is not valid JSON: unexpected U+009B at line 2, column 1");
+});
+
+test('hostile characters in the capture (a bad base64 character, a body of neither kind) are shown escaped', async () => {
+  const encrypted = `abc\u009b${'A'.repeat(40)}`;
+  const { url, body } = post({ encrypted, json: true });
+  const r = await diagnose(['--url', url, '--body', body, ...SETTINGS], TTY);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout.split('\n').at(-2), '✘ base64 (-40010): encrypt is not base64: it has "\\u009b" at position 3');
+  const neither = await diagnose(['--url', url, '--body', `\u009d0;title\u009c${HOSTILE}`, ...SETTINGS], TTY);
+  assert.equal(neither.code, 1);
+  assert.equal(
+    neither.stdout.split('\n').at(-2),
+    '✘ envelope (-40002): the body is neither XML nor JSON (it starts with "\\u009d0;title\\u009c\\u001b]0;title\\u0007 "): ' +
+      'WeCom posts <xml><Encrypt>…</Encrypt></xml> or {"encrypt": "…"}',
+  );
+  assert.doesNotMatch(neither.stdout + neither.stderr, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+});
+
+test('--send and --timeout: usage errors need no gateway', async () => {
+  const { body } = post();
+  const relative = await diagnose(['--url', '/callback/hr?msg_signature=x&timestamp=1&nonce=n', '--body', body, ...SETTINGS, '--send']);
+  assert.equal(relative.code, 2);
+  assert.match(relative.stderr, /^wecom-edge diagnose: --send needs --url \(or the curl command\) to be the absolute http\(s\) URL the callback was sent to\n/);
+  const lone = await diagnose(['--url', post().url, '--body', body, ...SETTINGS, '--timeout', '1000']);
+  assert.equal(lone.code, 2);
+  assert.match(lone.stderr, /^wecom-edge diagnose: --timeout goes with --send\n/);
 });

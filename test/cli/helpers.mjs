@@ -12,10 +12,17 @@ import { Webhook } from 'standardwebhooks';
 
 const BIN = fileURLToPath(new URL('../../bin/wecom-edge.mjs', import.meta.url));
 
-/** Runs `wecom-edge ...args`: { code, stdout, stderr }. */
-export function run(args, { input } = {}) {
+/**
+ * Runs `wecom-edge ...args`: { code, stdout, stderr }. `env` adds to the
+ * environment, e.g. { WECOM_EDGE_TTY: '1' } to have stdout and stderr taken
+ * for terminals (bin/lib/terminal.mjs). WECOM_EDGE_TTY is unset otherwise, so
+ * a test run from a terminal sees pipes, as it does in CI.
+ */
+export function run(args, { input, env } = {}) {
+  const { WECOM_EDGE_TTY, ...inherited } = process.env;
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const options = { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...inherited, ...env } };
+    const child = execFile(process.execPath, [BIN, ...args], options, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
     if (input !== undefined) child.stdin.end(input);

@@ -258,9 +258,14 @@ describe('simulate: help and errors', () => {
     const noApp = await run(['simulate', 'http://127.0.0.1:8787', ...settings]);
     assert.equal(noApp.code, 2);
     assert.match(noApp.stderr, /^wecom-edge simulate: --app NAME is required/);
-    const noSettings = await run(['simulate', 'http://127.0.0.1:8787', '--app', 'hr']);
+    // No settings on the command line: the app comes from the configuration file, which has none here.
+    const config = appsFile({ apps: {} }); // a wecom-edge.config.json with no apps
+    const noSettings = await run(['simulate', 'http://127.0.0.1:8787', '--app', 'hr', '--config', config]);
     assert.equal(noSettings.code, 2);
-    assert.match(noSettings.stderr, /give the app's settings with --apps FILE, or --token and --key/);
+    assert.equal(noSettings.stderr, `wecom-edge simulate: no app "hr" in ${config} (it has: none); add one with: npx wecom-edge keygen --app hr --dev\nRun 'wecom-edge simulate --help' for usage.\n`);
+    const halfSettings = await run(['simulate', 'http://127.0.0.1:8787', '--app', 'hr', '--token', 't']);
+    assert.equal(halfSettings.code, 2);
+    assert.match(halfSettings.stderr, /^wecom-edge simulate: give the app's settings with --token and --key \(and --receive-id, or --bot\), or none of these four/);
     const noUrl = await run(['simulate', '--app', 'hr', ...settings]);
     assert.equal(noUrl.code, 2);
     assert.match(noUrl.stderr, /give the gateway's base URL/);

@@ -129,6 +129,31 @@ describe('tail against the gateway in workerd', { timeout: 180_000 }, () => {
     assert.equal(text.stdout, '');
   });
 
+  test("a WeCom user's message that drives a terminal: escaped on a terminal, byte for byte into a pipe", async () => {
+    // In WeCom's JSON, ESC and BEL can only come escaped; C1 (OSC, ST, CSI), DEL and bidi overrides come as they are.
+    const content = '\\u001b]0;title\\u0007 \u009d0;title\u009c \u009d52;c;aGk=\u009c \u009b2J \u007f \u202eevil\u202c \u2066x\u2069';
+    const plaintext = `{"msgid":"hostile-1","msgtype":"text","text":{"content":"${content}"},"from":{"userid":"u"}}`;
+    const sealed = sealCallback(`${gateway.url}/callback/raw`, { ...apps.raw, receiveId: '' }, plaintext, { format: 'json' });
+    assert.equal((await fetch(sealed.url, { method: 'POST', body: sealed.body })).status, 200);
+
+    const piped = await tail('raw', '--once', '--no-ack', '--json');
+    assert.equal(piped.code, 0, piped.stderr);
+    const line = piped.stdout.slice(0, -1);
+    assert.equal(piped.stdout, `${line}\n`);
+    assert.ok(line.includes(`"event":${plaintext},`), line); // the bytes as stored: C1 and all
+
+    const shown = await run(['tail', gateway.url, '--app', 'raw', '--apps', file, '--timeout', '30000', '--once'], { env: { WECOM_EDGE_TTY: '1' } });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.stderr, 'tail: drained, 1 event printed and acked\n');
+    const [header, json, blank, end] = shown.stdout.split('\n');
+    assert.deepEqual([blank, end], ['', '']);
+    assert.match(header, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}evt_[0-9a-f]{32} {2}text {2}\(delivery 2\)$/);
+    const visible = [['\u009b', '\\u009b'], ['\u009c', '\\u009c'], ['\u009d', '\\u009d'], ['\u007f', '\\u007f'], ['\u202c', '\\u202c'], ['\u202e', '\\u202e'], ['\u2066', '\\u2066'], ['\u2069', '\\u2069']];
+    assert.equal(json, visible.reduce((text, [raw, escaped]) => text.replaceAll(raw, escaped), line));
+    assert.doesNotMatch(shown.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    assert.deepEqual(JSON.parse(json), JSON.parse(line));
+  });
+
   test('tail follows the queue until Ctrl-C, acking as it goes', async () => {
     const child = spawn(process.execPath, [BIN, 'tail', gateway.url, '--app', 'live', '--apps', file, '--interval', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -167,7 +192,7 @@ describe('tail: help and errors', () => {
   test('--help prints the usage and exits 0', async () => {
     const r = await run(['tail', '--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Usage: wecom-edge tail <base-url> --app NAME \(--apps FILE \| --token PULL_TOKEN\)/);
+    assert.match(r.stdout, /^Usage: wecom-edge tail <base-url> --app NAME \[--config FILE\] \[--secrets FILE\]\n {22}\[--apps FILE \| --token PULL_TOKEN\]\n/);
     assert.match(r.stdout, /--no-ack/);
   });
 
@@ -175,9 +200,14 @@ describe('tail: help and errors', () => {
     const noApp = await run(['tail', 'http://127.0.0.1:8787', '--token', 'x']);
     assert.equal(noApp.code, 2);
     assert.match(noApp.stderr, /^wecom-edge tail: --app NAME is required/);
-    const noToken = await run(['tail', 'http://127.0.0.1:8787', '--app', 'hr']);
+    // No token on the command line: the app comes from the configuration file, which has none here.
+    const config = appsFile({ apps: {} }); // a wecom-edge.config.json with no apps
+    const noToken = await run(['tail', 'http://127.0.0.1:8787', '--app', 'hr', '--config', config]);
     assert.equal(noToken.code, 2);
-    assert.match(noToken.stderr, /give the app's pull token with --token, or --apps FILE/);
+    assert.equal(noToken.stderr, `wecom-edge tail: no app "hr" in ${config} (it has: none); add one with: npx wecom-edge keygen --app hr --dev\nRun 'wecom-edge tail --help' for usage.\n`);
+    const emptyToken = await run(['tail', 'http://127.0.0.1:8787', '--app', 'hr', '--token', '']);
+    assert.equal(emptyToken.code, 2);
+    assert.match(emptyToken.stderr, /^wecom-edge tail: --token is empty: give the app's pull token, or leave --token out to read it from wecom-edge.config.json\n/);
     const badUrl = await run(['tail', 'not a url', '--app', 'hr', '--token', 'x']);
     assert.equal(badUrl.code, 2);
     assert.match(badUrl.stderr, /invalid base URL "not a url"/);
@@ -313,5 +343,77 @@ describe('tail against a stand-in pull API: releases, acks that fail, odd answer
     const warning = 'tail: an event without an "id" (not the gateway\'s event JSON) was printed as it came, and is not acked\n';
     assert.equal(r.stderr, `${warning}${warning}tail: drained, 3 events printed, 1 acked\n`);
     assert.deepEqual(queue.requests[1].body, { ids: ['evt_c'], lease: 'lease-1' });
+  });
+});
+
+// ------------------------------------------------------- terminal safety ----
+
+/**
+ * An event whose text drives a terminal: in the JSON, ESC and BEL are JSON
+ * escapes already, but C1 (\u009d OSC, \u009c ST, \u009b CSI), DEL and the
+ * bidi overrides stand raw; its id and MsgType hold a CSI and a line break.
+ */
+const HOSTILE_ID = 'evt_h\u009b2J';
+const hostileEvent =
+  `{"id":"${HOSTILE_ID}","app":"fake","receiveId":"ww3e40cde07cc21a01","receivedAt":"2026-11-29T08:57:16.651Z","format":"xml",` +
+  `"event":{"MsgType":"te\\nxt","Content":"\\u001b]0;title\\u0007 \u009d52;c;aGk=\u009c \u009b2J \u007f \u202eevil\u202c \u2066x\u2069"},"raw":"<xml/>"}`;
+/** The same, as a terminal shows it: the same JSON, every escape inside a string. */
+const hostileShown =
+  '{"id":"evt_h\\u009b2J","app":"fake","receiveId":"ww3e40cde07cc21a01","receivedAt":"2026-11-29T08:57:16.651Z","format":"xml",' +
+  '"event":{"MsgType":"te\\nxt","Content":"\\u001b]0;title\\u0007 \\u009d52;c;aGk=\\u009c \\u009b2J \\u007f \\u202eevil\\u202c \\u2066x\\u2069"},"raw":"<xml/>"}';
+
+describe('tail: what comes from the gateway never drives the terminal', () => {
+  let queue;
+  afterEach(async () => {
+    await queue?.close();
+    queue = undefined;
+  });
+  const script = () => ({
+    pull: [
+      { status: 200, body: `{"events":[${hostileEvent}],"lease":"lease-1","attempts":{"${HOSTILE_ID}":1}}` },
+      { status: 400, body: { error: { code: 'invalid_parameter', message: '\u009b2J\nwecom-edge tail: forged' } } },
+    ],
+    ack: [{ status: 200, body: { acked: 0, notAcked: [{ id: HOSTILE_ID, reason: '\u001b[2J\u202e' }] } }],
+  });
+  const tail = (args, env) => run(['tail', queue.url, '--app', 'fake', '--token', 'pull-token-0123', '--once', ...args], { env });
+  const stderrShown =
+    'tail: evt_h\\u009b2J was not acked (\\u001b[2J\\u202e)\n' +
+    'wecom-edge tail: the gateway answered 400 invalid_parameter: \\u009b2J\\nwecom-edge tail: forged\n';
+
+  test('on a terminal (WECOM_EDGE_TTY=1): the header, the JSON, the reasons and messages are escaped, exactly', async () => {
+    queue = await startFakeQueue(script());
+    const r = await tail([], { WECOM_EDGE_TTY: '1' });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, `2026-11-29T08:57:16.651Z  evt_h\\u009b2J  te\\nxt\n${hostileShown}\n\n`);
+    assert.deepEqual(JSON.parse(hostileShown), JSON.parse(hostileEvent));
+    assert.equal(r.stderr, stderrShown);
+    assert.deepEqual(queue.requests[1].body, { ids: [HOSTILE_ID], lease: 'lease-1' });
+  });
+
+  test('--json on a terminal: the same JSON, escaped; into a pipe: the bytes as the gateway sent them, stderr still escaped', async () => {
+    queue = await startFakeQueue(script());
+    const tty = await tail(['--json'], { WECOM_EDGE_TTY: '1' });
+    assert.equal(tty.stdout, `${hostileShown}\n`);
+    assert.equal(tty.stderr, stderrShown);
+    await queue.close();
+    queue = await startFakeQueue(script());
+    const piped = await tail(['--json'], { WECOM_EDGE_TTY: '0' });
+    assert.equal(piped.stdout, `${hostileEvent}\n`);
+    assert.equal(piped.stderr, stderrShown);
+    await queue.close();
+    queue = await startFakeQueue(script());
+    const text = await tail([], { WECOM_EDGE_TTY: '0' });
+    assert.equal(text.stdout, `2026-11-29T08:57:16.651Z  evt_h\\u009b2J  te\\nxt\n${hostileEvent}\n\n`);
+  });
+
+  test('--raw on a terminal: the events as they came; a one-line field (an id, a reason, a message) is kept to its line anyway', async () => {
+    queue = await startFakeQueue(script());
+    const r = await tail(['--raw', '--json'], { WECOM_EDGE_TTY: '1' });
+    assert.equal(r.stdout, `${hostileEvent}\n`);
+    assert.equal(r.stderr, stderrShown);
+    await queue.close();
+    queue = await startFakeQueue(script());
+    const text = await tail(['--raw'], { WECOM_EDGE_TTY: '1' });
+    assert.equal(text.stdout, `2026-11-29T08:57:16.651Z  evt_h\\u009b2J  te\\nxt\n${hostileEvent}\n\n`);
   });
 });
