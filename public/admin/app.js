@@ -1,4 +1,4 @@
-// The wecom-edge admin page (README, "Admin page"): plain browser JavaScript,
+// The wecom-edge admin page (docs/operating.md, "Admin page"): plain browser JavaScript,
 // no framework, no build step. Everything it shows comes from the admin API
 // of this origin, with the token the operator entered, kept in sessionStorage
 // only (never in a URL, never in localStorage or a cookie).
@@ -74,6 +74,20 @@ function humanBytes(n) {
 
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/**
+ * Text whose `code spans` (between backticks, as the gateway's hints and
+ * advice write commands) become <code> elements: an array of text and nodes
+ * for h(). Text with an odd number of backticks is kept as it is.
+ */
+export function withCode(text) {
+  const parts = String(text).split("`");
+  if (parts.length % 2 === 0) return [String(text)];
+  return parts.map((part, i) => (i % 2 === 1 ? h("code", { text: part }) : part)).filter((part) => part !== "");
+}
+
+/** The first letter in upper case: the gateway's messages start in lower case, to follow a colon. */
+const sentence = (text) => String(text).charAt(0).toUpperCase() + String(text).slice(1);
+
 // ---- the admin API ----
 
 class ApiError extends Error {
@@ -114,12 +128,13 @@ const plausibleToken = (value) => /^[\x21-\x7e]{1,1024}$/.test(value);
 
 // ---- signing in and out ----
 
+/** `message`: text, or an array of text and nodes (see withCode). */
 function showLogin(message) {
   $("session").hidden = true;
   $("overview").hidden = true;
   $("login").hidden = false;
   const error = $("login-error");
-  error.textContent = message ?? "";
+  error.replaceChildren(...(message ? [message].flat() : []));
   error.hidden = !message;
   $("token").focus();
 }
@@ -147,9 +162,8 @@ async function signIn(event) {
 /** What the login form says when the admin API refuses a token. */
 function refusalText(error) {
   if (error instanceof ApiError && error.status === 401) return "Wrong admin token: the gateway refused it.";
-  if (error instanceof ApiError && error.status === 503 && error.code === "not_configured") {
-    return "The admin API is off on this gateway: ADMIN_TOKEN is not set (wrangler secret put ADMIN_TOKEN).";
-  }
+  // The gateway's own advice: it names .dev.vars when it runs locally, `wrangler secret put` otherwise.
+  if (error instanceof ApiError && error.status === 503 && error.code === "not_configured") return withCode(sentence(error.message));
   if (error instanceof ApiError) return `The gateway answered ${error.status}: ${error.message}`;
   return `The gateway cannot be reached: ${error.message}`;
 }
@@ -270,7 +284,7 @@ async function loadEvent(app, id) {
 function render(list, apps) {
   const problems = [];
   if (list.configError) {
-    problems.push(h("div", { class: "banner error" }, h("strong", { text: "WECOM_APPS cannot be loaded: " }), list.configError));
+    problems.push(h("div", { class: "banner error" }, h("strong", { text: "The configuration cannot be loaded: " }), ...withCode(list.configError)));
   }
   if (list.alertsError) {
     problems.push(h("div", { class: "banner error", dataset: { problem: "alerts" } }, h("strong", { text: "WECOM_ALERTS cannot be used, no alert is sent: " }), list.alertsError));
@@ -281,8 +295,8 @@ function render(list, apps) {
       h(
         "div",
         { class: "banner warn" },
-        h("strong", { text: `${plural(invalid.length, "app")} in WECOM_APPS cannot serve:` }),
-        h("ul", {}, invalid.map(([name, why]) => h("li", {}, h("code", { text: name }), ": ", why))),
+        h("strong", { text: `${plural(invalid.length, "app")} cannot serve:` }),
+        h("ul", {}, invalid.map(([name, why]) => h("li", {}, h("code", { text: name }), ": ", withCode(why)))),
       ),
     );
   }
@@ -332,7 +346,9 @@ function appCard({ stats, refusals, dead }) {
     "dl",
     { class: "facts" },
     h("dt", { text: "last error" }),
-    h("dd", { dataset: { field: "last-error" } }, stats.lastError ? [h("span", { class: "error", text: stats.lastError.message }), " — ", when(stats.lastError.at)] : "none"),
+    lastErrorFact(stats),
+    h("dt", { text: "last delivered" }),
+    h("dd", { dataset: { field: "last-delivered" } }, stats.lastDeliveredAt ? when(stats.lastDeliveredAt) : "never"),
     h("dt", { text: "callbacks" }),
     h(
       "dd",
@@ -349,6 +365,27 @@ function appCard({ stats, refusals, dead }) {
   );
 
   return h("section", { class: "card app", dataset: { app } }, head, tiles, facts, deadFold(app, dead, stats.dead), refusalFold(app, refusals));
+}
+
+/**
+ * The last failed attempt. An event delivered after it means the webhook has
+ * recovered: the error is shown as past, not in red ("… 12 min ago, delivered since").
+ */
+function lastErrorFact(stats) {
+  const error = stats.lastError;
+  if (!error) return h("dd", { dataset: { field: "last-error", state: "none" } }, "none");
+  const recovered = stats.lastDeliveredAt !== null && stats.lastDeliveredAt !== undefined && Date.parse(stats.lastDeliveredAt) > Date.parse(error.at);
+  if (!recovered) return h("dd", { dataset: { field: "last-error", state: "failing" } }, h("span", { class: "error", text: error.message }), " — ", when(error.at));
+  return h(
+    "dd",
+    { dataset: { field: "last-error", state: "recovered" } },
+    h("span", { class: "badge ok", text: "recovered" }),
+    " ",
+    h("span", { class: "muted", text: error.message }),
+    " — ",
+    when(error.at),
+    ", delivered since",
+  );
 }
 
 /** A fold whose open state survives refreshes. */
@@ -368,10 +405,10 @@ function deadFold(app, dead, total) {
     const row = h(
       "tr",
       { dataset: { dead: letter.id } },
-      h("td", { class: "mono", text: letter.id }),
-      h("td", { class: "nowrap" }, when(letter.receivedAt)),
-      h("td", { text: letter.attempts }),
-      h("td", { class: "error", text: letter.lastError ?? "" }),
+      h("td", { class: "mono", dataset: { label: "id" }, text: letter.id }),
+      h("td", { class: "nowrap", dataset: { label: "received" } }, when(letter.receivedAt)),
+      h("td", { dataset: { label: "attempts" }, text: letter.attempts }),
+      h("td", { class: "error", dataset: { label: "last error" }, text: letter.lastError ?? "" }),
       h(
         "td",
         { class: "actions" },
@@ -438,7 +475,7 @@ function deadFold(app, dead, total) {
   );
   const table = h(
     "table",
-    {},
+    { class: "stack" },
     h("thead", {}, h("tr", {}, ["id", "received", "attempts", "last error", ""].map((t) => h("th", { text: t })))),
     h("tbody", {}, rows),
   );
@@ -450,7 +487,7 @@ function refusalFold(app, refusals) {
   if (refusals.length === 0) return fold(key, ["Recent refusals", h("span", { class: "muted", text: "none" })]);
   const table = h(
     "table",
-    {},
+    { class: "stack" },
     h("thead", {}, h("tr", {}, ["when", "method", "code", "reason", "likely cause"].map((t) => h("th", { text: t })))),
     h(
       "tbody",
@@ -459,11 +496,11 @@ function refusalFold(app, refusals) {
         h(
           "tr",
           { dataset: { refusal: "" } },
-          h("td", { class: "nowrap" }, when(r.at)),
-          h("td", { text: r.method }),
-          h("td", { class: "mono", text: String(r.code) }),
-          h("td", { text: r.reason }),
-          h("td", { class: "muted", text: r.hint ?? "" }),
+          h("td", { class: "nowrap", dataset: { label: "when" } }, when(r.at)),
+          h("td", { dataset: { label: "method" }, text: r.method }),
+          h("td", { class: "mono", dataset: { label: "code" }, text: String(r.code) }),
+          h("td", { dataset: { label: "reason" }, text: r.reason }),
+          h("td", { class: "muted hint", dataset: { label: "likely cause", field: "hint" } }, withCode(r.hint ?? "")),
         ),
       ),
     ),

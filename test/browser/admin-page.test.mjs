@@ -5,10 +5,12 @@
 //
 //   npm run test:browser                      needs /usr/bin/chromium (apt-get install chromium) or CHROMIUM_PATH
 //   WECOM_EDGE_SCREENSHOT=docs/admin-page.png  also saves a 1280×800 screenshot (npm run screenshot)
+//   WECOM_EDGE_PHONE_SCREENSHOT=/tmp/x.png     where the 390 px one goes (default: the system's temporary folder)
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import { resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chromium } from "playwright-core";
@@ -17,6 +19,9 @@ import { ROOT, startGateway } from "../support/gateway.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const SCREENSHOT = process.env.WECOM_EDGE_SCREENSHOT;
+const PHONE_SCREENSHOT = process.env.WECOM_EDGE_PHONE_SCREENSHOT || join(tmpdir(), "wecom-edge-admin-390px.png");
+/** The hint of a refused signature (src/wecom/hints.ts), its `code span` shown as <code>. */
+const SIGNATURE_HINT = "the Token differs from the one in WeCom's console (or the body or URL was changed on the way); npx wecom-edge diagnose says which";
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'";
 
@@ -103,8 +108,8 @@ function launchChromium() {
 }
 
 /** A fresh browser context (its own profile: empty storage) with every console message and page error kept. */
-async function openPage(browser) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+async function openPage(browser, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const problems = [];
   const requested = [];
@@ -213,7 +218,11 @@ describe("the admin page", { timeout: 180_000 }, () => {
       // (3) The app's stats: one dead letter, and why.
       assert.equal(await hr.locator('[data-stat="dead"] .value').textContent(), "1");
       assert.equal(await hr.locator('[data-stat="delivered"] .value').textContent(), "0");
-      assert.match(await hr.locator('[data-field="last-error"]').textContent(), /attempt 1: webhook answered 503/);
+      const lastError = hr.locator('[data-field="last-error"]');
+      assert.equal(await lastError.getAttribute("data-state"), "failing");
+      assert.match(await lastError.textContent(), /^attempt 1: webhook answered 503 — \d+ s ago$/);
+      assert.equal(await lastError.locator(".error").count(), 1, "shown as an error");
+      assert.equal(await hr.locator('[data-field="last-delivered"]').textContent(), "never");
       assert.match(await hr.locator('[data-field="credentials"]').textContent(), /current: 1 \(last \d+ s ago\)/);
       const tickets = page.locator('[data-app="tickets"]');
       assert.equal(await tickets.locator('[data-stat="queued"] .value').textContent(), "2");
@@ -236,6 +245,11 @@ describe("the admin page", { timeout: 180_000 }, () => {
       const refusal = hr.locator("tr[data-refusal]");
       assert.equal(await refusal.count(), 1);
       assert.match(await refusal.textContent(), /POST.*-40001/);
+      // The likely cause: the command in it is a <code> element, no backtick is left.
+      const hint = refusal.locator('[data-field="hint"]');
+      assert.equal(await hint.textContent(), SIGNATURE_HINT);
+      assert.deepEqual(await hint.locator("code").allTextContents(), ["npx wecom-edge diagnose"]);
+      assert.ok(!(await page.locator("#apps").textContent()).includes("`"), "no literal backtick on the page");
 
       if (SCREENSHOT) {
         await page.mouse.move(0, 0);
@@ -255,6 +269,17 @@ describe("the admin page", { timeout: 180_000 }, () => {
       });
       assert.ok(receiver.bodies.length > before);
       assert.deepEqual(receiver.bodies.at(-1), stored, "the receiver got the same bytes");
+      // The webhook has recovered: the last error stays, as past, no longer in red.
+      await until("the last error shown as past", async () => {
+        if ((await lastError.getAttribute("data-state")) === "recovered") return true;
+        await page.click("#refresh");
+        return false;
+      });
+      assert.match(await lastError.textContent(), /^recovered attempt 1: webhook answered 503 — \d+ s ago, delivered since$/);
+      assert.equal(await lastError.locator(".error").count(), 0, "no longer shown as an error");
+      assert.match(await hr.locator('[data-field="last-delivered"]').textContent(), /^\d+ s ago$/);
+      const stats = await statsOf("hr");
+      assert.ok(Date.parse(stats.lastDeliveredAt) > Date.parse(stats.lastError.at), JSON.stringify(stats));
 
       // (6) Pause and resume pushing.
       await hr.locator('[data-action="pause"]').click();
@@ -318,6 +343,59 @@ describe("the admin page", { timeout: 180_000 }, () => {
     }
   });
 
+  test("fits a phone: at 390 px nothing runs off the side, and the likely cause is readable", async () => {
+    // A dead letter and a refusal of hr's, so that both tables have rows.
+    receiver.healthy = false;
+    const dead = (await statsOf("hr")).dead;
+    assert.deepEqual(await sendCallback(gateway, "hr", HR, textMessage("手机上看", "900390")), { status: 200, text: "success" });
+    await until("the dead letter", async () => (await statsOf("hr")).dead === dead + 1);
+    assert.equal((await sendCallback(gateway, "hr", HR, textMessage("forged", "2"), { badSignature: true })).status, 401);
+
+    const { context, page, problems } = await openPage(browser, { width: 390, height: 844 });
+    /** Elements whose right edge is past the viewport's, or whose own content is wider than they are. */
+    const overflowing = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll("body *")]
+          .filter((e) => e.getClientRects().length > 0)
+          .filter((e) => e.getBoundingClientRect().right > 390.5 || (getComputedStyle(e).overflowX !== "visible" && e.scrollWidth > e.clientWidth + 1))
+          .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}.${e.className}: right ${Math.round(e.getBoundingClientRect().right)}, scrollWidth ${e.scrollWidth} > ${e.clientWidth}`),
+      );
+    try {
+      await page.goto(`${gateway.url}/admin`);
+      await page.locator("#login").waitFor();
+      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390, "the sign-in form fits");
+      assert.deepEqual(await overflowing(), []);
+      await page.fill("#token", ADMIN_TOKEN);
+      await page.click("#sign-in");
+      const hr = page.locator('[data-app="hr"]');
+      await hr.waitFor();
+      await hr.locator('[data-fold="dead"] > summary').click();
+      await hr.locator('[data-fold="refusals"] > summary').click();
+      const hint = hr.locator('tr[data-refusal] [data-field="hint"]').first();
+      await hint.waitFor();
+
+      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390, "no horizontal overflow of the page");
+      assert.deepEqual(await overflowing(), []);
+      // The likely cause is on screen, whole, in the width of the phone, and labelled.
+      await hint.scrollIntoViewIfNeeded();
+      assert.ok(await hint.isVisible());
+      assert.equal(await hint.textContent(), SIGNATURE_HINT);
+      const box = await hint.boundingBox();
+      assert.ok(box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
+      assert.equal(await hint.evaluate((e) => getComputedStyle(e, "::before").content), '"likely cause: "');
+      // The table's header row is hidden: each row is a card of labelled lines.
+      assert.equal(await hr.locator('[data-fold="refusals"] thead').isVisible(), false);
+      assert.ok(await hr.locator('tr[data-dead] [data-action="replay"]').first().isVisible());
+
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: PHONE_SCREENSHOT, fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      receiver.healthy = true;
+    }
+  });
+
   test("says so when the admin API is off", async () => {
     const off = await startGateway({ apps: { hr: HR } });
     const { context, page, problems } = await openPage(browser);
@@ -326,7 +404,11 @@ describe("the admin page", { timeout: 180_000 }, () => {
       await page.fill("#token", ADMIN_TOKEN);
       await page.click("#sign-in");
       await page.locator("#login-error").waitFor();
-      assert.match(await page.textContent("#login-error"), /admin API is off.*ADMIN_TOKEN is not set/);
+      // The gateway's own advice, for a gateway on this machine: .dev.vars, not wrangler secret put.
+      assert.equal(
+        await page.textContent("#login-error"),
+        "The admin API is off: ADMIN_TOKEN is not set; add a line ADMIN_TOKEN=<16-512 visible characters> to .dev.vars and restart wrangler dev",
+      );
       assert.equal(await page.evaluate(() => sessionStorage.length), 0);
       assert.deepEqual(problems.filter((p) => !/status of 503/.test(p)), []);
     } finally {
