@@ -64,7 +64,8 @@ U+0080-U+009F) and bidi overrides (U+202A-U+202E, U+2066-U+2069) in what came
 from outside (the capture, the plaintext, the gateway's answer) are shown as
 escapes such as \\u009b, to a terminal or not: this output is for reading.
 A JSON body that does not parse is said by line and column, never quoted.
---raw writes everything as it is.
+--raw writes the decrypted plaintext and the rest as they are; a value
+quoted inside a check's line stays escaped even then.
 
 Exit status: 0 when every check passes (and, with --send, the gateway answers
 200), 1 when one fails, 2 on a usage error.
@@ -233,15 +234,15 @@ function runChecks(request, settings, clock, out) {
       detail = step(ctx);
     } catch (error) {
       if (!(error instanceof Failure)) throw error;
-      out.stdout(`✘ ${name} (${error.code}): ${error.message}\n`);
+      out.stdout(`✘ ${name} (${error.code}): ${oneLine(error.message)}\n`);
       return 1;
     }
     if (detail?.skipped) {
       status = '–';
       detail = detail.skipped;
     }
-    out.stdout(`${status} ${name}${detail ? `: ${detail}` : ''}\n`);
-    for (const note of ctx.notes) out.stdout(`  hint: ${note}\n`);
+    out.stdout(`${status} ${name}${detail ? `: ${oneLine(detail)}` : ''}\n`);
+    for (const note of ctx.notes) out.stdout(`  hint: ${oneLine(note)}\n`);
   }
   out.stdout(`\n${request.method === 'GET' ? 'Decrypted echostr (the body the gateway answers)' : 'Decrypted plaintext'}:\n${ctx.message}\n`);
   return 0;
@@ -572,11 +573,11 @@ async function send(request, timeoutMs, out) {
   if (answer.status === 200) {
     const id = answer.headers.get('wecom-edge-event-id');
     const event = id === null ? '' : answer.headers.get('wecom-edge-duplicate') === '1' ? ` (a duplicate of event ${oneLine(id)})` : ` (event ${oneLine(id)})`;
-    out.stdout(`✔ gateway: ${where} answered 200 ${JSON.stringify(answer.text.slice(0, 120))}${answer.text.length > 120 ? '…' : ''}${event}\n`);
+    out.stdout(`✔ gateway: ${where} answered 200 ${oneLine(JSON.stringify(answer.text.slice(0, 120)))}${answer.text.length > 120 ? '…' : ''}${event}\n`);
     return 0;
   }
   if (refusal === undefined) {
-    out.stdout(`✘ gateway: ${where} answered ${answer.status} ${JSON.stringify(answer.text.slice(0, 120))}\n`);
+    out.stdout(`✘ gateway: ${where} answered ${answer.status} ${oneLine(JSON.stringify(answer.text.slice(0, 120)))}\n`);
     return 1;
   }
   out.stdout(`✘ gateway (${oneLine(refusal.code)}): ${where} answered ${answer.status} ${oneLine(refusal.message)}\n`);

@@ -77,7 +77,8 @@ tabs, DEL, C1 U+0080-U+009F) and bidi overrides (U+202A-U+202E,
 U+2066-U+2069) in what came from the gateway (messages, ids, decrypted
 replies) are shown as escapes such as \\u009b, on stdout and stderr, to a
 terminal or not: this output is for reading (--json stays the same JSON).
---raw writes them as they are.
+--raw writes the decrypted replies and --json as they are; a message, id
+or reason inside a result's line or the table stays escaped even then.
 
 Exit status: 0 when everything passed, 1 when anything failed, the gateway
 cannot be reached or its configuration is at fault, 2 on a usage error.

@@ -62,7 +62,9 @@ line breaks and tabs of tail's own layout, DEL, C1 U+0080-U+009F) and bidi
 overrides (U+202A-U+202E, U+2066-U+2069) in the events are shown as escapes
 such as \\u009b, which keep the JSON the same JSON; into a pipe or a file,
 stdout is each event's bytes exactly as the gateway stored it. stderr (the
-gateway's messages, ids, reasons) is escaped always. --raw escapes nothing.
+gateway's messages, ids, reasons) is escaped always. --raw writes the events
+as they are, also to a terminal; a field inside one line (the header's id,
+time and kind, an id, a reason, a message) stays escaped even then.
 Set WECOM_EDGE_TTY=1 to escape stdout into a pipe too (e.g. through tee).
 
 Exit status: 0 when stopped or drained, 1 on a wrong token or an unreachable

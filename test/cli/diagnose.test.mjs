@@ -354,6 +354,9 @@ test('hostile characters in the capture (a bad base64 character, a body of neith
   const r = await diagnose(['--url', url, '--body', body, ...SETTINGS], TTY);
   assert.equal(r.code, 1);
   assert.equal(r.stdout.split('\n').at(-2), '✘ base64 (-40010): encrypt is not base64: it has "\\u009b" at position 3');
+  // A value quoted inside a check's line stays escaped with --raw too: --raw is for the plaintext.
+  const raw = await diagnose(['--url', url, '--body', body, ...SETTINGS, '--raw'], TTY);
+  assert.equal(raw.stdout, r.stdout);
   const neither = await diagnose(['--url', url, '--body', `\u009d0;title\u009c${HOSTILE}`, ...SETTINGS], TTY);
   assert.equal(neither.code, 1);
   assert.equal(
