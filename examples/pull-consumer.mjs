@@ -50,7 +50,7 @@ const SEEN_MAX = 10_000;
  * event is leased. The event is the JSON of docs/delivery.md: id, app,
  * receiveId, receivedAt, format, event (WeCom's fields), raw.
  */
-// handle: begin
+// handle: begin (test/cli/examples.test.mjs swaps in a slow handler between these two markers)
 async function handle(event, attempt) {
   const e = event.event ?? {};
   const what = [e.MsgType, e.Event, e.ChangeType ?? e.InfoType].filter(Boolean).join("/");

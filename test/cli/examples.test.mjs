@@ -185,7 +185,7 @@ describe('examples/pull-consumer.mjs against the gateway in workerd', { timeout:
   if (event.event.MsgType === "text" && attempt === 1) throw new Error("not now");
   log(\`handled \${event.id} \${event.event.MsgType}\${attempt > 1 ? \` (attempt \${attempt})\` : ""}\`);
 }`;
-    const replaced = source.replace(/\/\/ handle: begin\n[\s\S]*?\n\/\/ handle: end/, slow);
+    const replaced = source.replace(/\/\/ handle: begin[^\n]*\n[\s\S]*?\n\/\/ handle: end/, slow);
     assert.notEqual(replaced, source);
     const copy = join(dir, 'slow-consumer.mjs');
     writeFileSync(copy, replaced);
