@@ -1,5 +1,5 @@
 // bench/bots.mjs — the AI-bot stream phases' requests, and what their answers
-// must be (README, "AI-bot streams"):
+// must be (docs/replies.md, "AI-bot streams"):
 //
 //   a user's message   WeCom → POST /callback/{app}                 → a stream reply: new id, the placeholder
 //   a refresh          WeCom → POST /callback/{app}                 → a stream reply: that id, what it holds now

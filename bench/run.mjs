@@ -254,7 +254,7 @@ async function main() {
   const push = newApp("bench_push", { webhook: { url: `${sinkUrl}/hook/bench_push`, secret: newWebhookSecret() } });
   const pull = newApp("bench_pull", { pull: { token: randomAlnum(40) } });
   const pullWarm = newApp("bench_pull_warm", { pull: { token: randomAlnum(40) } });
-  // AI bots: receiveId "" (README, "Which receiveId"), events pulled, streams held by the gateway.
+  // AI bots: receiveId "" (docs/configuration.md, "Which receiveId"), events pulled, streams held by the gateway.
   const botApp = (name) => newApp(name, { receiveId: "", pull: { token: randomAlnum(40) }, bot: { token: randomAlnum(40), placeholder: "思考中…" } });
   const bot = botApp("bench_bot");
   const botWarm = botApp("bench_bot_warm");

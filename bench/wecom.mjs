@@ -240,7 +240,7 @@ export function newApp(name, extra) {
   };
 }
 
-/** The app's entry in WECOM_APPS (README, Configuration). */
+/** The app's entry in WECOM_APPS (docs/configuration.md, "An app's entry"). */
 export function appConfig(app) {
   const entry = { token: app.token, encodingAESKey: app.encodingAESKey, receiveId: app.receiveId };
   if (app.webhook) entry.webhook = app.webhook;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// An intranet consumer for a wecom-edge AI bot (README, "AI-bot streams").
+// An intranet consumer for a wecom-edge AI bot (docs/replies.md, "AI-bot streams").
 // Copy it and plug your model into answer() below. Node 20+, no dependencies.
 //
 // It only makes outbound requests to the gateway, so nothing on the intranet

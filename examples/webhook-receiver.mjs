@@ -30,7 +30,7 @@ const SEEN_MAX = 10_000;
 /** A push bigger than this is refused (the gateway's events are far smaller). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-/** <APP>_WEBHOOK_SECRET, the name `wecom-edge keygen` gives the secret (docs/cli.md, "keygen"). */
+/** <APP>_WEBHOOK_SECRET, the name `wecom-edge keygen` gives the secret (docs/cli.md, "keygen: new credentials for an app"). */
 function secretName(app) {
   let stem = app.toUpperCase().replaceAll("-", "_");
   if (!/^[A-Z]/.test(stem) || stem === "ADMIN") stem = `APP_${stem}`;

@@ -42,7 +42,7 @@ export interface ReplyConfig {
   readonly endpoint?: EndpointConfig;
 }
 
-/** An AI bot's streams (README, "AI-bot streams"). */
+/** An AI bot's streams (docs/replies.md, "AI-bot streams"). */
 export interface BotConfig {
   /** Bearer token of the stream API. */
   readonly token: string;
@@ -67,7 +67,7 @@ export interface AppConfig {
   readonly name: string;
   readonly token: string;
   readonly encodingAESKey: string;
-  /** The current credential first, then each previous one (README, "Rotating keys"). */
+  /** The current credential first, then each previous one (docs/deploying.md, "Rotating keys"). */
   readonly credentials: readonly Credential[];
   /** `"*"` accepts any receiveId; otherwise the exact strings accepted. */
   readonly receiveIds: "*" | readonly string[];
@@ -523,7 +523,7 @@ const fingerprints = new WeakMap<Credential, Promise<string>>();
 /**
  * A short, stable name for a credential that reveals nothing of it: the first
  * 8 hex digits of SHA-256 over its Token and EncodingAESKey. Stats count
- * callbacks under it (README, "Rotating keys").
+ * callbacks under it (docs/deploying.md, "Rotating keys").
  */
 export function fingerprintOf(credential: Credential): Promise<string> {
   let fingerprint = fingerprints.get(credential);

@@ -7,7 +7,7 @@
 export interface Secrets {
   WECOM_APPS?: string;
   ADMIN_TOKEN?: string;
-  /** Where alerts go and which are on (README, "Alerts"); unset: no alerts. */
+  /** Where alerts go and which are on (docs/operating.md, "Alerts"); unset: no alerts. */
   WECOM_ALERTS?: string;
   WECOM_DEMO?: string;
 }

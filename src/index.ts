@@ -1,5 +1,5 @@
 /**
- * wecom-edge: WeCom's trusted callback URL at the edge. README: "Routes".
+ * wecom-edge: WeCom's trusted callback URL at the edge. docs/architecture.md, "Routes and answers".
  *
  *   GET  /callback/{app}             URL verification (echostr)
  *   POST /callback/{app}             messages and events → the app's queue
@@ -8,9 +8,9 @@
  *   GET  /healthz                    200 while the configuration can serve
  *
  * Every minute a Cron Trigger hands changed app settings to their queues
- * (README, "Configuration changes"), so that a queue switched from pull to
+ * (docs/operating.md, "Configuration changes"), so that a queue switched from pull to
  * push starts pushing with no traffic; and, with WECOM_ALERTS, watches for
- * what should raise an alert (README, "Alerts").
+ * what should raise an alert (docs/operating.md, "Alerts").
  */
 import { sweepQueues } from "./queue/sweep.js";
 import { watchQueues } from "./queue/watch.js";
@@ -27,7 +27,7 @@ export default {
     return dispatch(request, env, ctx);
   },
   async scheduled(_controller, env): Promise<void> {
-    // The watch raises alerts (README, "Alerts"); it never throws, so the sweep's outcome is the invocation's.
+    // The watch raises alerts (docs/operating.md, "Alerts"); it never throws, so the sweep's outcome is the invocation's.
     await Promise.all([sweepQueues(env), watchQueues(env)]);
   },
 } satisfies ExportedHandler<WorkerEnv>;

@@ -51,7 +51,7 @@ export function logSweep(line: { synced: number; detail?: string }): void {
 
 /**
  * One JSON line per alert sent, retried, given up or dropped, and per
- * WECOM_ALERTS found invalid (README, "Alerts"). Names the kind, app and
+ * WECOM_ALERTS found invalid (docs/operating.md, "Alerts"). Names the kind, app and
  * channel; never the robot's URL, a secret or the alert's text.
  */
 export interface AlertLog {

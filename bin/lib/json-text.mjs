@@ -1,5 +1,5 @@
 // JSON read without re-encoding it: the gateway's pull answer splices each
-// stored event in as it is (README, "the only copy of the truth"), and tail
+// stored event in as it is (docs/delivery.md, "What your intranet receives"), and tail
 // prints those bytes, never JSON.stringify of a parse (which would round a
 // 20-digit number and rewrite escapes).
 

@@ -1,7 +1,7 @@
 // keygen: fresh credentials for one app: its entry for wecom-edge.config.json
 // (secret values as {"secret": "NAME"} references) and the secret values,
 // printed, or merged into the configuration file and a secrets file
-// (docs/cli.md, "keygen"; docs/local.md).
+// (docs/cli.md, "keygen: new credentials for an app"; docs/local.md).
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

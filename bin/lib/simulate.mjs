@@ -180,7 +180,7 @@ function readSettings(o, name, base) {
   }
   let receiveId;
   if (bot) {
-    // An AI bot's callbacks carry the empty receiveId, whatever the app accepts (README, "Which receiveId").
+    // An AI bot's callbacks carry the empty receiveId, whatever the app accepts (docs/configuration.md, "Which receiveId").
     receiveId = '';
     const list = Array.isArray(accepted) ? accepted : [accepted];
     if (!list.includes('') && !list.includes('*')) notes.push(`an AI bot's callbacks carry receiveId "", which this app does not accept: expect -40005`);

@@ -1,5 +1,5 @@
 /**
- * The five alerts and what each says (README, "Alerts"): a one-line summary,
+ * The five alerts and what each says (docs/operating.md, "Alerts"): a one-line summary,
  * a hint (what to do), and details. Only names, counts, ids, codes, hints
  * and messages the gateway wrote itself go in; never a secret, a URL or a
  * decrypted body.

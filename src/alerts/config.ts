@@ -1,5 +1,5 @@
 /**
- * WECOM_ALERTS, parsed and validated once per isolate (README, "Alerts"):
+ * WECOM_ALERTS, parsed and validated once per isolate (docs/operating.md, "Alerts"):
  * where alerts go (a WeCom group robot, a signed webhook, or both), which
  * alerts are on and their thresholds, and how often one kind may be sent
  * for one app. Errors name the path, never a value: the robot's URL carries

@@ -1,5 +1,5 @@
 /**
- * How an alert is sent (README, "Alerts"): as a WeCom group robot's
+ * How an alert is sent (docs/operating.md, "Alerts"): as a WeCom group robot's
  * markdown message, and as the signed webhook's JSON body. Pure: an alert
  * in, a request body out.
  */

@@ -1,5 +1,5 @@
 /**
- * AlertOutbox: one Durable Object (README, "Alerts") that rate-limits
+ * AlertOutbox: one Durable Object (docs/operating.md, "Alerts") that rate-limits
  * alerts per kind and app, keeps each send still to make, and owns the
  * single alarm that makes them, with retries. A thin shell over store.ts
  * (the tables), format.ts (the bodies) and send.ts (one attempt).

@@ -1,5 +1,5 @@
 /**
- * How the rest of the gateway raises an alert (README, "Alerts"). A no-op,
+ * How the rest of the gateway raises an alert (docs/operating.md, "Alerts"). A no-op,
  * with no Durable Object call, when WECOM_ALERTS is unset or invalid or the
  * alert is off; and it swallows every error: an alert never fails the thing
  * that raised it.

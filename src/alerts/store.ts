@@ -1,6 +1,6 @@
 /**
  * The alert outbox's storage: its two tables and every SQL statement
- * (README, "Storage schema"). `rate` holds, per kind and app, when the last
+ * (docs/architecture.md, "Storage schema"). `rate` holds, per kind and app, when the last
  * alert went out and how many were held back since; `outbox` holds each
  * send still to make, one row per alert and channel.
  */

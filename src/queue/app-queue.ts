@@ -2,7 +2,7 @@
  * AppQueue: one Durable Object per app, between WeCom and the intranet. A
  * thin shell: storage is store.ts, push policy is push.ts, lease handles are
  * lease.ts; this class owns the single alarm, the app's settings and the RPC
- * surface the routes call. README: "Delivery guarantees", "Storage schema".
+ * surface the routes call. docs/delivery.md, "Delivery guarantees"; docs/architecture.md, "Storage schema".
  */
 import { DurableObject } from "cloudflare:workers";
 import { deadLetterAlert, pushPausedAlert, refusalBurstAlert } from "../alerts/alerts.js";
@@ -49,7 +49,7 @@ export const QUEUE_LIMITS = {
 
 export interface QueuedEvent {
   readonly id: string;
-  /** The event JSON (README, "What your intranet receives"), exactly as it is pushed or pulled. */
+  /** The event JSON (docs/delivery.md, "What your intranet receives"), exactly as it is pushed or pulled. */
   readonly body: string;
   /** Epoch ms. */
   readonly receivedAt: number;
@@ -59,7 +59,7 @@ export interface QueuedEvent {
   readonly stream?: { readonly id: string; readonly placeholder: string; readonly expiresAt: number };
 }
 
-/** What a stream update asks (README, "AI-bot streams"). */
+/** What a stream update asks (docs/replies.md, "AI-bot streams"). */
 export interface StreamUpdate {
   readonly content: string;
   /** `content` is a delta to add, not the whole text so far. */
@@ -129,7 +129,7 @@ export interface QueueStats {
   oldestAgeSeconds: number | null;
   /** AI-bot stream refreshes answered (they are protocol traffic, not events). */
   refreshes: number;
-  /** Callbacks per credential fingerprint (README, "Rotating keys"). */
+  /** Callbacks per credential fingerprint (docs/deploying.md, "Rotating keys"). */
   credentials: Record<string, { callbacks: number; lastAt: number }>;
   /**
    * The last failed push attempt. It stays after the webhook recovers: the
@@ -160,7 +160,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   /** The alarm as this object last set or read it: undefined until read. */
   private alarmAt: number | null | undefined;
   private pushing = false;
-  /** Holds back alerts the outbox would rate-limit, and counts them (README, "Alerts"). */
+  /** Holds back alerts the outbox would rate-limit, and counts them (docs/operating.md, "Alerts"). */
   private readonly alerts = new AlertGate();
   private paused: boolean;
   /** The sweep said this queue's app left WECOM_APPS. */
@@ -239,7 +239,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     return { holds: true };
   }
 
-  // ---- AI-bot streams (README, "AI-bot streams") ----
+  // ---- AI-bot streams (docs/replies.md, "AI-bot streams") ----
 
   /**
    * What stream `id` shows now, for WeCom's refresh: an unknown stream is
@@ -274,7 +274,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     return { status: "ok", finish: update.finish, bytes };
   }
 
-  // ---- pull (README, "Pulling from the queue") ----
+  // ---- pull (docs/delivery.md, "Pulling from the queue") ----
 
   /**
    * Leases up to `max` due events, oldest first, for `leaseSeconds`, under one
@@ -344,7 +344,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (!webhook || app === null) return;
     const started = Date.now();
     const due = this.store.due(started, PUSH_LIMITS.batch, QUEUE_LIMITS.readBytes);
-    /** A stored batch in which events died: it may raise an alert (README, "Alerts"). */
+    /** A stored batch in which events died: it may raise an alert (docs/operating.md, "Alerts"). */
     let died: BatchReport | undefined;
     if (due.length > 0) {
       // If this object dies mid-batch, this alarm, set first, comes back for what is left.
@@ -446,7 +446,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     await this.watchRefusals(refusal.at);
   }
 
-  /** The oldest live event and the depth, for the sweep's alert (README, "Alerts"): reads one index entry. */
+  /** The oldest live event and the depth, for the sweep's alert (docs/operating.md, "Alerts"): reads one index entry. */
   async backlog(): Promise<{ oldestAgeSeconds: number | null; depth: number; paused: boolean }> {
     const oldest = this.store.oldestLive();
     return {
@@ -499,7 +499,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     this.paused = paused;
   }
 
-  // ---- alerts (README, "Alerts"), raised after what caused them is stored ----
+  // ---- alerts (docs/operating.md, "Alerts"), raised after what caused them is stored ----
 
   /** Dead letters of a push batch: those of a 410 say that pushing is paused, the others that they died. */
   private async raiseForBatch(app: string, report: BatchReport): Promise<void> {

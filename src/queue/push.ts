@@ -1,7 +1,7 @@
 /**
  * Push policy: what one alarm does for a push app, and what each webhook
  * answer means for its event. `decide` is pure and carries the whole policy
- * (README, "Delivery guarantees"); `pushBatch` applies it to the due events.
+ * (docs/delivery.md, "Delivery guarantees"); `pushBatch` applies it to the due events.
  */
 import type { WebhookConfig } from "../config.js";
 import { logQueue } from "../log.js";
@@ -55,7 +55,7 @@ export interface PushContext {
 export interface BatchReport {
   delivered: number;
   retried: number;
-  /** The events that became dead letters, with why; `paused` for a 410 (README, "Alerts"). */
+  /** The events that became dead letters, with why; `paused` for a 410 (docs/operating.md, "Alerts"). */
   deadLetters: { readonly id: string; readonly error: string; readonly paused: boolean }[];
 }
 
@@ -64,7 +64,7 @@ export interface BatchReport {
  * claimed in storage just before it leaves, so an object that dies mid-flight
  * leaves it due again after its timeout and backoff: at-least-once. The
  * delivered ones leave storage together at the end of the batch, in one
- * transaction (README, "Storage schema": a batch reads ≤ 3 rows per event).
+ * transaction (docs/architecture.md, "Storage schema": a batch reads ≤ 3 rows per event).
  */
 export async function pushBatch(context: PushContext, due: readonly StoredEvent[], started: number): Promise<BatchReport> {
   const { store, webhook, inFlight } = context;

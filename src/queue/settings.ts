@@ -3,7 +3,7 @@
  * The Worker encodes it once per isolate and hands it over with every call;
  * the queue compares strings, and parses and stores it only when it changes.
  * A queue remembers the last settings it was given, so that it keeps pushing
- * after its app has left WECOM_APPS (README, "Apps that are removed").
+ * after its app has left WECOM_APPS (docs/operating.md, "Apps that are removed").
  */
 import type { AppConfig, WebhookConfig } from "../config.js";
 import { decodeBase64, encodeBase64 } from "../lib/bytes.js";

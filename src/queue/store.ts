@@ -3,7 +3,7 @@
  * Durable Object's SQLite. Nothing here knows about push or pull policy,
  * HTTP or WeCom; the Durable Object (app-queue.ts) decides, this stores.
  *
- * Cost rule (README, "Storage schema"): no statement reads more rows than it
+ * Cost rule (docs/architecture.md, "Storage schema"): no statement reads more rows than it
  * returns or touches, plus a constant. Depth and bytes are counters kept in
  * the same transaction as every change, never a COUNT(*) over the backlog;
  * every ordered read walks an index whose order is the ORDER BY.

@@ -1,5 +1,5 @@
 /**
- * The Cron Trigger's watch, beside its sweep (README, "Alerts"): every
+ * The Cron Trigger's watch, beside its sweep (docs/operating.md, "Alerts"): every
  * minute, an alert for a WECOM_APPS that cannot be used or an app that is
  * misconfigured, and, when that alert is on, one call per configured app's
  * queue for the age of its oldest undelivered event. Nothing at all when

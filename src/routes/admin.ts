@@ -1,5 +1,5 @@
 /**
- * The admin API, behind ADMIN_TOKEN (bearer, constant time). README: "Admin API".
+ * The admin API, behind ADMIN_TOKEN (bearer, constant time). docs/operating.md, "Admin API".
  *
  *   GET  /admin/apps                 stats of every queue, the invalid apps, and a broken WECOM_ALERTS
  *   GET  /admin/apps/{app}           stats of one queue

@@ -1,5 +1,5 @@
 /**
- * AI-bot streams (README, "AI-bot streams"): WeCom's refreshes are answered
+ * AI-bot streams (docs/replies.md, "AI-bot streams"): WeCom's refreshes are answered
  * from the stream's state in the app's queue object, and the intranet fills
  * that state through the stream API:
  *

@@ -122,7 +122,7 @@ export interface Opened {
 /**
  * Signature first, then decryption, then the receiveId: nothing is decrypted
  * unsigned. The current credential is tried first, then each previous one
- * (README, "Rotating keys"); the first whose signature matches and whose key
+ * (docs/deploying.md, "Rotating keys"); the first whose signature matches and whose key
  * decrypts wins. `signed` runs once a signature matched, before decryption
  * (the XML envelope's full parse).
  */

@@ -4,7 +4,7 @@
  * serve is not ok, whatever else does). Counts only: which apps exist and
  * what is wrong with them is for the admin API and the logs.
  * With WECOM_ALERTS set, `invalidAlerts` is 1 while it is broken (callbacks
- * are served all the same; README, "Alerts").
+ * are served all the same; docs/operating.md, "Alerts").
  */
 import { alertsProblem } from "../alerts/config.js";
 import { loadConfig } from "../config.js";

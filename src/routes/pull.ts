@@ -1,7 +1,7 @@
 /**
  * The pull API, for apps with `pull`: intranet consumers, which may only
  * make outbound connections, lease events and ack or release them.
- * README: "Pulling from the queue".
+ * docs/delivery.md, "Pulling from the queue".
  *
  *   POST /queue/{app}/pull  {"max", "leaseSeconds"}         → {"events", "lease", "attempts"}
  *   POST /queue/{app}/ack   {"ids", "lease"}                 → {"acked", "notAcked"}

@@ -1,5 +1,5 @@
 /**
- * The passive reply to a committed callback (README, "Replies"): the first
+ * The passive reply to a committed callback (docs/replies.md, "Replies"): the first
  * matching rule's reply, else the reply endpoint's answer, if it fits the
  * callback; encrypted and signed with the callback's own timestamp and nonce.
  * Rules are pure functions of the event, so WeCom's resend gets the same

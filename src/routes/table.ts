@@ -1,6 +1,6 @@
 /**
  * The route table: every path the Worker answers, the methods each action
- * takes (a 405 names exactly those), and the handler. README: "Routes".
+ * takes (a 405 names exactly those), and the handler. docs/architecture.md, "Routes and answers".
  */
 import type { WorkerEnv } from "../env.js";
 import { WecomError } from "../errors.js";

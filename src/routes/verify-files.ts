@@ -1,5 +1,5 @@
 /**
- * WeCom's domain verification files (README, "Deploying"): to make a domain
+ * WeCom's domain verification files (docs/deploying.md, "5. The domain verification file"): to make a domain
  * an app's trusted domain (可信域名), WeCom asks for a `WW_verify_<code>.txt`
  * at the domain root. `WECOM_VERIFY_FILES` maps such names to their content;
  * nothing else is ever served from the root.

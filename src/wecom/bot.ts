@@ -1,6 +1,6 @@
 /**
  * AI bots (智能机器人) speak JSON, and answer a user's message with a
- * stream that WeCom keeps refreshing (README, "AI-bot streams"). What the
+ * stream that WeCom keeps refreshing (docs/replies.md, "AI-bot streams"). What the
  * gateway needs to know of their callbacks, and the stream answers.
  */
 import { isPlainObject } from "../lib/checks.js";

@@ -1,5 +1,5 @@
 /**
- * The JSON the intranet receives for each callback (README, "What your intranet receives").
+ * The JSON the intranet receives for each callback (docs/delivery.md, "What your intranet receives").
  */
 import type { AppConfig } from "../config.js";
 import type { Decrypted } from "../crypto/index.js";
@@ -17,7 +17,7 @@ export interface WecomEvent {
   readonly format: EnvelopeFormat;
   readonly event: XmlObject | Record<string, unknown>;
   readonly raw: string;
-  /** The AI-bot stream this message opens (README, "AI-bot streams"). */
+  /** The AI-bot stream this message opens (docs/replies.md, "AI-bot streams"). */
   readonly streamId?: string;
 }
 
@@ -39,7 +39,7 @@ export async function buildEvent(
 }
 
 /**
- * The event as the JSON text the README documents, fields in that order. A JSON
+ * The event as the JSON text docs/delivery.md documents, fields in that order. A JSON
  * callback's object is spliced in as WeCom sent it, so that nothing is lost
  * to a re-encoding (a 20-digit number keeps its digits, `1.0` stays `1.0`).
  */

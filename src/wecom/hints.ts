@@ -1,6 +1,6 @@
 /**
  * What a refusal most likely means, in plain words, for the operator who
- * reads the recent refusals (README, "Admin API"). Hints name settings,
+ * reads the recent refusals (docs/operating.md, "Recent refusals"). Hints name settings,
  * never values.
  */
 import { WXBizMsgCryptCode, type ErrorCode } from "../errors.js";
@@ -26,5 +26,5 @@ export const UNKNOWN_APP_HINT =
   "no app has this name: compare the URL in WeCom's console (…/callback/NAME) with the apps configured; the reason names the app asked for";
 
 export function hintFor(code: ErrorCode): string {
-  return HINTS[String(code)] ?? "see the code in the README's table of refusals";
+  return HINTS[String(code)] ?? "see the code in docs/architecture.md, \"Routes and answers\"";
 }

@@ -1,6 +1,6 @@
 /**
  * Passive replies: what the gateway may put in its HTTP answer to a
- * callback, in WeCom's own formats (README, "Replies"). A reply object uses
+ * callback, in WeCom's own formats (docs/replies.md, "Replies"). A reply object uses
  * WeCom's names: `MsgType` and its elements for apps' XML callbacks,
  * `msgtype` (or `response_type`) and its JSON for AI bots' JSON callbacks.
  *
@@ -221,7 +221,7 @@ function streamProblem(stream: unknown): string | null {
 
 /**
  * The encrypted, signed JSON envelope of a bot's reply: receiveId "", the
- * callback's own nonce, and the timestamp as a number (README, "Replies").
+ * callback's own nonce, and the timestamp as a number (docs/replies.md, "Replies").
  */
 export async function jsonReply(aes: AesKey, token: string, plaintext: string, timestamp: string, nonce: string): Promise<string> {
   const encrypt = await encryptMessage(aes, plaintext, "");

@@ -1,5 +1,5 @@
 /**
- * Reply rules (README, "Replies"): `{"match": {...}, "reply": {...}}`, the
+ * Reply rules (docs/replies.md, "Replies"): `{"match": {...}, "reply": {...}}`, the
  * first whose match holds wins. `match` maps dotted paths into the event
  * (`MsgType`, `EventKey`, `text.content`, `event.eventtype`) to an exact
  * string or `{"regex": "…"}`. Compiled once, when the configuration loads.

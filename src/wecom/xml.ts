@@ -2,7 +2,7 @@
  * XML for WeCom callbacks, with fast-xml-parser, bounded and without any
  * entity expansion beyond the five predefined ones.
  *
- * Shape of the result (the README documents it):
+ * Shape of the result (docs/delivery.md, "What your intranet receives"):
  * - the root element (`<xml>`) is dropped; its children are the keys;
  * - every leaf is its text, as a string: no number guessing (`MsgId` keeps all
  *   its digits, `007` stays `007`); an empty element is `""`;

@@ -1,4 +1,4 @@
-/** WECOM_ALERTS (README, "Alerts"): parsed once, every mistake named by its path, never by its value. */
+/** WECOM_ALERTS (docs/operating.md, "Alerts"): parsed once, every mistake named by its path, never by its value. */
 import { describe, expect, it } from "vitest";
 import { AlertsConfigError, loadAlerts, MAX_REFUSAL_BURST_COUNT, parseAlerts } from "../../src/alerts/config.js";
 import { QUEUE_LIMITS } from "../../src/queue/app-queue.js";

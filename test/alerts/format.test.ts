@@ -1,4 +1,4 @@
-/** What an alert looks like on each channel (README, "Alerts"): pure functions. */
+/** What an alert looks like on each channel (docs/operating.md, "Alerts"): pure functions. */
 import { describe, expect, it } from "vitest";
 import { deadLetterAlert, invalidConfigAlert, safeMessage } from "../../src/alerts/alerts.js";
 import { robotBody, ROBOT_MAX_BYTES, truncateUtf8, webhookBody } from "../../src/alerts/format.js";

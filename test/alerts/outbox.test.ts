@@ -1,4 +1,4 @@
-/** The alert outbox (README, "Alerts"): rate limits per kind and app, retries with backoff, and giving up. */
+/** The alert outbox (docs/operating.md, "Alerts"): rate limits per kind and app, retries with backoff, and giving up. */
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { deadLetterAlert, pushPausedAlert, type Alert } from "../../src/alerts/alerts.js";

@@ -1,5 +1,5 @@
 /**
- * The five alerts end to end (README, "Alerts"): raised by the queues and
+ * The five alerts end to end (docs/operating.md, "Alerts"): raised by the queues and
  * the Cron Trigger's watch, sent by the outbox to a robot (markdown) and a
  * signed webhook on the local receiver; never with a secret or a plaintext,
  * never in a callback's way, and no work at all when WECOM_ALERTS is unset.

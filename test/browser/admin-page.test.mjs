@@ -1,4 +1,4 @@
-// The admin page (README, "Admin page") in real headless Chromium: Debian's
+// The admin page (docs/operating.md, "Admin page") in real headless Chromium: Debian's
 // chromium driven by playwright-core, against the gateway under `wrangler dev`
 // (test/support/gateway.mjs), with a real webhook receiver on 127.0.0.1 that
 // fails until it is told to succeed.

@@ -1,5 +1,5 @@
 // check-config: wecom-edge.config.json, its secret references and Cloudflare's
-// 5 KB limit, checked with the Worker's own code (docs/cli.md, "check-config").
+// 5 KB limit, checked with the Worker's own code (docs/cli.md, "check-config: check the configuration before a deploy").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * A model test of the pull queue (README, "Pulling from the queue"): random
+ * A model test of the pull queue (docs/delivery.md, "Pulling from the queue"): random
  * interleavings of enqueue, resend, pull, ack, nack, lease expiry, dead
  * lettering, replay, purge, changes of pull.maxAttempts and restarts of the
  * Durable Object (and a few concurrent pulls and acks), each checked against a

@@ -1,7 +1,7 @@
 /**
  * The cost of one operation must not grow with the backlog: at 10,000 queued
  * events, the SQL cursors of an enqueue, a pull batch and a push batch read
- * no more rows than the README promises ("Storage schema").
+ * no more rows than docs/architecture.md promises ("Storage schema").
  */
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.js";

@@ -1,5 +1,5 @@
 /**
- * GET /admin/apps/{app}/dead/{id} (README, "Admin API"): one dead letter's
+ * GET /admin/apps/{app}/dead/{id} (docs/operating.md, "Admin API"): one dead letter's
  * stored event JSON as the whole body, byte for byte, so that the admin page
  * can show it with `response.text()` and no JSON re-encoding.
  */

@@ -1,5 +1,5 @@
 /**
- * The admin API over the queue's whole life (README, "Admin API" and "Apps
+ * The admin API over the queue's whole life (docs/operating.md, "Admin API" and "Apps
  * that are removed"): dead letters byte for byte, purge, queues of apps no
  * longer configured, and the sweep that hands a changed configuration to a
  * queue with no traffic.

@@ -1,5 +1,5 @@
 /**
- * AI-bot streams (README, "AI-bot streams"): a message opens a stream, the
+ * AI-bot streams (docs/replies.md, "AI-bot streams"): a message opens a stream, the
  * intranet fills it through the stream API, WeCom's refreshes are answered
  * from its state. Every answer is opened by the independent implementation.
  */

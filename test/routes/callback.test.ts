@@ -476,7 +476,7 @@ async function nothingForwarded(app: string): Promise<void> {
 }
 
 describe("POST /callback/{app}: the event id and duplicate headers", () => {
-  /** The event id as README's "What your intranet receives" defines it, computed here independently. */
+  /** The event id as docs/delivery.md, "What your intranet receives", defines it, computed here independently. */
   async function expectedId(app: string, receiveId: string, plaintext: string): Promise<string> {
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${app}\n${receiveId}\n${plaintext}`));
     return `evt_${[...new Uint8Array(digest, 0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;

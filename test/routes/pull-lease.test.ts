@@ -1,5 +1,5 @@
 /**
- * Fenced pull leases (README, "Pulling from the queue"): each pull answer
+ * Fenced pull leases (docs/delivery.md, "Pulling from the queue"): each pull answer
  * carries a lease; an ack or nack acts only on events still held under it.
  */
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-/** Recent refusals (README, "Admin API"): what was refused, why, and a hint; never the plaintext. */
+/** Recent refusals (docs/operating.md, "Recent refusals"): what was refused, why, and a hint; never the plaintext. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { REFUSALS_PER_WINDOW } from "../../src/routes/refusals.js";

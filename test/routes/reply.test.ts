@@ -1,5 +1,5 @@
 /**
- * Passive replies from rules (README, "Replies"). Every reply is opened by an
+ * Passive replies from rules (docs/replies.md, "Replies"). Every reply is opened by an
  * implementation independent of src/ (test/support/independent.ts, in Node).
  */
 import { XMLParser } from "fast-xml-parser";

@@ -1,5 +1,5 @@
 /**
- * Rotating an app's Token and EncodingAESKey with no failed callback (README,
+ * Rotating an app's Token and EncodingAESKey with no failed callback (docs/deploying.md,
  * "Rotating keys"): the new credential is current, the old one is listed in
  * `previous` until WeCom's traffic under it has gone quiet.
  */

@@ -1,4 +1,4 @@
-/** WeCom's domain verification files, from WECOM_VERIFY_FILES (README, "Deploying"). */
+/** WeCom's domain verification files, from WECOM_VERIFY_FILES (docs/deploying.md, "5. The domain verification file"). */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { callbackRequest, callWorker, errorOf, newBucket, testEnv, textMessage, webhookApp } from "../support/wecom.js";
 

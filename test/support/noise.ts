@@ -7,7 +7,7 @@
  * filter, installed by vitest.config.ts on the test process's stdout and
  * stderr, leaves out exactly these lines and nothing else. Each entry says
  * which test causes it. At the end one line says how many were left out;
- * WECOM_EDGE_NOISE=1 shows them all (docs/development.md, "Tests").
+ * WECOM_EDGE_NOISE=1 shows them all (docs/development.md, "Tests and scripts").
  *
  * A line that differs in any way (another error, another source location
  * after a workerd upgrade, more text) is not known, and prints.
