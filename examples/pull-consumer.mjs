@@ -182,7 +182,7 @@ function pause(ms) {
   });
 }
 
-/** <APP>_PULL_TOKEN, the name `wecom-edge keygen` gives the token (docs/cli.md, "keygen"). */
+/** <APP>_PULL_TOKEN, the name `wecom-edge keygen` gives the token (docs/cli.md, "keygen: new credentials for an app"). */
 function tokenName(app) {
   let stem = app.toUpperCase().replaceAll("-", "_");
   if (!/^[A-Z]/.test(stem) || stem === "ADMIN") stem = `APP_${stem}`;
