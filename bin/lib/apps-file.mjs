@@ -97,6 +97,9 @@ export function readSecretsFile(path, command, given = true) {
   if (values === null || typeof values !== 'object' || Array.isArray(values)) {
     throw new UsageError(`${path} must hold a JSON object of secret name → value (the shape \`wrangler secret bulk\` takes)`, command);
   }
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== 'string') throw new UsageError(`${path}: the value of ${name} must be a string`, command);
+  }
   return values;
 }
 

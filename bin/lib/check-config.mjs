@@ -7,9 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parseSecretJson } from './apps-file.mjs';
+import { DEV_VARS, parseSecretJson, readSecretsFile, SECRETS_JSON } from './apps-file.mjs';
 import { parseOptions, UsageError } from './cli.mjs';
-import { parseDotenv } from './dotenv.mjs';
 
 export const CHECK_CONFIG_HELP = `Usage: wecom-edge check-config [--config FILE] [--secrets FILE] [--remote] [--wrangler FILE]
 
@@ -58,8 +57,8 @@ export async function checkConfig(argv, out) {
   const lines = [];
   const problems = [];
 
-  const secretsPath = o.secrets ?? ['secrets/secrets.json', '.dev.vars'].find((path) => existsSync(path));
-  const values = secretsPath === undefined ? {} : readSecrets(secretsPath);
+  const secretsPath = o.secrets ?? [SECRETS_JSON, DEV_VARS].find((path) => existsSync(path));
+  const values = secretsPath === undefined ? {} : readSecretsFile(secretsPath, 'check-config', o.secrets !== undefined);
   lines.push(`secrets   ${secretsPath === undefined ? 'no secrets/secrets.json or .dev.vars here: references are checked against nothing' : `${secretsPath}: ${Object.keys(values).length}`}`);
 
   const env = {};
@@ -133,23 +132,6 @@ function readConfigFile(path) {
   }
   // Its shape is the Worker's to check (parseConfig), with the Worker's messages.
   return parseSecretJson(text, path, 'check-config');
-}
-
-/** name → value from a JSON object (wrangler secret bulk's shape) or a dotenv file. */
-function readSecrets(path) {
-  let text;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read --secrets ${path}: ${error.code ?? error.message}`, 'check-config');
-  }
-  if (!path.endsWith('.json')) return parseDotenv(text);
-  const values = parseSecretJson(text, path, 'check-config');
-  if (values === null || typeof values !== 'object' || Array.isArray(values)) throw new UsageError(`${path} must hold a JSON object of secret name → value`, 'check-config');
-  for (const [name, value] of Object.entries(values)) {
-    if (typeof value !== 'string') throw new UsageError(`${path}: the value of ${name} must be a string`, 'check-config');
-  }
-  return values;
 }
 
 /** [vars] as wrangler itself reads them (wrangler's own reader, so TOML is parsed as at deploy). */

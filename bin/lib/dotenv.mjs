@@ -3,13 +3,14 @@
 // "with \n escapes", `literal`, # comments, an optional `export `), so that
 // the CLI sees the values the gateway sees.
 
-const LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
+/** One assignment: group 1 the name, group 2 the value as written. Flags `gm` to read; keygen adds `d` to edit in place. */
+export const DOTENV_LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
 
 /** name → value, as wrangler dev would read `text`. */
 export function parseDotenv(text) {
   const values = {};
   const lines = text.replace(/\r\n?/g, '\n');
-  for (const match of lines.matchAll(LINE)) {
+  for (const match of lines.matchAll(DOTENV_LINE)) {
     let value = (match[2] ?? '').trim();
     const quote = value[0];
     value = value.replace(/^(['"`])([\s\S]*)\1$/gm, '$2');

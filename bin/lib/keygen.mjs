@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync,
 import { dirname } from 'node:path';
 import { CONFIG_FILE, DEV_VARS, isLoopback, parseSecretJson, readConfigFile, SECRETS_JSON, secretNamesOf } from './apps-file.mjs';
 import { APP_NAME, parseOptions, UsageError } from './cli.mjs';
-import { dotenvLine, parseDotenv } from './dotenv.mjs';
+import { DOTENV_LINE, dotenvLine, parseDotenv } from './dotenv.mjs';
 
 /** receiveId of an app made with --dev and no --receive-id: simulate encrypts its callbacks for it. */
 export const LOCAL_CORP_ID = 'wwlocaldev00000000';
@@ -309,8 +309,8 @@ function secretObject(text, path) {
 function mergeDotenv(text, secrets, app) {
   const pending = new Map(Object.entries(secrets));
   // dotenv takes a name's last line: every line of a name gets the new value.
-  // The same rule of lines as the dotenv parser (bin/lib/dotenv.mjs), with positions: `d` gives each group's span.
-  const LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/dgm;
+  // The dotenv parser's rule of lines, with positions: `d` gives each group's span.
+  const LINE = new RegExp(DOTENV_LINE.source, 'dgm');
   const normal = text.replace(/\r\n?/g, '\n');
   let merged = '';
   let at = 0;
