@@ -6,17 +6,20 @@
 // replays WeCom's official sample URL verification and callback to the push app
 // `demo` and the pull app `demo_pull`, pulls and acks the latter, then plays
 // an AI-bot conversation with `demo_bot` (below), then waits for your own
-// requests (the README shows them) until Ctrl-C.
+// requests (the README shows them) until Ctrl-C. Its state lives in a fresh
+// wecom-edge-demo-* folder in the temporary directory, removed when it stops:
+// at the end of --once, on Ctrl-C (SIGINT), SIGTERM, or when wrangler exits.
 //
 //   --once          play everything once, then exit: 0 if every answer was right (CI)
 //   --external-bot  leave demo_bot's events to a consumer you run yourself,
 //                   such as examples/bot-consumer.mjs (see examples/README.md)
 import { spawn } from "node:child_process";
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const GATEWAY = "http://127.0.0.1:8787";
 const WEBHOOK_PORT = 8788;
@@ -54,23 +57,51 @@ console.log(`[intranet webhook] listening on http://127.0.0.1:${WEBHOOK_PORT}/we
 
 // A fresh state folder each run: the demo replays the same sample, which a kept queue would dedup.
 const state = mkdtempSync(join(tmpdir(), "wecom-edge-demo-"));
-const wrangler = spawn("wrangler", ["dev", "-c", "demo/wrangler.toml", "--ip", "127.0.0.1", "--port", "8787", "--persist-to", state, "--show-interactive-dev-session=false"], {
+/** Removes the state folder; safe to call more than once. Called only once workerd has stopped writing to it. */
+const removeState = () => rmSync(state, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+// Whatever way the process ends from here on (process.exit included), the folder goes with it.
+process.on("exit", removeState);
+// Run from demo/: wrangler dev compares the types of the configuration it runs against the
+// worker-configuration.d.ts of its working folder, and the demo's configuration is not the Worker's.
+const wrangler = spawn("wrangler", ["dev", "-c", "wrangler.toml", "--ip", "127.0.0.1", "--port", "8787", "--persist-to", state, "--show-interactive-dev-session=false"], {
+  cwd: fileURLToPath(new URL("../demo/", import.meta.url)),
   stdio: ["ignore", "inherit", "inherit"],
   env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
 });
+let wranglerExited = false;
 // Aborted by stop(): the bot's loops end at their next turn instead of running to their deadline.
 const halt = new AbortController();
+let stopping = false;
+/** Stops wrangler (and with it workerd); the process ends once wrangler has exited (below). */
 const stop = (code) => {
+  process.exitCode ??= code;
   halt.abort();
-  wrangler.kill("SIGINT");
   receiver.close();
-  process.exitCode = code;
+  if (wranglerExited) return;
+  if (stopping) {
+    // A second Ctrl-C: no more waiting.
+    wrangler.kill("SIGKILL");
+    return;
+  }
+  stopping = true;
+  wrangler.kill("SIGINT");
+  // wrangler stops within a second or two; if it hangs, it is made to stop.
+  setTimeout(() => wranglerExited || wrangler.kill("SIGKILL"), 10_000).unref();
 };
 process.on("SIGINT", () => stop(0));
 process.on("SIGTERM", () => stop(0));
-wrangler.on("exit", (code) => {
+wrangler.on("error", (error) => {
+  console.error(`[demo] cannot start wrangler: ${error.message} (run the demo with npm run demo)`);
+  wranglerExited = true;
   receiver.close();
-  if (!once) process.exit(code ?? 0);
+  process.exit(1);
+});
+wrangler.on("exit", (code) => {
+  wranglerExited = true;
+  receiver.close();
+  removeState();
+  // Ended by a signal or by --once: the exit code set by stop(). Otherwise wrangler's own.
+  process.exit(process.exitCode ?? code ?? 1);
 });
 
 async function waitForGateway() {
