@@ -132,7 +132,7 @@ let pushed;
 const delivered = new Promise((resolve) => (pushed = resolve));
 receiver.on("request", () => pushed());
 
-// ---- The AI bot `demo_bot` (README, "AI-bot streams") ----
+// ---- The AI bot `demo_bot` (docs/replies.md, "AI-bot streams") ----
 //
 // Two parties are played here. WeCom's side sends enter_chat and a message,
 // then refreshes the stream the message opened until it is finished. The
