@@ -66,7 +66,8 @@ process.on("exit", removeState);
 const wrangler = spawn("wrangler", ["dev", "-c", "wrangler.toml", "--ip", "127.0.0.1", "--port", "8787", "--persist-to", state, "--show-interactive-dev-session=false"], {
   cwd: fileURLToPath(new URL("../demo/", import.meta.url)),
   stdio: ["ignore", "inherit", "inherit"],
-  env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  // No fetch of the Request.cf sample from Cloudflare: the demo needs none, and a closed network made it a frightening warning.
+  env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
 });
 let wranglerExited = false;
 // Aborted by stop(): the bot's loops end at their next turn instead of running to their deadline.

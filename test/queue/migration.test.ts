@@ -53,6 +53,7 @@ describe("a queue of wecom-edge 0.1", () => {
     const meta = await runInDurableObject(queueStub(app), (_, state) =>
       state.storage.sql.exec<{ key: string }>("SELECT key FROM meta ORDER BY key").toArray().map((r) => r.key),
     );
-    expect(meta).toEqual(["app", "registered", "schema", "settings"]);
+    // last_delivered: it pushed (docs/operating.md, lastDeliveredAt).
+    expect(meta).toEqual(["app", "last_delivered", "registered", "schema", "settings"]);
   });
 });

@@ -695,7 +695,10 @@ class Run {
       refreshes: 0,
       credentials: {},
       lastError: null,
+      // The time of the last ack that acked something: none until the model has acked one.
+      lastDeliveredAt: this.delivered === 0 ? null : stats.lastDeliveredAt,
     });
+    if (this.delivered > 0) expect(Date.parse(String(stats.lastDeliveredAt))).toBeLessThanOrEqual(Date.now());
     if (oldest !== undefined) {
       expect(stats.oldestAgeSeconds).toBeGreaterThanOrEqual(Math.max(0, Math.floor((before - oldest.receivedAt) / 1000)));
       expect(stats.oldestAgeSeconds).toBeLessThanOrEqual(Math.max(0, Math.floor((after - oldest.receivedAt) / 1000)));

@@ -94,7 +94,7 @@ export async function startGateway({ apps, adminToken, secrets = {}, configFile,
   const child = spawn(join(BIN, "wrangler"), args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CI: "1" },
+    env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "1" },
     detached: true, // its own process group, so that stop() also ends workerd
   });
   let output = "";
