@@ -12,17 +12,17 @@ import type { QueueEnv } from "../queue/bindings.js";
 import { queueOf } from "../queue/bindings.js";
 import { WecomError } from "../errors.js";
 import type { RequestLog } from "../log.js";
+import type { StreamUpdate } from "../queue/app-queue.js";
 import { isPlainObject } from "../lib/checks.js";
 import { streamReply } from "../wecom/bot.js";
-import { MAX_STREAM_BYTES, jsonReply } from "../wecom/reply.js";
+import { MAX_STREAM_BYTES, MAX_STREAM_STATE_BYTES, checkMsgItem, jsonReply, msgItemDigestProblem } from "../wecom/reply.js";
 import { refuseBearer, requireBearer } from "./auth.js";
 import { jsonResponse, jsonTextResponse, readBodyLimited } from "./http.js";
 import type { CallbackQuery } from "./callback.js";
 import type { Route, RouteContext } from "./table.js";
 
-/** A stream update's body: its content, and the images of a finished stream (a Durable Object value holds 2 MB). */
-export const MAX_STREAM_UPDATE_BYTES = 1_900_000;
-const MAX_STREAM_IMAGES = 10;
+/** A stream update's body: what a stream holds (content and msg_item), and room for the JSON around them. */
+export const MAX_STREAM_UPDATE_BYTES = MAX_STREAM_STATE_BYTES + 100_000;
 
 /** The answer to a refresh callback: the stream as it stands, sealed with the refresh's own timestamp and nonce. */
 export async function answerRefresh(
@@ -44,7 +44,7 @@ async function updateStream({ request, env, params, log }: RouteContext): Promis
   }
   await requireBearer(request, app.bot.token);
   const streamId = params[1]!;
-  const update = parseUpdate(await readBodyLimited(request, MAX_STREAM_UPDATE_BYTES));
+  const update = await parseUpdate(await readBodyLimited(request, MAX_STREAM_UPDATE_BYTES));
   const result = await queueOf(env, app.name).updateStream(streamId, update);
   switch (result.status) {
     case "ok":
@@ -60,7 +60,8 @@ async function updateStream({ request, env, params, log }: RouteContext): Promis
   }
 }
 
-function parseUpdate(text: string): { content: string; append: boolean; finish: boolean; msgItem: string | null } {
+/** The update asked for, or a WecomError: a msg_item that WeCom would not take is refused here, before anything is stored. */
+async function parseUpdate(text: string): Promise<StreamUpdate> {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -71,24 +72,13 @@ function parseUpdate(text: string): { content: string; append: boolean; finish: 
   const { content, append = false, finish = false, msg_item: msgItem } = body;
   if (typeof content !== "string") throw new WecomError("invalid_parameter", "content must be a string");
   if (typeof append !== "boolean" || typeof finish !== "boolean") throw new WecomError("invalid_parameter", "append and finish must be true or false");
-  if (msgItem !== undefined) {
-    if (!finish) throw new WecomError("invalid_parameter", "msg_item goes only with finish: true");
-    if (!Array.isArray(msgItem) || msgItem.length > MAX_STREAM_IMAGES || !msgItem.every(isImageItem)) {
-      throw new WecomError("invalid_parameter", `msg_item must be at most ${MAX_STREAM_IMAGES} images: {"msgtype": "image", "image": {"base64", "md5"}}`);
-    }
-  }
-  return { content, append, finish, msgItem: msgItem === undefined ? null : JSON.stringify(msgItem) };
-}
-
-function isImageItem(item: unknown): boolean {
-  return (
-    isPlainObject(item) &&
-    item.msgtype === "image" &&
-    isPlainObject(item.image) &&
-    typeof item.image.base64 === "string" &&
-    typeof item.image.md5 === "string" &&
-    /^[0-9a-f]{32}$/.test(item.image.md5)
-  );
+  if (msgItem === undefined) return { content, append, finish, msgItem: null };
+  if (!finish) throw new WecomError("invalid_parameter", "msg_item goes only with finish: true");
+  const checked = checkMsgItem(msgItem, "msg_item");
+  if ("problem" in checked) throw new WecomError(checked.tooLarge ? "payload_too_large" : "invalid_parameter", checked.problem);
+  const mismatch = await msgItemDigestProblem(checked, "msg_item");
+  if (mismatch !== null) throw new WecomError("invalid_parameter", mismatch);
+  return { content, append, finish, msgItem: checked.json };
 }
 
 export const botRoutes: Route[] = [

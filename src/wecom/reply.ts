@@ -8,7 +8,7 @@
  * and `jsonReply` encrypt and sign it into the envelope WeCom expects.
  */
 import { computeMsgSignature, encryptMessage, type AesKey } from "../crypto/index.js";
-import { encodeUtf8 } from "../lib/bytes.js";
+import { decodeBase64, encodeUtf8, toHex } from "../lib/bytes.js";
 import { isPlainObject } from "../lib/checks.js";
 import type { EnvelopeFormat } from "./envelope.js";
 
@@ -169,9 +169,113 @@ export async function xmlReply(
 // ---- AI bots: JSON ----
 
 const CARD_TYPES = new Set(["text_notice", "news_notice", "button_interaction", "vote_interaction", "multiple_interaction"]);
+
+/*
+ * A stream's limits, in one place (docs/replies.md, "Stream limits"). WeCom's:
+ * content of at most 20480 UTF-8 bytes; msg_item only with finish, at most 10
+ * images, JPG or PNG, each at most 10 MB before base64, with the MD5 of its
+ * bytes. WeCom documents no size for one answer, and a refresh's answer
+ * carries the whole stream, images included: the gateway holds a stream in
+ * one row of the app's Durable Object (2 MB at most) and answers it whole, so
+ * content and msg_item together are capped at what that row holds, which
+ * leaves about 1.4 MB of images in all. That binds long before WeCom's 10 MB
+ * per image could.
+ */
 /** A stream's content, at most (WeCom counts UTF-8 bytes). */
 export const MAX_STREAM_BYTES = 20_480;
 const STREAM_BYTES = MAX_STREAM_BYTES;
+/** Images in one finished stream's msg_item (WeCom's limit). */
+export const MAX_STREAM_IMAGES = 10;
+/** A stream as held and answered: its content's bytes and its msg_item's JSON together (one Durable Object row, under 2 MB). */
+export const MAX_STREAM_STATE_BYTES = 1_900_000;
+/** msg_item's JSON, at most: what a stream holds beside the largest content. */
+export const MAX_MSG_ITEM_BYTES = MAX_STREAM_STATE_BYTES - MAX_STREAM_BYTES;
+
+/** msg_item as checked: the JSON that is stored and sent (each item as WeCom defines it, nothing else), and its images. */
+export interface MsgItem {
+  readonly json: string;
+  readonly images: readonly { readonly bytes: Uint8Array<ArrayBuffer>; readonly md5: string }[];
+}
+
+/** Why msg_item cannot be sent; `tooLarge` when only its size is wrong. */
+export interface MsgItemProblem {
+  readonly problem: string;
+  readonly tooLarge: boolean;
+}
+
+const MD5_HEX = /^[0-9a-f]{32}$/;
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
+
+function startsWith(bytes: Uint8Array, signature: readonly number[]): boolean {
+  return bytes.length >= signature.length && signature.every((b, i) => bytes[i] === b);
+}
+
+/**
+ * Checks a stream's msg_item (`path` names it in the problem): an array of at
+ * most 10 `{"msgtype": "image", "image": {"base64", "md5"}}`, each base64
+ * strict and padded, decoding to a JPG or PNG, `md5` 32 lowercase hex digits,
+ * the whole JSON within MAX_MSG_ITEM_BYTES. Sizes are checked before anything
+ * is decoded. Whether each md5 is its image's is `msgItemDigestProblem`'s
+ * question (the digest is asynchronous).
+ */
+export function checkMsgItem(value: unknown, path: string): MsgItem | MsgItemProblem {
+  const invalid = (problem: string): MsgItemProblem => ({ problem, tooLarge: false });
+  if (!Array.isArray(value)) return invalid(`${path} must be an array of images`);
+  if (value.length > MAX_STREAM_IMAGES) return invalid(`${path} holds ${value.length} images; WeCom takes at most ${MAX_STREAM_IMAGES}`);
+  const items: { msgtype: "image"; image: { base64: string; md5: string } }[] = [];
+  for (const [i, item] of value.entries()) {
+    const at = `${path}[${i}]`;
+    if (!isPlainObject(item) || item.msgtype !== "image" || !isPlainObject(item.image)) {
+      return invalid(`${at} must be {"msgtype": "image", "image": {"base64", "md5"}}`);
+    }
+    const { base64, md5 } = item.image;
+    if (typeof base64 !== "string" || !BASE64_TEXT.test(base64) || base64.length % 4 !== 0) {
+      return invalid(`${at}.image.base64 must be padded base64 (A-Z, a-z, 0-9, +, /)`);
+    }
+    if (typeof md5 !== "string" || !MD5_HEX.test(md5)) return invalid(`${at}.image.md5 must be 32 lowercase hex digits`);
+    items.push({ msgtype: "image", image: { base64, md5 } });
+  }
+  // Every character is ASCII now, so the JSON's length is its size in bytes.
+  const json = JSON.stringify(items);
+  if (json.length > MAX_MSG_ITEM_BYTES) {
+    return {
+      problem: `${path} is ${json.length} bytes of JSON; a stream holds at most ${MAX_MSG_ITEM_BYTES} beside its content (${MAX_STREAM_STATE_BYTES} in all)`,
+      tooLarge: true,
+    };
+  }
+  const images: MsgItem["images"][number][] = [];
+  for (const [i, { image }] of items.entries()) {
+    const bytes = decodeBase64Padded(image.base64);
+    if (bytes === null) return invalid(`${path}[${i}].image.base64 must be padded base64 (A-Z, a-z, 0-9, +, /)`);
+    if (!startsWith(bytes, PNG_SIGNATURE) && !startsWith(bytes, JPEG_SIGNATURE)) {
+      return invalid(`${path}[${i}].image is not a JPG or PNG (WeCom takes only those)`);
+    }
+    images.push({ bytes, md5: image.md5 });
+  }
+  return { json, images };
+}
+
+/** The first image of a checked msg_item whose md5 is not the MD5 of its bytes, as a problem; null when all match. */
+export async function msgItemDigestProblem(item: MsgItem, path: string): Promise<string | null> {
+  for (const [i, image] of item.images.entries()) {
+    // MD5 is not WebCrypto's, but workerd's digest() has it (WeCom asks for it; it protects nothing here).
+    const digest = toHex(new Uint8Array(await crypto.subtle.digest("MD5", image.bytes)));
+    if (digest !== image.md5) return `${path}[${i}].image.md5 is not the MD5 of its image (${digest})`;
+  }
+  return null;
+}
+
+/** Base64 characters, then at most two `=`; the length is checked apart (a regular expression over 1.9 MB stays a loop). */
+const BASE64_TEXT = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeBase64Padded(text: string): Uint8Array<ArrayBuffer> | null {
+  try {
+    return decodeBase64(text);
+  } catch {
+    return null;
+  }
+}
 
 function botReplyProblem(reply: Record<string, unknown>): string | null {
   if (reply.response_type !== undefined) {
@@ -214,7 +318,8 @@ function streamProblem(stream: unknown): string | null {
   }
   if (stream.msg_item !== undefined) {
     if (stream.finish !== true) return "stream.msg_item goes only with finish: true";
-    if (!Array.isArray(stream.msg_item) || stream.msg_item.length > 10) return "stream.msg_item must be an array of at most 10 images";
+    const checked = checkMsgItem(stream.msg_item, "stream.msg_item");
+    if ("problem" in checked) return checked.problem;
   }
   return null;
 }

@@ -17,6 +17,8 @@ import {
   testEnv,
   type AppSettings,
 } from "../support/wecom.js";
+import { encodeBase64 } from "../../src/lib/bytes.js";
+import { GIF, JPG, PNG, image } from "../wecom/images.js";
 
 const BOT_TOKEN = "bot-token-0123456789-abcdefghij";
 const PULL_TOKEN = "pull-token-0123456789-abcdefghij";
@@ -90,11 +92,11 @@ describe("an AI-bot stream", () => {
 
     // Restart of the Durable Object mid-stream: nothing is lost.
     await evictDurableObject(queueStub(app));
-    const image = { msgtype: "image", image: { base64: "aGVsbG8=", md5: "5d41402abc4b2a76b9719d911017c592" } };
-    expect((await streamApi(app, environment, streamId, { content: "床前明月光，疑是地上霜。", finish: true, msg_item: [image] })).status).toBe(200);
+    const images = [image(PNG), image(JPG)];
+    expect((await streamApi(app, environment, streamId, { content: "床前明月光，疑是地上霜。", finish: true, msg_item: images })).status).toBe(200);
     expect(await callback(app, environment, refreshOf(streamId))).toEqual({
       msgtype: "stream",
-      stream: { id: streamId, finish: true, content: "床前明月光，疑是地上霜。", msg_item: [image] },
+      stream: { id: streamId, finish: true, content: "床前明月光，疑是地上霜。", msg_item: images },
     });
     expect(await errorOf(await streamApi(app, environment, streamId, { content: "more" }))).toEqual({ status: 409, code: "conflict", message: "the stream is finished" });
     expect((await queueRows(app)).length).toBe(1);
@@ -159,10 +161,79 @@ describe("an AI-bot stream", () => {
       code: "invalid_parameter",
       message: "msg_item goes only with finish: true",
     });
-    const image = { msgtype: "image", image: { base64: "aGVsbG8=", md5: "5d41402abc4b2a76b9719d911017c592" } };
-    expect((await errorOf(await streamApi(app, environment, stream.id, { content: "x", finish: true, msg_item: Array(11).fill(image) }))).status).toBe(400);
+    expect(await errorOf(await streamApi(app, environment, stream.id, { content: "x", finish: true, msg_item: Array(11).fill(image(PNG)) }))).toEqual({
+      status: 400,
+      code: "invalid_parameter",
+      message: "msg_item holds 11 images; WeCom takes at most 10",
+    });
     expect((await errorOf(await streamApi(app, environment, stream.id, { finish: true }))).message).toBe("content must be a string");
     expect(await callback(app, environment, refreshOf(stream.id))).toEqual({ msgtype: "stream", stream: { id: stream.id, finish: false, content: "kept" } });
+  });
+});
+
+describe("a finished stream's msg_item", () => {
+  /** One PNG item whose base64 is `length` characters (a multiple of 4), its md5 as given. */
+  const bigPng = (length: number, md5 = "0".repeat(32)) => {
+    const bytes = new Uint8Array((length / 4) * 3);
+    bytes.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    return { bytes, item: { msgtype: "image", image: { base64: encodeBase64(bytes), md5 } } };
+  };
+  /** The JSON of one item around its base64, as stored. */
+  const OVERHEAD = JSON.stringify([{ msgtype: "image", image: { base64: "", md5: "0".repeat(32) } }]).length;
+
+  it.each([
+    ["a GIF", [image(PNG), image(GIF)], 400, "invalid_parameter", "msg_item[1].image is not a JPG or PNG (WeCom takes only those)"],
+    ["text for an image", [image({ base64: "aGVsbG8=", md5: "5d41402abc4b2a76b9719d911017c592" })], 400, "invalid_parameter", "msg_item[0].image is not a JPG or PNG (WeCom takes only those)"],
+    ["malformed base64", [image({ ...PNG, base64: `${PNG.base64}!` })], 400, "invalid_parameter", "msg_item[0].image.base64 must be padded base64 (A-Z, a-z, 0-9, +, /)"],
+    ["a wrong md5", [image(PNG), image({ ...JPG, md5: PNG.md5 })], 400, "invalid_parameter", `msg_item[1].image.md5 is not the MD5 of its image (${JPG.md5})`],
+    ["not an array", image(PNG), 400, "invalid_parameter", "msg_item must be an array of images"],
+    [
+      "JSON past what a stream holds",
+      [bigPng(Math.floor((1_879_520 - OVERHEAD) / 4) * 4 + 4).item],
+      413,
+      "payload_too_large",
+      "msg_item is 1879524 bytes of JSON; a stream holds at most 1879520 beside its content (1900000 in all)",
+    ],
+  ])("refuses %s with a clear 4xx, and the stream stays as it was", async (_, msgItem, status, code, said) => {
+    const { app, environment } = botApp();
+    const { stream } = (await callback(app, environment, message("draw"))) as { stream: { id: string } };
+    expect((await streamApi(app, environment, stream.id, { content: "画好了" })).status).toBe(200);
+    expect(await errorOf(await streamApi(app, environment, stream.id, { content: "画好了：", finish: true, msg_item: msgItem }))).toEqual({ status, code, message: said });
+    expect(await callback(app, environment, refreshOf(stream.id))).toEqual({ msgtype: "stream", stream: { id: stream.id, finish: false, content: "画好了" } });
+    // Still open: a good finish is taken.
+    expect(await streamApi(app, environment, stream.id, { content: "画好了：", finish: true, msg_item: [image(JPG)] }).then((r) => r.json())).toEqual({
+      id: stream.id,
+      finish: true,
+      bytes: 12,
+    });
+  });
+
+  it("takes the largest msg_item a stream holds, and the refresh answers it whole", async () => {
+    const { app, environment } = botApp();
+    const { stream } = (await callback(app, environment, message("draw big"))) as { stream: { id: string } };
+    const length = Math.floor((1_879_520 - OVERHEAD) / 4) * 4;
+    const { bytes, item } = bigPng(length);
+    const md5 = Array.from(new Uint8Array(await crypto.subtle.digest("MD5", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const largest = { ...item, image: { ...item.image, md5 } };
+    expect(JSON.stringify([largest]).length).toBe(1_879_520);
+    const content = "图".repeat(6_826);
+    const response = await streamApi(app, environment, stream.id, { content, finish: true, msg_item: [largest] });
+    expect(await response.json()).toEqual({ id: stream.id, finish: true, bytes: 20_478 });
+    expect(await callback(app, environment, refreshOf(stream.id))).toEqual({
+      msgtype: "stream",
+      stream: { id: stream.id, finish: true, content, msg_item: [largest] },
+    });
+  });
+
+  it("refuses a body past 2,000,000 bytes", async () => {
+    const { app, environment } = botApp();
+    const { stream } = (await callback(app, environment, message("too much"))) as { stream: { id: string } };
+    const body = { content: "x", finish: true, msg_item: [bigPng(2_000_000).item] };
+    expect(await errorOf(await streamApi(app, environment, stream.id, body))).toEqual({
+      status: 413,
+      code: "payload_too_large",
+      message: "body is larger than 2000000 bytes",
+    });
   });
 });
 
