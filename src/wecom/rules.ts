@@ -1,21 +1,21 @@
 /**
- * Reply rules (docs/replies.md, "Replies"): `{"match": {...}, "reply": {...}}`, the
- * first whose match holds wins. `match` maps dotted paths into the event
- * (`MsgType`, `EventKey`, `text.content`, `event.eventtype`) to an exact
- * string or `{"regex": "…"}`. Compiled once, when the configuration loads.
+ * Reply rules (docs/replies.md, "Rules"): `{"match": {...}, "reply": {...}}`, the
+ * first whose match holds wins. `match` is the gateway's one matcher
+ * (docs/matching.md). Compiled once, when the configuration loads.
  */
 import { isPlainObject } from "../lib/checks.js";
+import { compileMatch, MatchError, type Match } from "../match/index.js";
 import { replyProblem, type ReplyObject } from "./reply.js";
 
 export const MAX_RULES = 100;
-
-interface Condition {
-  readonly path: readonly string[];
-  readonly test: (value: string) => boolean;
-}
+/**
+ * RE2 instructions of all the rules' regexes together: what one character of
+ * a message can cost when every rule is tried (docs/matching.md, "Limits").
+ */
+export const MAX_RULES_REGEX_SIZE = 5000;
 
 export interface ReplyRule {
-  readonly conditions: readonly Condition[];
+  readonly match: Match;
   readonly reply: ReplyObject;
 }
 
@@ -31,7 +31,15 @@ export class RuleError extends Error {
 
 export function compileRules(value: unknown): ReplyRule[] {
   if (!Array.isArray(value) || value.length > MAX_RULES) throw new RuleError("", `must be an array of at most ${MAX_RULES} rules`);
-  return value.map((rule, i) => compileRule(rule, `[${i}]`));
+  let regexSize = 0;
+  return value.map((rule, i) => {
+    const compiled = compileRule(rule, `[${i}]`);
+    regexSize += compiled.match.regexSize;
+    if (regexSize > MAX_RULES_REGEX_SIZE) {
+      throw new RuleError(`[${i}].match`, `brings the rules' regexes to ${regexSize} RE2 instructions, over the ${MAX_RULES_REGEX_SIZE} allowed`);
+    }
+    return compiled;
+  });
 }
 
 function compileRule(rule: unknown, at: string): ReplyRule {
@@ -39,41 +47,19 @@ function compileRule(rule: unknown, at: string): ReplyRule {
   for (const key of Object.keys(rule)) {
     if (key !== "match" && key !== "reply") throw new RuleError(`${at}.${key.slice(0, 64)}`, "is not a rule field (match, reply)");
   }
-  if (!isPlainObject(rule.match)) throw new RuleError(`${at}.match`, "must be an object of event paths to values");
-  const conditions = Object.entries(rule.match).map(([path, expected]) => compileCondition(path, expected, `${at}.match.${path.slice(0, 64)}`));
+  let match: Match;
+  try {
+    match = compileMatch(rule.match);
+  } catch (error) {
+    if (error instanceof MatchError) throw new RuleError(error.path === "" ? `${at}.match` : `${at}.match.${error.path}`, error.message);
+    throw error;
+  }
   const problem = replyProblem(rule.reply);
   if (problem !== null) throw new RuleError(`${at}.reply`, problem);
-  return { conditions, reply: rule.reply as ReplyObject };
+  return { match, reply: rule.reply as ReplyObject };
 }
 
-function compileCondition(path: string, expected: unknown, at: string): Condition {
-  const segments = path.split(".");
-  if (path === "" || segments.some((s) => s === "")) throw new RuleError(at, "is not a dotted path into the event");
-  if (typeof expected === "string") return { path: segments, test: (value) => value === expected };
-  if (isPlainObject(expected) && typeof expected.regex === "string" && Object.keys(expected).length === 1) {
-    let regex: RegExp;
-    try {
-      regex = new RegExp(expected.regex, "u");
-    } catch {
-      throw new RuleError(`${at}.regex`, "is not a valid regular expression");
-    }
-    return { path: segments, test: (value) => regex.test(value) };
-  }
-  throw new RuleError(at, 'must be a string, or {"regex": "…"}');
-}
-
-/** The index of the first rule whose every condition holds for `event`, or -1. */
+/** The index of the first rule whose match holds for `event` (the event's `event` object), or -1. */
 export function matchRule(rules: readonly ReplyRule[], event: unknown): number {
-  return rules.findIndex((rule) => rule.conditions.every((condition) => holds(condition, event)));
-}
-
-function holds(condition: Condition, event: unknown): boolean {
-  let value: unknown = event;
-  for (const segment of condition.path) {
-    if (!isPlainObject(value) || !Object.hasOwn(value, segment)) return false;
-    value = value[segment];
-  }
-  // XML leaves are strings; a JSON callback's numbers and booleans compare as their text.
-  if (typeof value === "number" || typeof value === "boolean") value = String(value);
-  return typeof value === "string" && condition.test(value);
+  return rules.findIndex((rule) => rule.match.test(event));
 }

@@ -161,7 +161,7 @@ describe("AI-bot rule replies", () => {
 
 describe("rules that cannot be used are refused when the configuration loads, by path", () => {
   it.each([
-    [[{ match: { Content: { regex: "(" } }, reply: { MsgType: "text", Content: "x" } }], "WECOM_APPS.a.reply.rules[0].match.Content.regex is not a valid regular expression"],
+    [[{ match: { Content: { regex: "(" } }, reply: { MsgType: "text", Content: "x" } }], 'WECOM_APPS.a.reply.rules[0].match.Content.regex is not a valid regular expression: missing closing ) in "("'],
     [[{ match: {}, reply: { MsgType: "text", Content: "x".repeat(2049) } }], "WECOM_APPS.a.reply.rules[0].reply Content is longer than 2048 bytes"],
     [[{ match: {}, reply: { MsgType: "text", Content: "x", ToUserName: "u" } }], "WECOM_APPS.a.reply.rules[0].reply ToUserName is filled in by the gateway; leave it out"],
     [[{ match: {}, reply: { MsgType: "music" } }], "WECOM_APPS.a.reply.rules[0].reply MsgType must be one of text, image, voice, video, news, update_button, update_template_card"],
