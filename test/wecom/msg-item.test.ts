@@ -74,6 +74,8 @@ describe("checkMsgItem", () => {
     ["unpadded base64", [image({ ...JPG, base64: JPG.base64.replace(/=+$/, "") })], "msg_item[0].image.base64 must be padded base64 (A-Z, a-z, 0-9, +, /)"],
     ["= inside base64", [image({ ...PNG, base64: `AA==${PNG.base64}` })], "msg_item[0].image.base64 must be padded base64 (A-Z, a-z, 0-9, +, /)"],
     ["three =", [image({ ...PNG, base64: "iVBO====" })], "msg_item[0].image.base64 must be padded base64 (A-Z, a-z, 0-9, +, /)"],
+    ["line breaks (MIME base64)", [image({ ...PNG, base64: `${PNG.base64.slice(0, 40)}\r\n${PNG.base64.slice(40, 80)}\r\n${PNG.base64.slice(80)}` })], "msg_item[0].image.base64 must be padded base64 (A-Z, a-z, 0-9, +, /)"],
+    ["stray bits after the last byte", [image({ ...JPG, base64: JPG.base64.replace(/A=$/, "B=") })], "msg_item[0].image.base64 must be padded base64 (A-Z, a-z, 0-9, +, /)"],
     ["a GIF", [image(PNG), image(GIF)], "msg_item[1].image is not a JPG or PNG (WeCom takes only those)"],
     ["text in base64", [image({ base64: "aGVsbG8=", md5: "5d41402abc4b2a76b9719d911017c592" })], "msg_item[0].image is not a JPG or PNG (WeCom takes only those)"],
     ["an empty image", [image({ base64: "", md5: "d41d8cd98f00b204e9800998ecf8427e" })], "msg_item[0].image is not a JPG or PNG (WeCom takes only those)"],
