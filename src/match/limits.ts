@@ -10,7 +10,7 @@ export const MATCH_LIMITS = {
   /** Characters in one pattern, as written. */
   patternLength: 1000,
   /** RE2 instructions of all the regexes of one match together (`Match.regexSize`). */
-  regexSize: 500,
+  regexSize: 256,
   /** Levels of `any` and `not` inside one another. */
   depth: 8,
 } as const;

@@ -12,7 +12,7 @@ export const MAX_RULES = 100;
  * RE2 instructions of all the rules' regexes together: what one character of
  * a message can cost when every rule is tried (docs/matching.md, "Limits").
  */
-export const MAX_RULES_REGEX_SIZE = 5000;
+export const MAX_RULES_REGEX_SIZE = 4096;
 
 export interface ReplyRule {
   readonly match: Match;
