@@ -1,8 +1,8 @@
 /**
  * `{"regex": "…"}` on re2js, a JavaScript port of RE2: time linear in the
  * text, whatever the pattern (docs/matching.md, "Regular expressions").
- * Patterns are RE2 syntax; JavaScript's `\uXXXX`, `\u{…}` and `\s` are
- * translated so that rules written for RegExp keep their meaning.
+ * Patterns are RE2 syntax; JavaScript's `\uXXXX`, `\u{…}`, `\p{Script=…}`
+ * and `\s` are translated so that rules written for RegExp keep their meaning.
  */
 import { RE2JSSyntaxException, RE2Set } from "re2js";
 import { MATCH_LIMITS } from "./limits.js";
@@ -96,10 +96,10 @@ function classStart(pattern: string, open: number): number {
 
 /**
  * JavaScript's escapes in RE2's words: `\uXXXX` (a surrogate pair as one
- * code point) and `\u{…}` become `\x{…}`; `\s` and `\S` take JavaScript's
- * meaning (`\S` keeps RE2's inside a class, where a complement cannot be
- * written). An escaped backslash stays as it is, so `\\u` is a backslash
- * then `u`.
+ * code point) and `\u{…}` become `\x{…}`; `\p{Script=Han}` and `\p{sc=Han}`
+ * become `\p{Han}`; `\s` and `\S` take JavaScript's meaning (`\S` keeps
+ * RE2's inside a class, where a complement cannot be written). An escaped
+ * backslash stays as it is, so `\\u` is a backslash then `u`.
  */
 function toRE2(pattern: string): string {
   let out = "";
@@ -123,6 +123,13 @@ function toRE2(pattern: string): string {
         out += `[^${JS_SPACE}]`;
         i++;
         continue;
+      } else if (next === "p" || next === "P") {
+        const script = /^\{(?:Script|sc)=([A-Za-z_]+)\}/.exec(pattern.slice(i + 2, i + 64));
+        if (script !== null) {
+          out += `\\${next}{${script[1]}}`;
+          i += 1 + script[0].length;
+          continue;
+        }
       }
       out += ch + next;
       i++;

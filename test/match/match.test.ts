@@ -212,6 +212,18 @@ describe("regex syntax: RE2, with JavaScript's escapes translated", () => {
     for (const [regex, text, expected] of cases) expect(compileMatch({ v: { regex } }).test({ v: text }), `${regex} on ${text}`).toBe(expected);
   });
 
+  it("translates \\p{Script=…} and \\p{sc=…} to RE2's \\p{…}, \\P too, inside classes too", () => {
+    const cases: [string, string, boolean][] = [
+      ["^\\p{Script=Han}+$", "你好", true],
+      ["^\\p{sc=Han}+$", "你好a", false],
+      ["^\\P{sc=Han}+$", "ab", true],
+      ["^[\\p{Script=Han}a]+$", "你a", true],
+      ["^\\\\p{sc=Han}$", "\\p{sc=Han}", true],
+    ];
+    for (const [regex, text, expected] of cases) expect(compileMatch({ v: { regex } }).test({ v: text }), `${regex} on ${text}`).toBe(expected);
+    expect(error({ v: { regex: "\\p{Script_Extensions=Han}" } })).toBe('v.regex: is not a valid regular expression: invalid character class range in "\\\\p{Script_Extensions=Han}"');
+  });
+
   it("leaves an escaped backslash alone: \\\\u0041 is a backslash, then u0041", () => {
     const match = compileMatch({ v: { regex: "^\\\\u0041$" } });
     expect([match.test({ v: "\\u0041" }), match.test({ v: "A" })]).toEqual([true, false]);
