@@ -30,8 +30,10 @@ const list = (items) => (items.length === 0 ? "" : `\n    ${items.join(",\n    "
  * @param {{binding: string, className: string, sql: boolean}[]} o.durableObjects
  * @param {string} o.storageDir                                      Durable Object storage, relative to the config file
  * @param {number} o.port                                            HTTP on 127.0.0.1:port
+ * @param {string[]} [o.v8Flags]                                     V8 flags, e.g. --perf-basic-prof (bench/ab.mjs)
+ * @param {string} [o.tailModule]                                    a tail Worker's module (path relative to the config file), sent each request's trace as in production (bench/ab.mjs)
  */
-export function workerdConfig({ modules, compatibilityDate, compatibilityFlags, text, durableObjects, storageDir, port }) {
+export function workerdConfig({ modules, compatibilityDate, compatibilityFlags, text, durableObjects, storageDir, port, tailModule, v8Flags = [] }) {
   const moduleList = modules.map((m) => `(name = ${str(m.name)}, ${m.type} = embed ${str(m.path)})`);
   const bindings = [
     ...Object.entries(text).map(([name, value]) => `(name = ${str(name)}, text = ${str(value)})`),
@@ -46,9 +48,13 @@ const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
     (name = "internet", network = (allow = ["127.0.0.1/32"])),
-    (name = "do-storage", disk = (path = ${str(storageDir)}, writable = true)),
+    (name = "do-storage", disk = (path = ${str(storageDir)}, writable = true)),${
+      tailModule === undefined ? "" : `\n    (name = "tail", worker = (modules = [(name = "tail.js", esModule = embed ${str(tailModule)})], compatibilityDate = ${str(compatibilityDate)})),`
+    }
   ],
-  sockets = [(name = "http", address = ${str(`127.0.0.1:${port}`)}, http = (), service = "main")],
+  sockets = [(name = "http", address = ${str(`127.0.0.1:${port}`)}, http = (), service = "main")],${
+    v8Flags.length === 0 ? "" : `\n  v8Flags = [${v8Flags.map(str).join(", ")}],`
+  }
 );
 
 const worker :Workerd.Worker = (
@@ -57,7 +63,7 @@ const worker :Workerd.Worker = (
   compatibilityFlags = [${compatibilityFlags.map(str).join(", ")}],
   bindings = [${list(bindings)}],
   durableObjectNamespaces = [${list(namespaces)}],
-  durableObjectStorage = (localDisk = "do-storage"),
+  durableObjectStorage = (localDisk = "do-storage"),${tailModule === undefined ? "" : `\n  tails = ["tail"],`}
 );
 `;
 }
