@@ -173,6 +173,17 @@ function onText(holds: (text: string) => boolean, is: string, isNot: string): Co
   };
 }
 
+/**
+ * The text a condition compares at a dotted path of `event` (the event's
+ * `event` object): a string, or a JSON callback's number or boolean as its
+ * text; null when the path is missing or holds an object, an array or null.
+ * Routes read an ordered destination's key with it (src/destinations/route.ts).
+ */
+export function textAt(event: unknown, path: string): string | null {
+  const value = lookup(event, path.split("."));
+  return value === MISSING ? null : asText(value);
+}
+
 function asText(value: unknown): string | null {
   if (typeof value === "string") return value;
   return typeof value === "number" || typeof value === "boolean" ? String(value) : null;
