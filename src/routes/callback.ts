@@ -66,7 +66,7 @@ function callbackApp(config: GatewayConfig, name: string): AppConfig {
     // Drawn on first use: workerd refuses random values in the global scope.
     const token = toHex(crypto.getRandomValues(new Uint8Array(16)));
     const encodingAESKey = encodeBase64(crypto.getRandomValues(new Uint8Array(33))).slice(0, 43);
-    stranger = { name: UNKNOWN_APPS, token, encodingAESKey, credentials: [{ name: "current", token, encodingAESKey }], receiveIds: "*" };
+    stranger = { name: UNKNOWN_APPS, token, encodingAESKey, credentials: [{ name: "current", token, encodingAESKey }], receiveIds: "*", destinations: [] };
   }
   return stranger;
 }
