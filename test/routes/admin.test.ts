@@ -124,7 +124,7 @@ describe("admin API", () => {
     // Queues of apps from earlier tests are listed too, marked as no longer configured.
     expect(body.apps.filter((s: any) => s.configured).map((s: any) => s.app)).toEqual([app]);
     expect(body.apps.filter((s: any) => !s.configured).every((s: any) => s.depth + s.dead > 0)).toBe(true);
-    expect(body.invalidApps).toEqual({ broken: "WECOM_APPS.broken must have webhook or pull" });
+    expect(body.invalidApps).toEqual({ broken: "WECOM_APPS.broken must have destinations, webhook or pull" });
   });
 
   it.each([
