@@ -7,6 +7,7 @@ import { diagnose, DIAGNOSE_HELP } from './lib/diagnose.mjs';
 import { simulate, SIMULATE_HELP } from './lib/simulate.mjs';
 import { tail, TAIL_HELP } from './lib/tail.mjs';
 import { checkConfig, CHECK_CONFIG_HELP } from './lib/check-config.mjs';
+import { routes, ROUTES_HELP } from './lib/routes.mjs';
 import { escapeControls, streamsAreTerminals } from './lib/terminal.mjs';
 
 const HELP = `Usage: wecom-edge <command> [options]
@@ -23,6 +24,9 @@ Commands:
   check-config
              check wecom-edge.config.json, the secrets it references and
              Cloudflare's 5 KB limit, with the Worker's own code
+  routes     routes test: ask a gateway which of an app's destinations an
+             event would go to, why not the others, and what each
+             transform would make of it (admin token)
 
 Options:
   -V, --version  print the version ("wecom-edge X.Y.Z") and exit
@@ -35,8 +39,8 @@ reaches a terminal as control characters: see each command's --help, and
 --raw where you need the bytes.
 `;
 
-const COMMANDS = { keygen, diagnose, simulate, tail, 'check-config': checkConfig };
-const HELPS = { keygen: KEYGEN_HELP, diagnose: DIAGNOSE_HELP, simulate: SIMULATE_HELP, tail: TAIL_HELP, 'check-config': CHECK_CONFIG_HELP };
+const COMMANDS = { keygen, diagnose, simulate, tail, 'check-config': checkConfig, routes };
+const HELPS = { keygen: KEYGEN_HELP, diagnose: DIAGNOSE_HELP, simulate: SIMULATE_HELP, tail: TAIL_HELP, 'check-config': CHECK_CONFIG_HELP, routes: ROUTES_HELP };
 
 // Output piped into `head` and closed early: stop quietly, as other command-line tools do.
 process.stdout.on('error', (error) => {

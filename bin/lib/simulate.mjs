@@ -67,6 +67,11 @@ that decrypts for the receiveId; the verification passes when the answer is
 exactly the echostr's plaintext; the resend passes when the gateway answers it
 as a duplicate of the same event (header wecom-edge-duplicate: 1).
 
+When the gateway says which of the app's destinations a callback went to
+(header wecom-edge-routed), the callback's line ends with "→ NAME, NAME" or
+"→ (unrouted)", and --json gives "routed": [NAME, …]; a gateway older than
+destinations does not say, and nothing is shown.
+
 When the gateway answers 503 invalid_config or not_configured, its
 configuration is at fault: simulate stops and says where the gateway names
 the problem (GET /admin/apps, the admin page, wrangler's log) and to run
@@ -354,6 +359,8 @@ async function callback(plan, task, result) {
   take(result, response);
   result.eventId = response.headers.get('wecom-edge-event-id') ?? undefined;
   result.duplicate = response.headers.get('wecom-edge-duplicate') === '1';
+  const routed = routedOf(response.headers.get('wecom-edge-routed'));
+  if (routed !== undefined) result.routed = routed;
   if (response.status !== 200) return refused(result, response);
   const answer = judgeAnswer(plan, sealed, response.text, format, result);
   if (!answer) return;
@@ -384,6 +391,22 @@ async function callback(plan, task, result) {
   } else if (result.duplicate) {
     result.summary += ' (a duplicate: the gateway had this event already)';
   }
+}
+
+/**
+ * The destinations the gateway says a callback went to (its header
+ * wecom-edge-routed: "directory,audit", empty when none matched), or
+ * undefined when there is no header: a gateway older than destinations.
+ */
+export function routedOf(header) {
+  if (header === null || header === undefined) return undefined;
+  return header.split(',').map((name) => name.trim()).filter((name) => name !== '');
+}
+
+/** What a result's line shows of them: "→ directory, audit", "→ (unrouted)", or nothing without the header. */
+export function routedText(routed) {
+  if (routed === undefined) return '';
+  return `→ ${routed.length === 0 ? '(unrouted)' : routed.map(oneLine).join(', ')}`;
 }
 
 function take(result, response) {
@@ -469,7 +492,8 @@ function textView(out, plan, { quiet }) {
       const status = r.status === null ? '---' : String(r.status);
       const ms = r.ms === null ? '    -' : String(Math.round(r.ms)).padStart(5);
       const event = r.eventId !== undefined && !r.summary.includes(r.eventId) ? `  ${oneLine(r.eventId)}` : '';
-      out.stdout(`${r.ok ? '✔' : '✘'} ${labelOf(r, plan.repeat).padEnd(LABEL_WIDTH)} ${r.method.padEnd(4)} ${status} ${ms} ms  ${oneLine(r.summary)}${event}\n`);
+      const routed = r.routed !== undefined ? `  ${routedText(r.routed)}` : '';
+      out.stdout(`${r.ok ? '✔' : '✘'} ${labelOf(r, plan.repeat).padEnd(LABEL_WIDTH)} ${r.method.padEnd(4)} ${status} ${ms} ms  ${oneLine(r.summary)}${event}${routed}\n`);
       for (const line of r.details) out.stdout(`    ${line}\n`);
     },
     end(results, seconds) {
@@ -519,6 +543,7 @@ function jsonView(out, plan) {
           summary: r.summary,
           ...(r.code !== undefined ? { code: r.code } : {}),
           ...(r.eventId !== undefined ? { eventId: r.eventId, duplicate: r.duplicate } : {}),
+          ...(r.routed !== undefined ? { routed: r.routed } : {}),
           ...(r.streamId !== undefined ? { streamId: r.streamId } : {}),
           ...(r.replyPlaintext !== undefined ? { reply: r.replyPlaintext } : {}),
         })),

@@ -11,6 +11,7 @@
  *   POST /admin/apps/{app}/pause     stop pushing (events keep queueing)
  *   POST /admin/apps/{app}/resume    push again
  *   POST /admin/apps/{app}/drop      delete the queue of an app no longer configured
+ *   POST /admin/apps/{app}/routes/test  an event: the destinations it would go to, and why not the others (routes-test.ts)
  *
  * Queues of apps no longer in WECOM_APPS are managed like any other: the
  * registry knows them.
@@ -23,6 +24,7 @@ import { queueOf, registryOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
 import { authoriseAdmin } from "./admin-auth.js";
 import { idsField, jsonResponse, jsonTextResponse, readJsonObject } from "./http.js";
+import { testRoutes } from "./routes-test.js";
 import { asWecomError } from "./serve.js";
 import type { Route, RouteContext } from "./table.js";
 
@@ -196,4 +198,5 @@ export const adminRoutes: Route[] = [
   admin(new RegExp(`^/admin/apps/${APP}/pause/?$`), { POST: pause }, 0),
   admin(new RegExp(`^/admin/apps/${APP}/resume/?$`), { POST: resume }, 0),
   admin(new RegExp(`^/admin/apps/${APP}/drop/?$`), { POST: drop }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/routes/test/?$`), { POST: testRoutes }, 0),
 ];
