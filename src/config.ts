@@ -6,6 +6,7 @@
  * (`WECOM_APPS.hr.encodingAESKey …`), never a value. docs/configuration.md.
  */
 import bundledFile from "wecom-edge-config";
+import { DEFAULT_DESTINATION, DESTINATION_DEFAULTS, parseDestinations, type DestinationConfig } from "./config/destinations.js";
 import { isReference, referencedNames, resolveReference, type SecretKind } from "./config/references.js";
 import { importEncodingAesKey, type AesKey } from "./crypto/index.js";
 import { WecomError } from "./errors.js";
@@ -71,8 +72,12 @@ export interface AppConfig {
   readonly credentials: readonly Credential[];
   /** `"*"` accepts any receiveId; otherwise the exact strings accepted. */
   readonly receiveIds: "*" | readonly string[];
+  /** The legacy top-level push settings; undefined when the app lists `destinations`. */
   readonly webhook?: WebhookConfig;
+  /** The legacy top-level pull settings; undefined when the app lists `destinations`. */
   readonly pull?: PullConfig;
+  /** Where events go, in the configuration's order: an app's top-level webhook or pull is the one destination "default" (config/destinations.ts). */
+  readonly destinations: readonly DestinationConfig[];
   readonly reply?: ReplyConfig;
   readonly bot?: BotConfig;
 }
@@ -259,7 +264,7 @@ interface EntrySource {
 }
 
 /** Reads a field that may hold a secret; `kind` says which (a header value may also be written out). */
-type ValueReader = (path: string, value: unknown, kind: SecretKind) => unknown;
+export type ValueReader = (path: string, value: unknown, kind: SecretKind) => unknown;
 
 /** WECOM_APPS is a secret already: it holds values, not references. */
 export const plainValue: ValueReader = (path, value) => {
@@ -295,7 +300,7 @@ export function fail(path: string, problem: string): never {
   throw new ConfigFieldError(`${path} ${problem}`);
 }
 
-const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "reply", "bot"]);
+const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "destinations", "reply", "bot"]);
 const CREDENTIAL_KEYS = new Set(["token", "encodingAESKey"]);
 /** Earlier credentials an app may still accept while WeCom's console changes over. */
 export const MAX_PREVIOUS_CREDENTIALS = 3;
@@ -336,21 +341,34 @@ function parseApp(name: string, value: unknown, source: EntrySource): AppConfig 
   }
   const receiveIds = parseReceiveId(`${path}.receiveId`, value.receiveId);
 
+  const legacy = value.webhook !== undefined || value.pull !== undefined;
+  if (legacy && value.destinations !== undefined) fail(path, "must have either destinations or webhook/pull, not both");
+  if (!legacy && value.destinations === undefined) fail(path, "must have destinations, webhook or pull");
   if (value.webhook !== undefined && value.pull !== undefined) fail(path, "must have either webhook or pull, not both");
-  if (value.webhook === undefined && value.pull === undefined) fail(path, "must have webhook or pull");
   const app: AppConfig = {
     name,
     token,
     encodingAESKey,
     credentials,
     receiveIds,
-    ...(value.webhook !== undefined
-      ? { webhook: parseWebhook(`${path}.webhook`, value.webhook, source.read) }
-      : { pull: parsePull(`${path}.pull`, value.pull, source.read) }),
+    ...(value.destinations !== undefined
+      ? { destinations: parseDestinations(`${path}.destinations`, value.destinations, source.read) }
+      : legacyDestination(path, value.webhook, value.pull, source.read)),
     ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply, source.read) } : {}),
     ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot, source.read) } : {}),
   };
   return app;
+}
+
+/** An app's top-level webhook or pull: AppConfig.webhook or .pull, and the one destination "default" without match. */
+function legacyDestination(path: string, webhook: unknown, pull: unknown, read: ValueReader): Pick<AppConfig, "webhook" | "pull" | "destinations"> {
+  const base = { name: DEFAULT_DESTINATION, match: null, ordered: null, rate: null, maxAgeHours: DESTINATION_DEFAULTS.maxAgeHours, transform: null };
+  if (webhook !== undefined) {
+    const parsed = parseWebhook(`${path}.webhook`, webhook, read);
+    return { webhook: parsed, destinations: [{ ...base, webhook: parsed }] };
+  }
+  const parsed = parsePull(`${path}.pull`, pull, read);
+  return { pull: parsed, destinations: [{ ...base, pull: parsed }] };
 }
 
 function parseCredential(path: string, value: Record<string, unknown>, source: EntrySource, name: string): Credential {
@@ -378,7 +396,7 @@ function parseReceiveId(path: string, value: unknown): "*" | readonly string[] {
   fail(path, 'must be a string, a non-empty array of strings, or "*"');
 }
 
-function parseWebhook(path: string, value: unknown, read: ValueReader): WebhookConfig {
+export function parseWebhook(path: string, value: unknown, read: ValueReader): WebhookConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, WEBHOOK_KEYS);
   const endpoint = parseEndpoint(path, value, WEBHOOK_DEFAULTS.timeoutMs, 300_000, read);
@@ -449,7 +467,7 @@ export function parseEndpoint(
   return { url: parsedUrl.href, signingKeys, headers, timeoutMs };
 }
 
-function parsePull(path: string, value: unknown, read: ValueReader): PullConfig {
+export function parsePull(path: string, value: unknown, read: ValueReader): PullConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, PULL_KEYS);
   const token = bearerToken(`${path}.token`, read(`${path}.token`, value.token, "bearer"));
