@@ -146,7 +146,7 @@ describe('examples/pull-consumer.mjs against the gateway in workerd', { timeout:
   async function send(items) {
     const r = await cli(['simulate', gateway.url, '--app', 'tickets', '--only', items.join(','), '--timeout', '30000'], dir);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    return Object.fromEntries(items.map((item) => [item, new RegExp(`^✔ ${item} +POST 200 +\\d+ ms {2}success {2}(evt_[0-9a-f]{32})$`, 'm').exec(r.stdout)[1]]));
+    return Object.fromEntries(items.map((item) => [item, new RegExp(`^✔ ${item} +POST 200 +\\d+ ms {2}success {2}(evt_[0-9a-f]{32}) {2}→ default$`, 'm').exec(r.stdout)[1]]));
   }
   const stats = async () => (await fetch(`${gateway.url}/admin/apps/tickets`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
 

@@ -122,7 +122,7 @@ describe('the CLI and a gateway that blames its configuration, or answers hostil
       const r = await run(args, options);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       // The summary quotes the Content as JSON (ESC and BEL escaped by JSON itself), then the decrypted reply as it is.
-      assert.match(r.stdout, new RegExp(`^✔ text +POST 200 +\\d+ ms {2}verified reply: text ${escapeRegExp(`"${SHOWN}"`)} {2}evt_[0-9a-f]{32}$`, 'm'));
+      assert.match(r.stdout, new RegExp(`^✔ text +POST 200 +\\d+ ms {2}verified reply: text ${escapeRegExp(`"${SHOWN}"`)} {2}evt_[0-9a-f]{32} {2}→ default$`, 'm'));
       assert.match(r.stdout, new RegExp(`^ {4}<xml><ToUserName>.*<Content><!\\[CDATA\\[${escapeRegExp(SHOWN)}\\]\\]></Content></xml>$`, 'm'));
       assert.doesNotMatch(r.stdout + r.stderr, UNSAFE);
     }

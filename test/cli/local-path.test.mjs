@@ -94,10 +94,10 @@ describe('your own app, locally: keygen --dev, the gateway, the example receiver
     assert.equal(r.stderr, '');
     assert.equal(r.stdout.split('\n')[0], `Simulating WeCom against ${gateway.url}/callback/my-app (XML callbacks, AgentID 1000002, receiveId "wwlocaldev00000000")`);
     assert.deepEqual(tableOf(r.stdout), APP_ITEMS.map((name) => tableRow(name, 'PASS', 1, 1)));
-    const ids = [...r.stdout.matchAll(/^✔ (\S+) +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32})$/gm)].map((m) => m[2]);
+    const ids = [...r.stdout.matchAll(/^✔ (\S+) +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32}) {2}→ default$/gm)].map((m) => m[2]);
     assert.equal(ids.length, Object.keys(APP_EVENT_KINDS).length);
-    const textId = /^✔ text +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32})$/m.exec(r.stdout)[1];
-    assert.match(r.stdout, new RegExp(`^✔ resend \\(text\\) +POST 200 +\\d+ ms  duplicate of ${textId}: success$`, 'm'));
+    const textId = /^✔ text +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32}) {2}→ default$/m.exec(r.stdout)[1];
+    assert.match(r.stdout, new RegExp(`^✔ resend \\(text\\) +POST 200 +\\d+ ms  duplicate of ${textId}: success  → default$`, 'm'));
 
     const printed = () => [...receiverOutput.matchAll(/^event (evt_[0-9a-f]{32}) app=my-app \S+ \(signature verified\)$/gm)].map((m) => m[1]);
     await until(() => (printed().length >= ids.length ? true : undefined), `${ids.length} events at the receiver`);
@@ -110,7 +110,7 @@ describe('your own app, locally: keygen --dev, the gateway, the example receiver
     const r = await cli(['simulate', gateway.url, '--app', 'my-app', '--config', join(dir, 'wecom-edge.config.json'), '--secrets', join(dir, '.dev.vars'), '--only', 'text,resend', '--timeout', '30000'], ROOT);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(tableOf(r.stdout), ['text', 'resend'].map((name) => tableRow(name, 'PASS', 1, 1)));
-    const textId = /^✔ text +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32})$/m.exec(r.stdout)[1];
+    const textId = /^✔ text +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32}) {2}→ default$/m.exec(r.stdout)[1];
     await until(() => (receiverOutput.includes(`event ${textId} `) ? true : undefined), 'the text at the receiver');
 
     // A push of the same event again, as the gateway makes it when an answer is lost: signed anew, skipped by id.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { freePort, startGateway } from '../support/gateway.mjs';
 import { routedOf, routedText } from '../../bin/lib/simulate.mjs';
 import { formatRoutes } from '../../bin/lib/routes.mjs';
-import { run } from './helpers.mjs';
+import { appsFile, run } from './helpers.mjs';
 
 const CORP_ID = 'ww3e40cde07cc21a01';
 const ADMIN_TOKEN = 'admin-token-for-the-cli-tests-0123456789';
@@ -45,6 +45,7 @@ const CONTACT_TEXT = [
 describe('routes test against the gateway in workerd', { timeout: 180_000 }, () => {
   let gateway;
   let dir;
+  let apps;
   const file = (name, content) => {
     const path = join(dir, name);
     writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
@@ -55,7 +56,10 @@ describe('routes test against the gateway in workerd', { timeout: 180_000 }, () 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'wecom-edge-routes-'));
     const broken = { ...HR, destinations: { a: { match: { Event: { in: [] } }, webhook: HOOK } } };
-    gateway = await startGateway({ apps: { hr: HR, broken }, adminToken: ADMIN_TOKEN });
+    // Another app, so that its callbacks are events of their own: only approvals go anywhere.
+    const picky = { ...HR, token: 'pT4mQ8vX2zLw', destinations: { oa: { match: { Event: 'sys_approval_change' }, webhook: HOOK } } };
+    apps = { hr: HR, broken, picky };
+    gateway = await startGateway({ apps, adminToken: ADMIN_TOKEN });
   });
 
   after(async () => {
@@ -159,6 +163,23 @@ describe('routes test against the gateway in workerd', { timeout: 180_000 }, () 
     const big = await routes([file('big.json', { MsgType: 'text', Content: 'a'.repeat(1024 * 1024) })]);
     assert.equal(big.code, 1);
     assert.equal(big.stderr, 'wecom-edge routes: the gateway answered 413 payload_too_large: body is larger than 1048576 bytes\n');
+  });
+
+  test('simulate shows the destinations each callback went to, and (unrouted)', async () => {
+    const file = appsFile(apps);
+    const r = await run(['simulate', gateway.url, '--app', 'hr', '--apps', file, '--only', 'text,update_user,sys_approval_change', '--timeout', '30000']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const lines = r.stdout.split('\n').filter((line) => line.startsWith('✔ '));
+    assert.equal(lines.length, 3);
+    assert.match(lines[0], /^✔ text .* evt_[0-9a-f]{32} {2}→ audit$/);
+    assert.match(lines[1], /^✔ update_user .* evt_[0-9a-f]{32} {2}→ directory, names, audit$/);
+    assert.match(lines[2], /^✔ sys_approval_change .* evt_[0-9a-f]{32} {2}→ oa, audit$/);
+    const picky = await run(['simulate', gateway.url, '--app', 'picky', '--apps', file, '--only', 'text,sys_approval_change', '--timeout', '30000', '--json']);
+    assert.equal(picky.code, 0, picky.stdout + picky.stderr);
+    const results = JSON.parse(picky.stdout).results;
+    assert.deepEqual(results.map((result) => [result.name, result.routed]), [['text', []], ['sys_approval_change', ['oa']]]);
+    const text = await run(['simulate', gateway.url, '--app', 'picky', '--apps', file, '--only', 'location', '--timeout', '30000']);
+    assert.match(text.stdout.split('\n').find((line) => line.startsWith('✔ location')), / {2}→ \(unrouted\)$/);
   });
 
   test('usage errors are exit 2 and send nothing', async () => {

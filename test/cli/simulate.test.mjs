@@ -63,9 +63,9 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     assert.doesNotMatch(r.stdout, /Latency/);
 
     // The resend was answered as a duplicate of the text's event.
-    const textId = /^✔ text +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32})$/m.exec(r.stdout)?.[1];
+    const textId = /^✔ text +POST 200 +\d+ ms {2}success {2}(evt_[0-9a-f]{32}) {2}→ default$/m.exec(r.stdout)?.[1];
     assert.ok(textId, r.stdout);
-    assert.match(r.stdout, new RegExp(`^✔ resend \\(text\\) +POST 200 +\\d+ ms  duplicate of ${textId}: success$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^✔ resend \\(text\\) +POST 200 +\\d+ ms  duplicate of ${textId}: success  → default$`, 'm'));
     assert.match(r.stdout, /^✔ verify +GET {2}200 +\d+ ms {2}echostr answered: \d+$/m);
 
     // Pushed: each of the 17 events once, signed, with its own MsgType/Event.
@@ -93,14 +93,14 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     const r = await simulate('rep', '--apps', file, '--only', 'text,click,subscribe,resend');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(tableOf(r.stdout), ['text', 'subscribe', 'click', 'resend'].map((name) => tableRow(name, 'PASS', 1, 1)));
-    assert.match(r.stdout, /^✔ text +POST 200 +\d+ ms {2}verified reply: text "收到: 谢谢" {2}evt_[0-9a-f]{32}$/m);
-    assert.match(r.stdout, /^✔ click +POST 200 +\d+ ms {2}verified reply: update_button {2}evt_[0-9a-f]{32}$/m);
-    assert.match(r.stdout, /^✔ subscribe +POST 200 +\d+ ms {2}success {2}evt_[0-9a-f]{32}$/m);
+    assert.match(r.stdout, /^✔ text +POST 200 +\d+ ms {2}verified reply: text "收到: 谢谢" {2}evt_[0-9a-f]{32} {2}→ default$/m);
+    assert.match(r.stdout, /^✔ click +POST 200 +\d+ ms {2}verified reply: update_button {2}evt_[0-9a-f]{32} {2}→ default$/m);
+    assert.match(r.stdout, /^✔ subscribe +POST 200 +\d+ ms {2}success {2}evt_[0-9a-f]{32} {2}→ default$/m);
     // The decrypted replies, addressed to the simulated sender from the corp.
     assert.match(r.stdout, /^ {4}<xml><ToUserName><!\[CDATA\[wecom-edge-simulate-[0-9a-f]{8}\]\]><\/ToUserName><FromUserName><!\[CDATA\[ww3e40cde07cc21a01\]\]><\/FromUserName><CreateTime>\d+<\/CreateTime><MsgType><!\[CDATA\[text\]\]><\/MsgType><Content><!\[CDATA\[收到: 谢谢\]\]><\/Content><\/xml>$/m);
     assert.match(r.stdout, /<Button><ReplaceName><!\[CDATA\[已处理\]\]><\/ReplaceName><\/Button>/);
     // WeCom's resend of the text gets the same reply, as a duplicate.
-    assert.match(r.stdout, /^✔ resend \(text\) +POST 200 +\d+ ms {2}duplicate of evt_[0-9a-f]{32}: verified reply: text "收到: 谢谢"$/m);
+    assert.match(r.stdout, /^✔ resend \(text\) +POST 200 +\d+ ms {2}duplicate of evt_[0-9a-f]{32}: verified reply: text "收到: 谢谢"  → default$/m);
   });
 
   test('--json gives every result, the reply plaintext and the latency', async () => {
@@ -127,20 +127,20 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(r.stdout.split('\n')[0], `Simulating WeCom against ${gateway.url}/callback/bot (AI bot, JSON callbacks, receiveId "")`);
     assert.deepEqual(tableOf(r.stdout), BOT_ITEMS.map((name) => tableRow(name, 'PASS', 1, 1)));
-    const text = /^✔ text +POST 200 +\d+ ms {2}verified reply: stream (stream_([0-9a-f]{32})) \(finish false\): "思考中…" {2}evt_([0-9a-f]{32})$/m.exec(r.stdout);
+    const text = /^✔ text +POST 200 +\d+ ms {2}verified reply: stream (stream_([0-9a-f]{32})) \(finish false\): "思考中…" {2}evt_([0-9a-f]{32}) {2}→ default$/m.exec(r.stdout);
     assert.ok(text, r.stdout);
     const [, streamId, streamHex, eventHex] = text;
     assert.equal(streamHex, eventHex); // the stream is named after its event
     assert.match(r.stdout, new RegExp(`^✔ stream +POST 200 +\\d+ ms  verified reply: stream ${streamId} \\(finish false\\): "思考中…"$`, 'm'));
     assert.match(r.stdout, new RegExp(`^    \\{"msgtype":"stream","stream":\\{"id":"${streamId}","finish":false,"content":"思考中…"\\}\\}$`, 'm'));
-    assert.match(r.stdout, /^✔ enter_chat +POST 200 +\d+ ms {2}verified reply: text "你好，我是机器人" {2}evt_[0-9a-f]{32}$/m);
+    assert.match(r.stdout, /^✔ enter_chat +POST 200 +\d+ ms {2}verified reply: text "你好，我是机器人" {2}evt_[0-9a-f]{32} {2}→ default$/m);
     assert.match(r.stdout, new RegExp(`^✔ resend \\(text\\) +POST 200 +\\d+ ms  duplicate of evt_${eventHex}: verified reply: stream ${streamId} \\(finish false\\)`, 'm'));
   });
 
   test('an AI bot without a welcome: enter_chat gets the empty answer; the placeholder is the configured one', async () => {
     const r = await simulate('quiet_bot', '--apps', file, '--only', 'text,stream,enter_chat');
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^✔ enter_chat +POST 200 +\d+ ms {2}empty answer \(no reply\) {2}evt_[0-9a-f]{32}$/m);
+    assert.match(r.stdout, /^✔ enter_chat +POST 200 +\d+ ms {2}empty answer \(no reply\) {2}evt_[0-9a-f]{32} {2}→ default$/m);
     assert.match(r.stdout, /^✔ stream +POST 200 +\d+ ms {2}verified reply: stream stream_[0-9a-f]{32} \(finish false\): "稍等"$/m);
   });
 
