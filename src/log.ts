@@ -25,10 +25,11 @@ export function logRequest(line: RequestLog): void {
   else console.warn(JSON.stringify(record));
 }
 
-/** One JSON line per push attempt that failed, and one per alarm that delivered anything. */
+/** One JSON line per push attempt that failed, one per batch that delivered anything, and one per change of a destination's health. */
 export type QueueLog =
   | {
       app: string;
+      destination: string;
       eventId: string;
       outcome: "retry" | "dead";
       status: number;
@@ -36,11 +37,12 @@ export type QueueLog =
       detail?: string;
       retryInMs?: number;
     }
-  | { app: string; outcome: "pushed"; delivered: number; retried: number; dead: number };
+  | { app: string; destination: string; outcome: "pushed"; delivered: number; retried: number; dead: number }
+  | { app: string; destination: string; outcome: "down" | "up"; detail: string };
 
 export function logQueue(line: QueueLog): void {
   const record = { msg: "wecom-edge", route: "queue", ...line };
-  if (line.outcome === "pushed") console.log(JSON.stringify(record));
+  if (line.outcome === "pushed" || line.outcome === "up") console.log(JSON.stringify(record));
   else console.warn(JSON.stringify(record));
 }
 

@@ -10,9 +10,25 @@ export interface Alert {
   readonly kind: AlertKind;
   /** The app, or `*` for the whole configuration. */
   readonly app: string;
+  /** The app's destination it is about (docs/routing.md), when it is about one. */
+  readonly destination?: string;
   readonly summary: string;
   readonly hint: string;
   readonly details: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
+}
+
+/** What an alert is rate-limited by, beside its kind: the app, or the app's destination. */
+export function alertSubject(alert: Pick<Alert, "app" | "destination">): string {
+  return alert.destination === undefined ? alert.app : `${alert.app}/${alert.destination}`;
+}
+
+/** `app "hr"`, or `destination "oa" of app "hr"`. */
+function named(app: string, destination: string | undefined): string {
+  return destination === undefined || destination === "default" ? `app "${app}"` : `destination "${destination}" of app "${app}"`;
+}
+
+function adminPath(app: string, destination: string | undefined): string {
+  return destination === undefined ? `/admin/apps/${app}` : `/admin/apps/${app}/destinations/${destination}`;
 }
 
 /** Event ids named in one alert; the count says how many there were. */
@@ -27,33 +43,72 @@ export function safeMessage(message: string): string {
   return message.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi, "<url>").slice(0, 300);
 }
 
-function replayHint(app: string): string {
-  return `then replay them: POST /admin/apps/${app}/replay {"all":true} (or list them first: GET /admin/apps/${app}/dead)`;
+function replayHint(app: string, destination?: string): string {
+  const at = adminPath(app, destination);
+  return `then replay them: POST ${at}/replay {"all":true} (or list them first: GET ${at}/dead)`;
 }
 
 /** Events became dead letters: `maxAttempts` pushes failed, or a pull consumer never acked them. */
-export function deadLetterAlert(app: string, mode: "push" | "pull", ids: readonly string[], lastError: string | null): Alert {
+export function deadLetterAlert(app: string, mode: "push" | "pull", ids: readonly string[], lastError: string | null, destination?: string): Alert {
   const n = ids.length;
+  const replay = replayHint(app, destination);
+  const hint =
+    lastError !== null && lastError.startsWith("undelivered for more than maxAgeHours")
+      ? `They waited longer than the destination's maxAgeHours: bring it back, ${replay}`
+      : lastError !== null && lastError.startsWith("transform ")
+        ? `The destination's transform failed on ${n === 1 ? "it" : "them"} (see lastError): fix the transform, ${replay}`
+        : mode === "push"
+          ? `The webhook kept failing (see lastError in GET ${adminPath(app, destination)}): fix it, ${replay}`
+          : `A consumer leased ${n === 1 ? "it" : "them"} pull.maxAttempts times without an ack: fix the consumer, ${replay}`;
   return {
     kind: "dead_letter",
     app,
-    summary: `${n} event${n === 1 ? "" : "s"} of app "${app}" became ${n === 1 ? "a dead letter" : "dead letters"}`,
-    hint:
-      mode === "push"
-        ? `The webhook kept failing (see lastError in GET /admin/apps/${app}): fix it, ${replayHint(app)}`
-        : `A consumer leased ${n === 1 ? "it" : "them"} pull.maxAttempts times without an ack: fix the consumer, ${replayHint(app)}`,
-    details: { mode, count: n, ids: ids.slice(0, MAX_IDS_NAMED), lastError: lastError === null ? null : safeMessage(lastError) },
+    ...(destination !== undefined ? { destination } : {}),
+    summary: `${n} event${n === 1 ? "" : "s"} of ${named(app, destination)} became ${n === 1 ? "a dead letter" : "dead letters"}`,
+    hint,
+    details: {
+      ...(destination !== undefined ? { destination } : {}),
+      mode,
+      count: n,
+      ids: ids.slice(0, MAX_IDS_NAMED),
+      lastError: lastError === null ? null : safeMessage(lastError),
+    },
+  };
+}
+
+/** A destination failed HEALTH.downAfter times in a row, on different events: it is down, and probed (docs/routing.md, "Health"). */
+export function destinationDownAlert(app: string, destination: string, failures: number, lastError: string): Alert {
+  return {
+    kind: "destination_down",
+    app,
+    destination,
+    summary: `${named(app, destination)} is down: ${failures} consecutive deliveries failed`,
+    hint: `Its events wait without spending attempts, and one is tried now and then; they flow again once it answers. See lastError in GET ${adminPath(app, destination)}`,
+    details: { destination, failures, lastError: safeMessage(lastError) },
+  };
+}
+
+/** A probe of a destination that was down was delivered: it is up, and its backlog drains. */
+export function destinationUpAlert(app: string, destination: string, downMs: number, backlog: number): Alert {
+  return {
+    kind: "destination_up",
+    app,
+    destination,
+    summary: `${named(app, destination)} is up again after ${Math.round(downMs / 60_000)} minutes; ${backlog} events to deliver`,
+    hint: "Nothing to do: the backlog drains at the destination's rate limit",
+    details: { destination, downSeconds: Math.round(downMs / 1000), backlog },
   };
 }
 
 /** The webhook answered 410 Gone: the event is a dead letter, and pushing is paused for the app. */
-export function pushPausedAlert(app: string, ids: readonly string[]): Alert {
+export function pushPausedAlert(app: string, ids: readonly string[], destination?: string): Alert {
   return {
     kind: "push_paused",
     app,
-    summary: `pushing for app "${app}" is paused: its webhook answered 410 Gone`,
-    hint: `Events keep queueing meanwhile. Fix the webhook, resume: POST /admin/apps/${app}/resume, ${replayHint(app)}`,
-    details: { count: ids.length, ids: ids.slice(0, MAX_IDS_NAMED) },
+    ...(destination !== undefined ? { destination } : {}),
+    summary: `pushing for ${named(app, destination)} is paused: its webhook answered 410 Gone`,
+    hint: `Events keep queueing meanwhile. Fix the webhook, resume: POST ${adminPath(app, destination)}/resume, ${replayHint(app, destination)}`,
+    details: { ...(destination !== undefined ? { destination } : {}), count: ids.length, ids: ids.slice(0, MAX_IDS_NAMED) },
   };
 }
 
@@ -77,19 +132,29 @@ export function refusalBurstAlert(
 }
 
 /** A queue's oldest undelivered event is older than the threshold. */
-export function oldestEventAlert(app: string, mode: "push" | "pull", ageSeconds: number, thresholdMinutes: number, depth: number, paused: boolean): Alert {
+export function oldestEventAlert(
+  app: string,
+  mode: "push" | "pull",
+  ageSeconds: number,
+  thresholdMinutes: number,
+  depth: number,
+  paused: boolean,
+  destination?: string,
+): Alert {
   const minutes = Math.floor(ageSeconds / 60);
+  const at = adminPath(app, destination);
   return {
     kind: "oldest_event",
     app,
-    summary: `the oldest undelivered event of app "${app}" is ${minutes} minutes old (threshold ${thresholdMinutes}); ${depth} waiting`,
+    ...(destination !== undefined ? { destination } : {}),
+    summary: `the oldest undelivered event of ${named(app, destination)} is ${minutes} minutes old (threshold ${thresholdMinutes}); ${depth} waiting`,
     hint:
       mode === "pull"
-        ? `No consumer has taken it: check that the consumers are pulling and acking (GET /admin/apps/${app} shows the queue)`
+        ? `No consumer has taken it: check that the consumers are pulling and acking (GET ${at} shows the queue)`
         : paused
-          ? `Pushing is paused: fix the webhook, then POST /admin/apps/${app}/resume`
-          : `The webhook is failing or slow: see lastError in GET /admin/apps/${app}`,
-    details: { mode, ageSeconds, thresholdMinutes, depth, paused },
+          ? `Pushing is paused: fix the webhook, then POST ${at}/resume`
+          : `The webhook is failing or slow: see lastError in GET ${at}`,
+    details: { ...(destination !== undefined ? { destination } : {}), mode, ageSeconds, thresholdMinutes, depth, paused },
   };
 }
 

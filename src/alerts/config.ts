@@ -9,7 +9,7 @@ import { ConfigFieldError, fail, integer, parseEndpoint, rejectUnknownKeys, type
 import { isPlainObject } from "../lib/checks.js";
 import { logAlert } from "../log.js";
 
-export const ALERT_KINDS = ["dead_letter", "oldest_event", "push_paused", "refusal_burst", "invalid_config"] as const;
+export const ALERT_KINDS = ["dead_letter", "oldest_event", "push_paused", "refusal_burst", "invalid_config", "destination_down", "destination_up"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** A WeCom group robot (群机器人): its webhook URL, key included. */
@@ -24,6 +24,8 @@ export interface AlertsConfig {
   readonly deadLetter: boolean;
   readonly pushPaused: boolean;
   readonly invalidConfig: boolean;
+  /** destination_down and destination_up (docs/routing.md, "Health"). */
+  readonly destinationHealth: boolean;
   /** Alert when a queue's oldest undelivered event is older than this; null: off. */
   readonly oldestEvent: { readonly minutes: number } | null;
   /** Alert when an app has more than `count` refused callbacks within `minutes`; null: off. */
@@ -50,7 +52,7 @@ export const MAX_REFUSAL_BURST_COUNT = 99;
 const TOP_KEYS = new Set(["wecomRobot", "webhook", "alerts", "minIntervalMinutes"]);
 const ROBOT_KEYS = new Set(["url", "timeoutMs"]);
 const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs"]);
-const ALERT_KEYS = new Set(["deadLetter", "pushPaused", "invalidConfig", "oldestEvent", "refusalBurst"]);
+const ALERT_KEYS = new Set(["deadLetter", "pushPaused", "invalidConfig", "destinationHealth", "oldestEvent", "refusalBurst"]);
 const OLDEST_KEYS = new Set(["minutes"]);
 const BURST_KEYS = new Set(["count", "minutes"]);
 
@@ -118,6 +120,9 @@ export function isOn(config: AlertsConfig, kind: AlertKind): boolean {
       return config.pushPaused;
     case "invalid_config":
       return config.invalidConfig;
+    case "destination_down":
+    case "destination_up":
+      return config.destinationHealth;
     case "oldest_event":
       return config.oldestEvent !== null;
     case "refusal_burst":
@@ -195,6 +200,7 @@ function parseSwitches(path: string, value: unknown): Switches {
     deadLetter: flag("deadLetter"),
     pushPaused: flag("pushPaused"),
     invalidConfig: flag("invalidConfig"),
+    destinationHealth: flag("destinationHealth"),
     oldestEvent:
       oldest === null
         ? null

@@ -16,6 +16,8 @@ const TITLES: Record<AlertKind, string> = {
   push_paused: "pushing paused",
   refusal_burst: "burst of refused callbacks",
   invalid_config: "invalid configuration",
+  destination_down: "destination down",
+  destination_up: "destination up again",
 };
 
 /** When it was raised, and how many of its kind and app were held back since the last one sent. */
@@ -27,7 +29,7 @@ export interface Occurrence {
 /** `{"msgtype":"markdown","markdown":{"content":…}}`, the content cut to ROBOT_MAX_BYTES on a character boundary. */
 export function robotBody(alert: Alert, occurrence: Occurrence): string {
   const lines = [
-    `**wecom-edge: ${TITLES[alert.kind]}** · app \`${alert.app}\``,
+    `**wecom-edge: ${TITLES[alert.kind]}** · app \`${alert.app}\`${alert.destination === undefined ? "" : ` → \`${alert.destination}\``}`,
     `> ${alert.summary}`,
     ...Object.entries(alert.details).map(([key, value]) => `> ${key}: <font color="comment">${show(value)}</font>`),
     `**What to do:** ${alert.hint}`,
@@ -42,6 +44,7 @@ export function webhookBody(alert: Alert, occurrence: Occurrence): string {
     type: "wecom-edge.alert",
     kind: alert.kind,
     app: alert.app,
+    ...(alert.destination === undefined ? {} : { destination: alert.destination }),
     at: new Date(occurrence.at).toISOString(),
     summary: alert.summary,
     hint: alert.hint,

@@ -7,7 +7,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { toHex } from "../lib/bytes.js";
 import { logAlert } from "../log.js";
-import type { Alert } from "./alerts.js";
+import { alertSubject, type Alert } from "./alerts.js";
 import { currentAlerts, isOn, type AlertsConfig, type AlertsEnv } from "./config.js";
 import { robotBody, webhookBody } from "./format.js";
 import { hasChannel, sendAlert, timeoutOf } from "./send.js";
@@ -59,7 +59,7 @@ export class AlertOutbox extends DurableObject<AlertsEnv> {
       return "full";
     }
     const heldBefore = Number.isSafeInteger(suppressedBefore) && suppressedBefore > 0 ? suppressedBefore : 0;
-    const suppressed = this.store.admit(alert.kind, alert.app, now, config.minIntervalMinutes * 60_000, heldBefore);
+    const suppressed = this.store.admit(alert.kind, alertSubject(alert), now, config.minIntervalMinutes * 60_000, heldBefore);
     if (suppressed === null) return "suppressed";
     const occurrence = { at: now, suppressed };
     const id = `alert_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`;

@@ -5,7 +5,7 @@
  * that raised it.
  */
 import { logAlert } from "../log.js";
-import type { Alert } from "./alerts.js";
+import { alertSubject, type Alert } from "./alerts.js";
 import { currentAlerts, isOn, type AlertsEnv } from "./config.js";
 import type { AlertOutbox, RaiseResult } from "./outbox.js";
 
@@ -56,7 +56,7 @@ export class AlertGate {
   async raise(env: RaiseEnv, alert: Alert): Promise<RaiseResult> {
     const config = currentAlerts(env);
     if (!config || !isOn(config, alert.kind)) return "off";
-    const key = `${alert.kind}\n${alert.app}`;
+    const key = `${alert.kind}\n${alertSubject(alert)}`;
     let gated = this.gated.get(key);
     if (!gated) {
       gated = { queuedAt: null, held: 0, calling: false };

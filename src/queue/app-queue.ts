@@ -1,27 +1,33 @@
 /**
  * AppQueue: one Durable Object per app, between WeCom and the intranet. A
- * thin shell: storage is store.ts, push policy is push.ts, lease handles are
- * lease.ts; this class owns the single alarm, the app's settings and the RPC
- * surface the routes call. docs/delivery.md, "Delivery guarantees"; docs/architecture.md, "Storage schema".
+ * thin shell over parts that each own their tables: events (stored once),
+ * deliveries (one per destination an event matched, ../destinations/),
+ * streams, replies, credentials and refusals. This class owns the single
+ * alarm, the app's settings, one push pump per destination, and the RPC
+ * surface the routes call. docs/delivery.md, "Delivery guarantees";
+ * docs/routing.md; docs/architecture.md, "Storage schema".
  */
 import { DurableObject } from "cloudflare:workers";
-import { deadLetterAlert, pushPausedAlert, refusalBurstAlert } from "../alerts/alerts.js";
+import type { Alert } from "../alerts/alerts.js";
+import { deadLetterAlert, refusalBurstAlert } from "../alerts/alerts.js";
 import { currentAlerts } from "../alerts/config.js";
 import { AlertGate, type RaiseEnv } from "../alerts/raise.js";
-import type { WebhookConfig } from "../config.js";
+import { deliveryBody } from "../destinations/body.js";
+import { Pusher } from "../destinations/pusher.js";
+import { DeliveryStore, type DestinationState } from "../destinations/store.js";
 import { encodeUtf8 } from "../lib/bytes.js";
 import { logQueue } from "../log.js";
-import { sendWebhook } from "../webhook/send.js";
-import { registryOf, type QueueEnv } from "./bindings.js";
-import { leaseExpiry, newLease, notHeldReason, type NotHeldReason } from "./lease.js";
-import { pushBatch, PUSH_LIMITS, type BatchReport } from "./push.js";
-import { decodeSettings, type QueueSettings } from "./settings.js";
-import { QueueStore, type Refusal, type StoredEvent } from "./store.js";
-import { MAX_STREAM_BYTES } from "../wecom/reply.js";
 import type { StreamState } from "../wecom/bot.js";
-
-/** A stream is kept this long past its timeout: WeCom stops refreshing 6 minutes after the message. */
-const STREAM_KEEP_MS = 10 * 60 * 1000;
+import { MAX_STREAM_BYTES } from "../wecom/reply.js";
+import { registryOf, type QueueEnv } from "./bindings.js";
+import { CredentialStore } from "./credentials.js";
+import { QueueDb } from "./db.js";
+import { EventStore } from "./events.js";
+import { leaseExpiry, newLease, notHeldReason, type NotHeldReason } from "./lease.js";
+import { RefusalStore, type Refusal } from "./refusals.js";
+import { ReplyStore, type ReplyClaim } from "./replies.js";
+import { decodeSettings, type DestinationSettings, type QueueSettings } from "./settings.js";
+import { STREAM_PURGE_BATCH, StreamStore } from "./streams.js";
 
 /** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
 function truncateUtf8(text: string, maxBytes: number): string {
@@ -33,10 +39,10 @@ function truncateUtf8(text: string, maxBytes: number): string {
 }
 
 export const QUEUE_LIMITS = {
-  /** Live events (waiting, leased, backing off) kept per app; dead letters are not counted. */
-  maxDepth: 10_000,
-  /** Bytes of event JSON kept per app, dead letters included. */
-  maxBytes: 512 * 1024 * 1024,
+  /** Events held per app (each once, however many destinations it waits for), dead letters included. */
+  maxDepth: 500_000,
+  /** Bytes of event JSON held per app, each event once, dead letters included. */
+  maxBytes: 1024 * 1024 * 1024,
   /** Bytes of one event's JSON (a Durable Object's SQLite holds values up to 2 MB). */
   maxEventBytes: 1_900_000,
   /** How long a delivered event's id is remembered, so that WeCom's resend is not queued twice. */
@@ -57,6 +63,10 @@ export interface QueuedEvent {
   readonly credential?: string;
   /** An AI-bot message opens this stream, showing `placeholder` until `expiresAt`. */
   readonly stream?: { readonly id: string; readonly placeholder: string; readonly expiresAt: number };
+  /** The destinations it matched, in configuration order, each with its order key (docs/routing.md). */
+  readonly routes: readonly { readonly name: string; readonly key: string | null }[];
+  /** What to count it as when it matched none: `text`, `event/change_contact/update_tag`… */
+  readonly kind: string;
 }
 
 /** What a stream update asks (docs/replies.md, "AI-bot streams"). */
@@ -75,13 +85,15 @@ export type StreamUpdateResult =
 
 export type EnqueueResult =
   | { readonly status: "queued" }
+  /** Matched no destination: remembered for dedup and counted, not stored. */
+  | { readonly status: "unrouted" }
   /** `reply`: what the reply endpoint answered the first copy ("" for nothing), if remembered. */
   | { readonly status: "duplicate"; readonly reply?: string }
   | { readonly status: "full"; readonly reason: string }
   | { readonly status: "too_large"; readonly reason: string };
 
 export interface Pulled {
-  /** Event JSON texts, oldest first. */
+  /** Event JSON texts (or what the destination's transform made of them), oldest first. */
   readonly events: string[];
   /** Deliveries of each event so far, this one included. */
   readonly attempts: number[];
@@ -105,17 +117,44 @@ export interface ReleaseResult {
   readonly notReleased: NotHeld[];
 }
 
+/** One destination's part of the stats (docs/routing.md, "Seeing destinations"). */
+export interface DestinationStats {
+  name: string;
+  /** False for a destination no longer in the app's configuration: it keeps what it holds until purged. */
+  configured: boolean;
+  mode: "push" | "pull" | null;
+  ordered: boolean;
+  rate: { perSecond: number | null; maxInFlight: number | null } | null;
+  paused: boolean;
+  /** `down`: consecutive failures; its events wait without spending attempts (docs/routing.md, "Health"). */
+  health: "up" | "down";
+  downSince: string | null;
+  depth: number;
+  queued: number;
+  leased: number;
+  retrying: number;
+  delivered: number;
+  dead: number;
+  oldestAgeSeconds: number | null;
+  lastError: { at: string; message: string } | null;
+  lastDeliveredAt: string | null;
+}
+
 export interface QueueStats {
   app: string;
   /** False for a queue whose app is no longer in WECOM_APPS. */
   configured: boolean;
-  /** The live mode (the remembered one for an app no longer configured). */
-  mode: "push" | "pull" | null;
+  /** The mode of an app with one destination; "mixed" when its destinations push and pull. */
+  mode: "push" | "pull" | "mixed" | null;
   paused: boolean;
-  /** Live events: waiting, leased or backing off. */
+  /** Deliveries waiting, held, leased or backing off, over all destinations. */
   depth: number;
-  /** Bytes of event JSON held, dead letters included. */
+  /** Events held, each once however many destinations it waits for. */
+  events: number;
+  /** Bytes of event JSON held, each event once, dead letters included. */
   bytes: number;
+  /** Bytes of AI-bot stream content held. */
+  streamBytes: number;
   /** Waiting to be pushed or pulled (push: includes pushes waiting out a backoff). */
   queued: number;
   /** Pull: leased and not yet acked. Push: attempts in flight right now. */
@@ -138,10 +177,14 @@ export interface QueueStats {
   lastError: { at: string; message: string } | null;
   /** When an event was last pushed with a 2xx or acked (ISO time); null: never. */
   lastDeliveredAt: string | null;
+  destinations: DestinationStats[];
+  /** Events that matched no destination, by kind (docs/routing.md, "Unrouted events"). */
+  unrouted: Record<string, number>;
 }
 
 export interface DeadLetter {
   readonly id: string;
+  readonly destination: string;
   readonly receivedAt: number;
   readonly attempts: number;
   readonly lastError: string | null;
@@ -150,77 +193,95 @@ export interface DeadLetter {
 }
 
 export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
-  private store: QueueStore;
+  private db: QueueDb;
+  private events: EventStore;
+  private deliveries: DeliveryStore;
+  private streams: StreamStore;
+  private replies: ReplyStore;
+  private credentials: CredentialStore;
+  private refusalLog: RefusalStore;
   /** The app this queue serves, once it has stored anything. */
   private app: string | null;
-  private readonly inFlight = new Set<string>();
   /** The app's settings as last handed over (JSON, and parsed). */
   private settingsJson: string | null;
   private settings: QueueSettings | null;
   /** The alarm as this object last set or read it: undefined until read. */
   private alarmAt: number | null | undefined;
-  private pushing = false;
+  /** One push pump per destination, made on first use. */
+  private readonly pushers = new Map<string, Pusher>();
   /** Holds back alerts the outbox would rate-limit, and counts them (docs/operating.md, "Alerts"). */
   private readonly alerts = new AlertGate();
-  private paused: boolean;
   /** The sweep said this queue's app left WECOM_APPS. */
   private removed: boolean;
 
   constructor(ctx: DurableObjectState, env: QueueEnv & RaiseEnv) {
     super(ctx, env);
-    this.store = new QueueStore(ctx.storage, QUEUE_LIMITS.dedupWindowMs);
-    this.app = this.store.getMeta("app");
-    this.settingsJson = this.store.getMeta("settings");
+    this.db = new QueueDb(ctx.storage);
+    ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog } =
+      stores(this.db));
+    this.app = this.db.getMeta("app");
+    this.settingsJson = this.db.getMeta("settings");
     this.settings = this.settingsJson === null ? null : decodeSettings(this.settingsJson);
-    this.paused = this.store.getMeta("paused") === "1";
-    this.removed = this.store.getMeta("removed") === "1";
+    this.removed = this.db.getMeta("removed") === "1";
     void ctx.blockConcurrencyWhile(async () => {
       // A queue not registered yet (one of 0.1, or whose registration failed) is now, so that the
       // admin API and the sweep know it.
-      if (this.app !== null && this.store.getMeta("registered") === null) await this.register(this.app);
-      // After a restart, make sure pending pushes have an alarm, whatever happened to the last one.
+      if (this.app !== null && this.db.getMeta("registered") === null) await this.register(this.app);
+      // Pushes in flight when this object stopped are due at once, not after their timeout.
+      this.deliveries.resumeInFlight(Date.now());
       await this.schedule();
     });
   }
 
   // ---- the Worker's side: commit before ack ----
 
-  /** Stores an accepted callback durably; the Worker answers WeCom only after this returns. */
+  /** Stores an accepted callback durably, with a delivery per destination it matched; the Worker answers WeCom only after this returns. */
   async enqueue(app: string, settingsJson: string, event: QueuedEvent): Promise<EnqueueResult> {
     const now = Date.now();
     await this.adopt(app, settingsJson);
-    if (event.credential !== undefined) this.store.countCallback(event.credential, now);
-    if (this.store.delivered(event.id, now)) return this.duplicate(event.id, now);
+    if (event.credential !== undefined) this.credentials.count(event.credential, now);
+    if (this.events.seen(event.id, now)) return this.duplicate(event.id, now);
     const size = encodeUtf8(event.body).length;
     if (size > QUEUE_LIMITS.maxEventBytes) {
       return { status: "too_large", reason: `event is ${size} bytes; at most ${QUEUE_LIMITS.maxEventBytes} are queued` };
     }
-    const { live, liveBytes, deadBytes } = this.store.counts();
+    if (event.stream) this.streams.open(event.stream.id, event.stream.placeholder, event.stream.expiresAt, now);
+    if (event.routes.length === 0) {
+      if (this.events.holds(event.id)) return this.duplicate(event.id, now);
+      this.events.unrouted(event.id, event.kind, now);
+      return { status: "unrouted" };
+    }
+    const { events, bytes } = this.events.counts();
     // A resend of an event still held is a duplicate, even when the queue is full.
-    if (live >= QUEUE_LIMITS.maxDepth || liveBytes + deadBytes + size > QUEUE_LIMITS.maxBytes) {
-      if (this.store.holds(event.id)) return this.duplicate(event.id, now);
-      return live >= QUEUE_LIMITS.maxDepth
-        ? { status: "full", reason: `queue holds ${live} events (limit ${QUEUE_LIMITS.maxDepth})` }
-        : { status: "full", reason: `queue holds ${liveBytes + deadBytes} bytes (limit ${QUEUE_LIMITS.maxBytes})` };
+    if (events >= QUEUE_LIMITS.maxDepth || bytes + size > QUEUE_LIMITS.maxBytes) {
+      if (this.events.holds(event.id)) return this.duplicate(event.id, now);
+      return events >= QUEUE_LIMITS.maxDepth
+        ? { status: "full", reason: `queue holds ${events} events (limit ${QUEUE_LIMITS.maxDepth})` }
+        : { status: "full", reason: `queue holds ${bytes} bytes (limit ${QUEUE_LIMITS.maxBytes})` };
     }
-    if (event.stream) this.store.openStream(event.stream.id, event.stream.placeholder, event.stream.expiresAt, now, STREAM_KEEP_MS);
-    if (!this.store.insert(event.id, event.body, size, event.receivedAt, now)) {
-      // Held already; make sure it has an alarm, in case arming it failed then.
-      await this.wake(now);
-      return this.duplicate(event.id, now);
-    }
-    await this.wake(now);
-    return { status: "queued" };
+    const stored = this.db.transaction(() => {
+      const seq = this.events.insert(event.id, event.body, size, event.receivedAt, event.routes.length);
+      if (seq !== null) this.deliveries.add(seq, event.routes, now);
+      return seq !== null;
+    });
+    // Held already, or new: either way its push destinations get going (in case starting them failed then).
+    for (const { name } of event.routes) this.kick(name);
+    return stored ? { status: "queued" } : this.duplicate(event.id, now);
   }
 
   private duplicate(id: string, now: number): EnqueueResult {
-    const reply = this.store.rememberedReply(id, now);
+    const reply = this.replies.get(id, now);
     return reply === undefined ? { status: "duplicate" } : { status: "duplicate", reply };
   }
 
-  /** Remembers what the reply endpoint answered event `id` ("" for nothing), for WeCom's resends. */
-  async rememberReply(id: string, reply: string): Promise<void> {
-    this.store.rememberReply(id, reply, Date.now());
+  /** Which copy of event `id` asks the reply endpoint: the first; the others wait for its answer (docs/replies.md, "Reply endpoint"). */
+  async claimReply(id: string): Promise<ReplyClaim> {
+    return this.replies.claim(id, Date.now());
+  }
+
+  /** Remembers what the reply endpoint answered event `id` ("" for nothing; undefined: no usable answer), for copies waiting and WeCom's resends. */
+  async rememberReply(id: string, reply: string | undefined): Promise<void> {
+    this.replies.remember(id, reply, Date.now());
   }
 
   /**
@@ -228,8 +289,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
    * Writes only when they change. Answers whether this queue holds anything.
    */
   async sync(app: string, settingsJson: string | null, bySweep = false): Promise<{ holds: boolean }> {
-    const { live, dead } = this.store.counts();
-    if (this.app === null && live + dead === 0) return { holds: false };
+    if (this.app === null && this.events.counts().events === 0) return { holds: false };
     if (settingsJson === null) {
       this.setRemoved(true);
     } else {
@@ -248,13 +308,14 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
    */
   async refresh(id: string, timeoutText: string, credential?: string): Promise<StreamState> {
     const now = Date.now();
-    this.store.countRefresh();
-    if (credential !== undefined) this.store.countCallback(credential, now);
-    const stream = this.store.stream(id);
+    this.streams.countRefresh();
+    if (credential !== undefined) this.credentials.count(credential, now);
+    const stream = this.streams.get(id);
     if (!stream) return { id, content: "", finish: true, msgItem: null };
     if (stream.finish === 0 && stream.expiresAt <= now) {
       const content = truncateUtf8(stream.content + timeoutText, MAX_STREAM_BYTES);
-      this.store.updateStream(id, content, true, null, true);
+      this.streams.update(stream, content, true, null, true);
+      await this.schedule();
       return { id, content, finish: true, msgItem: null };
     }
     return { id, content: stream.content, finish: stream.finish === 1, msgItem: stream.msgItem };
@@ -262,7 +323,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
 
   /** The intranet's answer, so far or whole, for the next refresh to show. */
   async updateStream(id: string, update: StreamUpdate): Promise<StreamUpdateResult> {
-    const stream = this.store.stream(id);
+    const stream = this.streams.get(id);
     if (!stream) return { status: "unknown" };
     if (stream.finish === 1) return { status: stream.timedOut === 1 ? "expired" : "finished" };
     if (stream.expiresAt <= Date.now()) return { status: "expired" };
@@ -270,117 +331,141 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const content = update.append && stream.answered === 1 ? stream.content + update.content : update.content;
     const bytes = encodeUtf8(content).length;
     if (bytes > MAX_STREAM_BYTES) return { status: "too_large" };
-    this.store.updateStream(id, content, update.finish, update.msgItem);
+    this.streams.update(stream, content, update.finish, update.msgItem);
+    if (update.finish) await this.schedule();
     return { status: "ok", finish: update.finish, bytes };
   }
 
   // ---- pull (docs/delivery.md, "Pulling from the queue") ----
 
   /**
-   * Leases up to `max` due events, oldest first, for `leaseSeconds`, under one
-   * new lease handle. Fewer come back when their JSON would pass
-   * QUEUE_LIMITS.readBytes, and an event already leased `maxAttempts` times
-   * becomes a dead letter instead.
+   * Leases up to `max` of destination `name`'s due deliveries, oldest first,
+   * for `leaseSeconds`, under one new lease handle. Fewer come back when
+   * their JSON would pass QUEUE_LIMITS.readBytes. A delivery leased
+   * `maxAttempts` times, older than maxAgeHours, or whose transform fails
+   * becomes a dead letter instead, and the batch is refilled.
    */
-  async pull(app: string, settingsJson: string, max: number, leaseSeconds: number): Promise<Pulled> {
+  async pull(app: string, settingsJson: string, name: string, max: number, leaseSeconds: number): Promise<Pulled> {
     await this.adopt(app, settingsJson);
+    const settings = this.settings?.destinations.get(name);
     const now = Date.now();
-    const maxAttempts = this.settings?.mode === "pull" ? this.settings.maxAttempts : Number.POSITIVE_INFINITY;
     const until = now + leaseSeconds * 1000;
     const lease = newLease(until);
     const pulled: Pulled = { events: [], attempts: [], ids: [], lease: null };
+    if (settings?.mode !== "pull") return pulled;
     const dead: string[] = [];
     let lastError: string | null = null;
-    for (const event of this.store.due(now, max, QUEUE_LIMITS.readBytes)) {
-      if (event.attempts >= maxAttempts) {
-        lastError = `leased ${event.attempts} times without an ack`;
-        this.store.kill(event, lastError, now);
-        dead.push(event.id);
-        logQueue({ app, eventId: event.id, outcome: "dead", status: 0, attempts: event.attempts, detail: "never acked" });
-        continue;
+    let bytes = 0;
+    // Each round reads only what it returns or kills; a round that killed nothing is the last.
+    for (let round = 0; round < PULL_REFILLS && pulled.ids.length < max; round++) {
+      const due = this.deliveries.due(name, now, max - pulled.ids.length, QUEUE_LIMITS.readBytes - bytes);
+      let killed = 0;
+      const store = this.deliveries;
+      for (const row of due) {
+        const made = row.attempts >= settings.maxAttempts ? { ok: false as const, error: `leased ${row.attempts} times without an ack` } : deliveryBody(settings, row, now);
+        const body = made instanceof Promise ? await made : made;
+        // A transform took a turn: a drop meanwhile leaves nothing of what was read.
+        if (this.deliveries !== store) return { events: [], attempts: [], ids: [], lease: null };
+        if (!body.ok) {
+          if (this.deliveries.kill(name, row, body.error, now)) {
+            lastError = body.error;
+            dead.push(row.id);
+            killed++;
+            logQueue({ app, destination: name, eventId: row.id, outcome: "dead", status: 0, attempts: row.attempts, detail: body.error });
+          }
+          continue;
+        }
+        this.deliveries.lease(name, row, lease, until);
+        pulled.events.push(body.body);
+        pulled.attempts.push(row.attempts + 1);
+        pulled.ids.push(row.id);
+        bytes += row.size;
       }
-      this.store.lease(event, lease, until);
-      pulled.events.push(event.body);
-      pulled.attempts.push(event.attempts + 1);
-      pulled.ids.push(event.id);
+      if (killed === 0 || due.length === 0) break;
     }
     // After the writes above: a rare pull that dead-letters waits for one call to the alert outbox.
-    if (dead.length > 0) await this.alerts.raise(this.env, deadLetterAlert(app, "pull", dead, lastError));
+    if (dead.length > 0) await this.alerts.raise(this.env, deadLetterAlert(app, "pull", dead, lastError, destinationLabel(name)));
     return pulled.events.length > 0 ? { ...pulled, lease } : pulled;
   }
 
-  /** Acks events held under `lease`; with a null lease, any live event (the unfenced ack of 0.1). */
-  async ack(ids: readonly string[], lease: string | null): Promise<AckResult> {
+  /** Acks deliveries of `name` held under `lease`; with a null lease, any live one (the unfenced ack of 0.1). */
+  async ack(name: string, ids: readonly string[], lease: string | null): Promise<AckResult> {
     const now = Date.now();
     // Each id once, as nack counts them.
     const unique = [...new Set(ids)];
-    const acked = this.store.ack(unique, lease, now);
-    if (acked.size > 0) this.store.setMeta("last_delivered", new Date(now).toISOString());
+    const acked = this.deliveries.ack(name, unique, lease, now);
     const reason = lease === null ? "unknown" : notHeldReason(lease, now);
     const notAcked = unique.filter((id) => !acked.has(id)).map((id) => ({ id, reason }));
     return { acked: acked.size, notAcked };
   }
 
-  /** Releases events held under `lease`: each is due again after `delaySeconds`. */
-  async nack(ids: readonly string[], lease: string, delaySeconds: number): Promise<ReleaseResult> {
+  /** Releases deliveries of `name` held under `lease`: each is due again after `delaySeconds`. */
+  async nack(name: string, ids: readonly string[], lease: string, delaySeconds: number): Promise<ReleaseResult> {
     const now = Date.now();
     const notReleased: NotHeld[] = [];
     let released = 0;
     // Each id once, as ack counts them.
     for (const id of new Set(ids)) {
-      if (leaseExpiry(lease) !== null && this.store.release(id, lease, now, now + delaySeconds * 1000)) released++;
+      if (leaseExpiry(lease) !== null && this.deliveries.release(name, id, lease, now, now + delaySeconds * 1000)) released++;
       else notReleased.push({ id, reason: notHeldReason(lease, now) });
     }
-    if (released > 0) await this.schedule();
     return { released, notReleased };
   }
 
-  // ---- push: the alarm ----
+  // ---- push: the pumps and the alarm ----
 
+  /** Starts destination `name`'s pump, if it pushes and is not pumping already. */
+  private kick(name: string): Promise<void> | undefined {
+    if (this.app === null || this.destinationSettings(name)?.mode !== "push" || this.deliveries.state(name).paused) return undefined;
+    const pusher = this.pusher(this.app, name);
+    if (pusher.busy) return undefined;
+    const run = pusher.kick().then(
+      () => this.schedule(),
+      (error: unknown) => {
+        console.error(JSON.stringify({ msg: "wecom-edge", route: "queue", app: this.app, destination: name, outcome: "pump_failed", detail: error instanceof Error ? error.name : "unknown" }));
+        return this.schedule();
+      },
+    );
+    this.ctx.waitUntil(run);
+    return run;
+  }
+
+  private pusher(app: string, name: string): Pusher {
+    let pusher = this.pushers.get(name);
+    if (!pusher) {
+      pusher = new Pusher(name, this.pumpHost(app));
+      this.pushers.set(name, pusher);
+    }
+    return pusher;
+  }
+
+  private pumpHost(app: string) {
+    const deliveries = this.deliveries;
+    return {
+      app,
+      store: deliveries,
+      readBytes: QUEUE_LIMITS.readBytes,
+      settings: (name: string) => this.destinationSettings(name),
+      current: (store: DeliveryStore) => this.deliveries === store,
+      wake: (at: number) => this.wake(at),
+      raise: (alert: Alert) => this.ctx.waitUntil(this.alerts.raise(this.env, alert)),
+    };
+  }
+
+  /**
+   * Starts the pump of every destination with something due, and drops
+   * streams gone for a while. It does not wait for the pumps: a destination
+   * that hangs holds up no other's retries.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const webhook = this.webhook();
-    const app = this.app;
-    if (!webhook || app === null) return;
-    const started = Date.now();
-    const due = this.store.due(started, PUSH_LIMITS.batch, QUEUE_LIMITS.readBytes);
-    /** A stored batch in which events died: it may raise an alert (docs/operating.md, "Alerts"). */
-    let died: BatchReport | undefined;
-    if (due.length > 0) {
-      // If this object dies mid-batch, this alarm, set first, comes back for what is left.
-      await this.setAlarm(started + webhook.timeoutMs + 1_000);
-      this.pushing = true;
-      // The batch outlives its awaits: if the queue is dropped meanwhile (a new store), the
-      // batch's last words are about a queue that is gone, and are not said.
-      const store = this.store;
-      const current = () => this.store === store;
-      let report: BatchReport | undefined;
-      try {
-        report = await pushBatch(
-          {
-            app,
-            webhook,
-            store,
-            inFlight: this.inFlight,
-            isPaused: () => this.paused || !current(),
-            pause: () => current() && this.setPausedFlag(true),
-            recordError: (message, at) => current() && store.setMeta("last_error", JSON.stringify({ at: new Date(at).toISOString(), message })),
-            recordDelivered: (at) => current() && store.setMeta("last_delivered", new Date(at).toISOString()),
-            send: (event: StoredEvent, attempt: number) => sendWebhook(webhook, event.id, event.body, attempt),
-          },
-          due,
-          started,
-        );
-        if (report.delivered > 0) logQueue({ app, outcome: "pushed", delivered: report.delivered, retried: report.retried, dead: report.deadLetters.length });
-      } finally {
-        this.pushing = false;
-      }
-      if (report.deadLetters.length > 0 && current()) died = report;
+    const now = Date.now();
+    this.streams.purge(now, STREAM_PURGE_BATCH);
+    for (const name of this.destinationNames()) {
+      const next = this.deliveries.nextDue(name);
+      if (next !== null && next <= now) this.kick(name);
     }
     await this.schedule();
-    // After the next push is scheduled, and not awaited: the next alarm runs only once this
-    // one has returned, so a slow outbox would hold up every push.
-    if (died) this.ctx.waitUntil(this.raiseForBatch(app, died));
   }
 
   // ---- admin ----
@@ -392,123 +477,171 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   async stats(app: string, settingsJson?: string | null): Promise<QueueStats> {
     if (settingsJson !== undefined) await this.sync(app, settingsJson);
     const now = Date.now();
-    const counts = this.store.counts();
-    const held = counts.live > 0 ? this.store.heldCount(now) : 0;
-    const oldest = this.store.oldestLive();
-    const lastError = this.store.getMeta("last_error");
-    const push = this.settings?.mode !== "pull";
-    const inFlight = this.inFlight.size;
+    // A queue that holds nothing does not take settings (sync), but its stats show them.
+    const view = settingsJson ? decodeSettings(settingsJson) : this.settings;
+    const destinations = this.destinationNames(view).map((name) => this.destinationStats(name, now, view?.destinations.get(name)));
+    const totals = this.events.counts();
+    const sum = (key: "depth" | "queued" | "leased" | "retrying" | "delivered" | "dead") => destinations.reduce((n, d) => n + d[key], 0);
+    const modes = new Set(destinations.flatMap((d) => (d.mode === null ? [] : [d.mode])));
+    const latest = (key: "lastError" | "lastDeliveredAt") =>
+      destinations.map((d) => d[key]).reduce<(typeof destinations)[number][typeof key]>((a, b) => (b !== null && (a === null || at(b) > at(a)) ? b : a), null);
+    const ages = destinations.map((d) => d.oldestAgeSeconds).filter((age): age is number => age !== null);
     return {
       app,
       configured: settingsJson === undefined ? !this.removed : settingsJson !== null,
-      mode: settingsJson ? decodeSettings(settingsJson).mode : (this.settings?.mode ?? null),
-      paused: this.paused,
-      depth: counts.live,
-      bytes: counts.liveBytes + counts.deadBytes,
-      queued: push ? counts.live - inFlight : counts.live - held,
-      leased: push ? inFlight : held,
-      retrying: push ? Math.max(0, held - inFlight) : 0,
-      delivered: counts.delivered,
-      dead: counts.dead,
-      oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.floor((now - oldest) / 1000)),
-      refreshes: counts.refreshes,
-      credentials: this.store.callbacksByCredential(),
-      lastError: lastError === null ? null : (JSON.parse(lastError) as { at: string; message: string }),
-      lastDeliveredAt: this.store.getMeta("last_delivered"),
+      mode: modes.size === 0 ? null : modes.size === 1 ? [...modes][0]! : "mixed",
+      paused: destinations.length > 0 && destinations.every((d) => d.paused),
+      depth: sum("depth"),
+      events: totals.events,
+      bytes: totals.bytes,
+      streamBytes: totals.streamBytes,
+      queued: sum("queued"),
+      leased: sum("leased"),
+      retrying: sum("retrying"),
+      delivered: sum("delivered"),
+      dead: sum("dead"),
+      oldestAgeSeconds: ages.length === 0 ? null : Math.max(...ages),
+      refreshes: totals.refreshes,
+      credentials: this.credentials.all(),
+      lastError: latest("lastError") as QueueStats["lastError"],
+      lastDeliveredAt: latest("lastDeliveredAt") as string | null,
+      destinations,
+      unrouted: this.events.unroutedCounts(),
     };
   }
 
-  async deadLetters(limit: number): Promise<DeadLetter[]> {
-    return this.store.deadLetters(limit, QUEUE_LIMITS.readBytes).map(({ id, receivedAt, attempts, lastError, body }) => ({
-      id,
-      receivedAt,
-      attempts,
-      lastError,
-      body,
-    }));
+  private destinationStats(name: string, now: number, settings: DestinationSettings | undefined): DestinationStats {
+    const state: DestinationState = this.deliveries.state(name);
+    const push = settings?.mode !== "pull";
+    const inFlight = this.pushers.get(name)?.inFlight.size ?? 0;
+    const waiting = state.live > 0 ? this.deliveries.waitingCount(name, now) : 0;
+    const oldest = state.live > 0 ? this.deliveries.oldest(name) : null;
+    return {
+      name,
+      configured: settings !== undefined && !this.removed,
+      mode: settings?.mode ?? null,
+      ordered: settings?.ordered ?? false,
+      rate: settings?.rate ?? null,
+      paused: state.paused,
+      health: state.downSince === null ? "up" : "down",
+      downSince: iso(state.downSince),
+      depth: state.live,
+      queued: push ? state.live - inFlight - Math.max(0, waiting - inFlight) : state.live - waiting,
+      leased: push ? inFlight : waiting,
+      retrying: push ? Math.max(0, waiting - inFlight) : 0,
+      delivered: state.delivered,
+      dead: state.dead,
+      oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.floor((now - oldest) / 1000)),
+      lastError: state.lastError === null ? null : { at: iso(state.lastErrorAt)!, message: state.lastError },
+      lastDeliveredAt: iso(state.lastDelivered),
+    };
   }
 
-  /** The stored event JSON of dead letter `id`, as it is (null: no such dead letter). */
-  async deadLetterBody(id: string): Promise<string | null> {
-    return this.store.deadLetterBody(id);
+  /** Dead letters of destination `name`, or of every destination. */
+  async deadLetters(limit: number, name?: string): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    for (const destination of name === undefined ? this.destinationNames() : [name]) {
+      if (out.length >= limit) break;
+      for (const row of this.deliveries.deadLetters(destination, limit - out.length, QUEUE_LIMITS.readBytes)) {
+        out.push({ id: row.id, destination, receivedAt: row.receivedAt, attempts: row.attempts, lastError: row.lastError, body: row.body });
+      }
+    }
+    return out;
   }
 
-  /** Puts dead letters back in the queue (all of them when `ids` is null), with a fresh attempt count. */
-  async replay(ids: readonly string[] | null): Promise<number> {
-    const replayed = this.store.replay(ids, Date.now());
+  /** The stored event JSON of dead letter `id` (of `name`, or of any destination), as it is; null: no such dead letter. */
+  async deadLetterBody(id: string, name?: string): Promise<string | null> {
+    for (const destination of name === undefined ? this.destinationNames() : [name]) {
+      const body = this.deliveries.deadLetterBody(destination, id);
+      if (body !== null) return body;
+    }
+    return null;
+  }
+
+  /** Puts dead letters back (all when `ids` is null) with a fresh attempt count, for `name` or every destination. */
+  async replay(ids: readonly string[] | null, name?: string): Promise<number> {
+    const now = Date.now();
+    let replayed = 0;
+    for (const destination of name === undefined ? this.destinationNames() : [name]) {
+      const n = this.deliveries.replay(destination, ids, now);
+      replayed += n;
+      if (n > 0) this.kick(destination);
+    }
     await this.schedule();
     return replayed;
   }
 
+  /** Deletes dead letters (all when `ids` is null) of `name` or every destination. */
+  async purgeDead(ids: readonly string[] | null, name?: string): Promise<number> {
+    const now = Date.now();
+    let purged = 0;
+    for (const destination of name === undefined ? this.destinationNames() : [name]) purged += this.deliveries.purgeDead(destination, ids, now);
+    return purged;
+  }
+
   /** Keeps a refused callback of this app; the last QUEUE_LIMITS.refusalsKept are kept. */
   async recordRefusal(refusal: Refusal): Promise<void> {
-    this.store.recordRefusal(refusal, QUEUE_LIMITS.refusalsKept);
+    this.refusalLog.record(refusal, QUEUE_LIMITS.refusalsKept);
     await this.watchRefusals(refusal.at);
   }
 
-  /** The oldest live event and the depth, for the sweep's alert (docs/operating.md, "Alerts"): reads one index entry. */
-  async backlog(): Promise<{ oldestAgeSeconds: number | null; depth: number; paused: boolean }> {
-    const oldest = this.store.oldestLive();
-    return {
-      oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.floor((Date.now() - oldest) / 1000)),
-      depth: this.store.counts().live,
-      paused: this.paused,
-    };
+  /** Each destination's oldest undelivered event and depth, for the sweep's alert (docs/operating.md, "Alerts"): one index entry each. */
+  async backlog(): Promise<{ destination: string; mode: "push" | "pull"; oldestAgeSeconds: number | null; depth: number; paused: boolean }[]> {
+    const now = Date.now();
+    return this.destinationNames().flatMap((name) => {
+      const settings = this.destinationSettings(name);
+      const state = this.deliveries.state(name);
+      if (state.live === 0) return [];
+      const oldest = this.deliveries.oldest(name);
+      return [{ destination: name, mode: settings?.mode ?? "push", oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.floor((now - oldest) / 1000)), depth: state.live, paused: state.paused }];
+    });
   }
 
   async refusals(): Promise<Refusal[]> {
-    return this.store.refusals(QUEUE_LIMITS.refusalsKept);
-  }
-
-  /** Deletes dead letters (all when `ids` is null). */
-  async purgeDead(ids: readonly string[] | null): Promise<number> {
-    return this.store.purgeDead(ids);
+    return this.refusalLog.recent(QUEUE_LIMITS.refusalsKept);
   }
 
   /** Deletes every event, dead or live, and forgets this queue. Answers how many events went. */
   async purgeAll(app: string): Promise<number> {
-    const { live, dead } = this.store.counts();
+    const { events } = this.events.counts();
     // Out of the registry first: an enqueue that slips in while this awaits registers the queue anew.
     await registryOf(this.env).remove(app);
     await this.ctx.storage.deleteAlarm();
-    await this.store.purgeAll();
+    await this.db.deleteAll();
     this.alarmAt = null;
-    this.store = new QueueStore(this.ctx.storage, QUEUE_LIMITS.dedupWindowMs);
+    this.db = new QueueDb(this.ctx.storage);
+    ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog } =
+      stores(this.db));
+    this.pushers.clear();
     this.app = null;
     this.settingsJson = null;
     this.settings = null;
-    this.paused = false;
     this.removed = false;
-    return live + dead;
+    return events;
   }
 
-  async setPaused(paused: boolean): Promise<boolean> {
-    this.setPausedFlag(paused);
+  /** Pauses or resumes destination `name`, or every destination (of `settingsJson`, when given: a queue that holds nothing yet). */
+  async setPaused(paused: boolean, name?: string, app?: string, settingsJson?: string): Promise<boolean> {
+    if (app !== undefined && settingsJson !== undefined) await this.adopt(app, settingsJson);
+    for (const destination of name === undefined ? this.destinationNames() : [name]) {
+      this.deliveries.setPaused(destination, paused);
+      if (!paused) this.kick(destination);
+    }
     if (!paused) await this.schedule();
     return paused;
   }
 
+  /** Forgets destination `name` once it holds nothing and is no longer configured. */
+  async dropDestination(name: string): Promise<boolean> {
+    if (this.destinationSettings(name) !== undefined) return false;
+    this.pushers.delete(name);
+    return this.deliveries.drop(name);
+  }
+
   private setRemoved(removed: boolean): void {
     if (removed === this.removed) return;
-    this.store.setMeta("removed", removed ? "1" : null);
+    this.db.setMeta("removed", removed ? "1" : null);
     this.removed = removed;
-  }
-
-  private setPausedFlag(paused: boolean): void {
-    this.store.setMeta("paused", paused ? "1" : null);
-    this.paused = paused;
-  }
-
-  // ---- alerts (docs/operating.md, "Alerts"), raised after what caused them is stored ----
-
-  /** Dead letters of a push batch: those of a 410 say that pushing is paused, the others that they died. */
-  private async raiseForBatch(app: string, report: BatchReport): Promise<void> {
-    const paused = report.deadLetters.filter((dead) => dead.paused).map((dead) => dead.id);
-    const died = report.deadLetters.filter((dead) => !dead.paused);
-    if (paused.length > 0) await this.alerts.raise(this.env, pushPausedAlert(app, paused));
-    if (died.length > 0) {
-      await this.alerts.raise(this.env, deadLetterAlert(app, "push", died.map((dead) => dead.id), died[died.length - 1]!.error));
-    }
   }
 
   /** More than refusalBurst.count refusals within refusalBurst.minutes: reads at most the refusals kept. */
@@ -516,7 +649,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const burst = currentAlerts(this.env)?.refusalBurst;
     const app = this.app ?? this.ctx.id.name;
     if (!burst || app === undefined) return;
-    const codes = this.store.refusalCodesSince(now - burst.minutes * 60_000, QUEUE_LIMITS.refusalsKept);
+    const codes = this.refusalLog.codesSince(now - burst.minutes * 60_000, QUEUE_LIMITS.refusalsKept);
     const total = codes.reduce((sum, code) => sum + code.count, 0);
     if (total <= burst.count) return;
     const top = codes[0]!;
@@ -524,6 +657,17 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   }
 
   // ---- settings and the alarm ----
+
+  /** The configured destinations, then those that hold something but are configured no longer. */
+  private destinationNames(settings: QueueSettings | null = this.settings): string[] {
+    const names = [...(settings?.destinations.keys() ?? [])];
+    for (const name of this.deliveries.names()) if (!names.includes(name)) names.push(name);
+    return names;
+  }
+
+  private destinationSettings(name: string): DestinationSettings | undefined {
+    return this.settings?.destinations.get(name);
+  }
 
   /**
    * Remembers the app's name and settings when they change (a string
@@ -536,40 +680,41 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   private async adopt(app: string, settingsJson: string, bySweep = false): Promise<void> {
     if (this.app === null) {
       await this.register(app);
-      this.store.setMeta("app", app);
+      this.db.setMeta("app", app);
       this.app = app;
     }
     this.setRemoved(false);
     if (settingsJson !== this.settingsJson) {
       if (!bySweep && this.settingsJson !== null) await registryOf(this.env).forgetTold(app);
-      this.store.setMeta("settings", settingsJson);
+      this.db.setMeta("settings", settingsJson);
       this.settingsJson = settingsJson;
       this.settings = decodeSettings(settingsJson);
+      for (const name of this.destinationNames()) this.kick(name);
       await this.schedule();
     }
   }
 
   private async register(app: string): Promise<void> {
     await registryOf(this.env).add(app);
-    this.store.setMeta("registered", "1");
+    this.db.setMeta("registered", "1");
   }
 
-  /** The webhook to push to, unless the app pulls or pushing is paused. */
-  private webhook(): WebhookConfig | null {
-    return this.settings?.mode === "push" && !this.paused ? this.settings.webhook : null;
-  }
-
-  /** Makes sure an alarm comes at or before `at`, for a push app. While a batch runs, its end schedules. */
+  /** Makes sure an alarm comes at or before `at`. */
   private async wake(at: number): Promise<void> {
-    if (this.pushing || !this.webhook()) return;
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
     if (this.alarmAt === null || this.alarmAt > at) await this.setAlarm(at);
   }
 
-  /** Sets the alarm for the earliest due push. */
+  /** Sets the alarm for the earliest moment a pump that is not running, or the stream purge, needs it. */
   private async schedule(): Promise<void> {
-    if (!this.webhook()) return;
-    const next = this.store.nextDue();
+    let next: number | null = null;
+    for (const name of this.destinationNames()) {
+      if (this.pushers.get(name)?.busy) continue;
+      const at = this.pushers.get(name)?.nextWake() ?? (this.destinationSettings(name)?.mode === "push" && !this.deliveries.state(name).paused ? this.deliveries.nextDue(name) : null);
+      if (at !== null && (next === null || at < next)) next = at;
+    }
+    const streams = this.streams.nextExpiry();
+    if (streams !== null && (next === null || streams < next)) next = streams;
     if (next !== null) await this.wake(Math.max(next, Date.now()));
   }
 
@@ -577,4 +722,32 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     await this.ctx.storage.setAlarm(at);
     this.alarmAt = at;
   }
+}
+
+/** How many times one pull refills a batch whose deliveries died on the way. */
+const PULL_REFILLS = 10;
+
+function stores(db: QueueDb) {
+  const events = new EventStore(db, QUEUE_LIMITS.dedupWindowMs);
+  return {
+    events,
+    deliveries: new DeliveryStore(db, events),
+    streams: new StreamStore(db, events),
+    replies: new ReplyStore(db, QUEUE_LIMITS.dedupWindowMs),
+    credentials: new CredentialStore(db),
+    refusals: new RefusalStore(db),
+  };
+}
+
+/** Alerts name a destination, but not the `default` one of an app that has only that. */
+function destinationLabel(name: string): string | undefined {
+  return name === "default" ? undefined : name;
+}
+
+function iso(at: number | null): string | null {
+  return at === null ? null : new Date(at).toISOString();
+}
+
+function at(value: string | { at: string }): number {
+  return Date.parse(typeof value === "string" ? value : value.at);
 }

@@ -4,18 +4,32 @@
  * WecomError with the answer WeCom should get (it retries a 503).
  */
 import { fingerprintOf, type AppConfig, type Credential } from "../config.js";
+import { route, type Routed } from "../destinations/route.js";
 import { WecomError } from "../errors.js";
 import { serializeEvent, type WecomEvent } from "../wecom/event.js";
 import { queueOf, type QueueEnv } from "./bindings.js";
 import { encodeSettings } from "./settings.js";
 
-/** Commits the event; for a resend of one already held, answers what its first copy was replied (if remembered). */
+export interface Committed {
+  readonly duplicate: boolean;
+  /** What the reply endpoint answered the first copy of a resend ("" for nothing), if remembered. */
+  readonly reply?: string;
+  /** The destinations the event matched, in configuration order (none: unrouted, not stored). */
+  readonly routed: readonly string[];
+}
+
+/**
+ * Routes the event (docs/routing.md) and commits it with one delivery per
+ * destination it matched; an event that matches none is counted and
+ * remembered for dedup, not stored.
+ */
 export async function commitEvent(
   env: Pick<QueueEnv, "QUEUE">,
   app: AppConfig,
   event: WecomEvent,
   credential?: Credential,
-): Promise<{ readonly duplicate: boolean; readonly reply?: string }> {
+): Promise<Committed> {
+  const routes: Routed[] = route(app.destinations, event.event);
   const receivedAt = Date.parse(event.receivedAt);
   const stream =
     event.streamId !== undefined && app.bot
@@ -25,14 +39,18 @@ export async function commitEvent(
     id: event.id,
     body: serializeEvent(event),
     receivedAt,
+    routes,
+    kind: routes.length === 0 ? kindOf(event.event) : "",
     ...(stream ? { stream } : {}),
     ...(credential ? { credential: await fingerprintOf(credential) } : {}),
   });
+  const routed = routes.map((routed) => routed.name);
   switch (result.status) {
     case "queued":
-      return { duplicate: false };
+    case "unrouted":
+      return { duplicate: false, routed };
     case "duplicate":
-      return result.reply === undefined ? { duplicate: true } : { duplicate: true, reply: result.reply };
+      return result.reply === undefined ? { duplicate: true, routed } : { duplicate: true, reply: result.reply, routed };
     case "full":
       throw new WecomError("queue_full", "the app's queue is full; WeCom will retry", result.reason);
     case "too_large":
@@ -40,7 +58,30 @@ export async function commitEvent(
   }
 }
 
-/** Remembers the reply endpoint's answer to an event ("" for none), so that WeCom's resend gets the same. */
-export async function rememberReply(env: Pick<QueueEnv, "QUEUE">, app: AppConfig, id: string, reply: string): Promise<void> {
+/**
+ * What an unrouted event is counted as: its MsgType, and for an event its
+ * Event and ChangeType (`event/change_contact/update_tag`); a JSON
+ * callback's `msgtype`, a suite's `InfoType`. At most 100 characters.
+ */
+export function kindOf(event: unknown): string {
+  const field = (name: string): string | null => {
+    const value = (event as Record<string, unknown> | null)?.[name];
+    return typeof value === "string" && value !== "" ? value : null;
+  };
+  const type = field("MsgType") ?? field("msgtype");
+  const kind =
+    type === "event"
+      ? ["event", field("Event") ?? field("eventtype"), field("ChangeType")].filter((part) => part !== null).join("/")
+      : (type ?? (field("InfoType") === null ? "unknown" : `info/${field("InfoType")}`));
+  return kind.slice(0, 100);
+}
+
+/** Which copy of event `id` asks the reply endpoint: the first; a concurrent copy gets its answer (docs/replies.md, "Reply endpoint"). */
+export function claimReply(env: Pick<QueueEnv, "QUEUE">, app: AppConfig, id: string) {
+  return queueOf(env, app.name).claimReply(id);
+}
+
+/** Remembers the reply endpoint's answer to an event ("" for none; undefined: none usable), so that WeCom's resend gets the same. */
+export async function rememberReply(env: Pick<QueueEnv, "QUEUE">, app: AppConfig, id: string, reply: string | undefined): Promise<void> {
   await queueOf(env, app.name).rememberReply(id, reply);
 }

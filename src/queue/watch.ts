@@ -39,7 +39,10 @@ async function checkOldest(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConf
   } catch {
     return; // a queue that cannot answer now is asked again in a minute
   }
-  if (backlog.oldestAgeSeconds === null || backlog.oldestAgeSeconds <= minutes * 60) return;
-  const mode = app.webhook ? "push" : "pull";
-  await raiseAlert(env, oldestEventAlert(app.name, mode, backlog.oldestAgeSeconds, minutes, backlog.depth, backlog.paused));
+  for (const { destination, mode, oldestAgeSeconds, depth, paused } of backlog) {
+    if (oldestAgeSeconds === null || oldestAgeSeconds <= minutes * 60) continue;
+    // An app's one `default` destination is the app (alerts as before 0.4).
+    const named = app.destinations.length === 1 && destination === "default" ? undefined : destination;
+    await raiseAlert(env, oldestEventAlert(app.name, mode, oldestAgeSeconds, minutes, depth, paused, named));
+  }
 }

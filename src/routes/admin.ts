@@ -12,6 +12,9 @@
  *   POST /admin/apps/{app}/resume    push again
  *   POST /admin/apps/{app}/drop      delete the queue of an app no longer configured
  *   POST /admin/apps/{app}/routes/test  an event: the destinations it would go to, and why not the others (routes-test.ts)
+ *   GET  /admin/apps/{app}/destinations/{d}            one destination's stats
+ *   …/destinations/{d}/dead, dead/{id}, replay, purge, pause, resume: as above, for that destination alone
+ *   POST /admin/apps/{app}/destinations/{d}/drop       forget a destination no longer configured that holds nothing
  *
  * Queues of apps no longer in WECOM_APPS are managed like any other: the
  * registry knows them.
@@ -98,16 +101,50 @@ async function named(stats: QueueStats, app?: AppConfig) {
   return { ...stats, credentials };
 }
 
+/**
+ * The destination a …/destinations/{d}/… route names (undefined on an app's
+ * own routes, which act on every destination): one the app configures, or
+ * one its queue still holds.
+ */
+async function destinationOf(context: RouteContext, name: string, app?: AppConfig): Promise<string | undefined> {
+  if (!context.url.pathname.includes("/destinations/")) return undefined;
+  const destination = context.params[1]!;
+  if (app?.destinations.some((d) => d.name === destination)) return destination;
+  const held = (await queueOf(context.env, name).stats(name)).destinations.some((d) => d.name === destination);
+  if (!held) throw new WecomError("not_found", `no destination "${destination.slice(0, 64)}" in "${name.slice(0, 64)}"`);
+  return destination;
+}
+
+async function destinationStats(context: RouteContext): Promise<Response> {
+  const { name, settings, app } = await target(context);
+  const destination = await destinationOf(context, name, app);
+  const stats = await queueOf(context.env, name).stats(name, settings);
+  return jsonResponse({ app: name, ...stats.destinations.find((d) => d.name === destination)! });
+}
+
+async function dropDestination(context: RouteContext): Promise<Response> {
+  const { name, app } = await target(context);
+  const destination = (await destinationOf(context, name, app))!;
+  if (configOf(context).problem !== undefined || app?.destinations.some((d) => d.name === destination)) {
+    throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
+  }
+  if (!(await queueOf(context.env, name).dropDestination(destination))) {
+    throw new WecomError("conflict", `destination "${destination}" still holds events: purge them first`);
+  }
+  return jsonResponse({ dropped: destination });
+}
+
 async function dead(context: RouteContext): Promise<Response> {
-  const { name } = await target(context);
+  const { name, app } = await target(context);
+  const destination = await destinationOf(context, name, app);
   const limit = context.url.searchParams.get("limit") ?? "100";
   if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
     throw new WecomError("invalid_parameter", "limit must be a whole number from 1 to 1000");
   }
-  const letters = await queueOf(context.env, name).deadLetters(Number(limit));
+  const letters = await queueOf(context.env, name).deadLetters(Number(limit), destination);
   // The stored event JSON is spliced in as it is: a re-encoding would round a JSON callback's big numbers.
-  const items = letters.map(({ body, id, receivedAt, attempts, lastError }) => {
-    const head = JSON.stringify({ id, receivedAt: new Date(receivedAt).toISOString(), attempts, lastError });
+  const items = letters.map(({ body, id, destination, receivedAt, attempts, lastError }) => {
+    const head = JSON.stringify({ id, destination, receivedAt: new Date(receivedAt).toISOString(), attempts, lastError });
     return `${head.slice(0, -1)},"event":${body}}`;
   });
   return jsonTextResponse(`{"events":[${items.join(",")}]}`);
@@ -115,9 +152,10 @@ async function dead(context: RouteContext): Promise<Response> {
 
 /** One dead letter's event JSON as stored, as the whole body: what a browser shows with `response.text()`. */
 async function deadOne(context: RouteContext): Promise<Response> {
-  const { name } = await target(context);
-  const id = context.params[1]!;
-  const body = id.length > 0 && id.length <= 128 ? await queueOf(context.env, name).deadLetterBody(id) : null;
+  const { name, app } = await target(context);
+  const destination = await destinationOf(context, name, app);
+  const id = context.params[destination === undefined ? 1 : 2]!;
+  const body = id.length > 0 && id.length <= 128 ? await queueOf(context.env, name).deadLetterBody(id, destination) : null;
   if (body === null) throw new WecomError("not_found", `no dead letter "${id.slice(0, 128)}" in "${name.slice(0, 64)}"`);
   return jsonTextResponse(body);
 }
@@ -147,23 +185,27 @@ async function selection(request: Request): Promise<readonly string[] | null> {
 }
 
 async function replay(context: RouteContext): Promise<Response> {
-  const { name } = await target(context);
-  return jsonResponse({ replayed: await queueOf(context.env, name).replay(await selection(context.request)) });
+  const { name, app } = await target(context);
+  const destination = await destinationOf(context, name, app);
+  return jsonResponse({ replayed: await queueOf(context.env, name).replay(await selection(context.request), destination) });
 }
 
 async function purge(context: RouteContext): Promise<Response> {
-  const { name } = await target(context);
-  return jsonResponse({ purged: await queueOf(context.env, name).purgeDead(await selection(context.request)) });
+  const { name, app } = await target(context);
+  const destination = await destinationOf(context, name, app);
+  return jsonResponse({ purged: await queueOf(context.env, name).purgeDead(await selection(context.request), destination) });
 }
 
 async function pause(context: RouteContext): Promise<Response> {
-  const { name } = await target(context);
-  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(true) });
+  const { name, app, settings } = await target(context);
+  const destination = await destinationOf(context, name, app);
+  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(true, destination, name, settings ?? undefined) });
 }
 
 async function resume(context: RouteContext): Promise<Response> {
-  const { name } = await target(context);
-  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(false) });
+  const { name, app } = await target(context);
+  const destination = await destinationOf(context, name, app);
+  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(false, destination) });
 }
 
 async function drop(context: RouteContext): Promise<Response> {
@@ -199,4 +241,12 @@ export const adminRoutes: Route[] = [
   admin(new RegExp(`^/admin/apps/${APP}/resume/?$`), { POST: resume }, 0),
   admin(new RegExp(`^/admin/apps/${APP}/drop/?$`), { POST: drop }, 0),
   admin(new RegExp(`^/admin/apps/${APP}/routes/test/?$`), { POST: testRoutes }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/?$`), { GET: destinationStats }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/dead/?$`), { GET: dead }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/dead/([^/]+)$`), { GET: deadOne }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/replay/?$`), { POST: replay }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/purge/?$`), { POST: purge }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/pause/?$`), { POST: pause }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/resume/?$`), { POST: resume }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/drop/?$`), { POST: dropDestination }, 0),
 ];

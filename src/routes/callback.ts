@@ -103,6 +103,7 @@ async function receiveEvent({ request, env, url, started, log }: RouteContext, a
   // For people and tools (`wecom-edge simulate`), not for WeCom, which ignores headers: which event this was, and whether it was a resend.
   response.headers.set("wecom-edge-event-id", event.id);
   if (committed.duplicate) response.headers.set("wecom-edge-duplicate", "1");
+  response.headers.set("wecom-edge-routed", committed.routed.join(","));
   return response;
 }
 

@@ -1,14 +1,16 @@
 /**
- * The pull API, for apps with `pull`: intranet consumers, which may only
+ * The pull API, for pull destinations: intranet consumers, which may only
  * make outbound connections, lease events and ack or release them.
- * docs/delivery.md, "Pulling from the queue".
+ * docs/delivery.md, "Pulling from the queue"; docs/routing.md.
  *
- *   POST /queue/{app}/pull  {"max", "leaseSeconds"}         → {"events", "lease", "attempts"}
- *   POST /queue/{app}/ack   {"ids", "lease"}                 → {"acked", "notAcked"}
- *   POST /queue/{app}/nack  {"ids", "lease", "delaySeconds"} → {"released", "notReleased"}
+ *   POST /queue/{app}[/{destination}]/pull  {"max", "leaseSeconds"}         → {"events", "ids", "lease", "attempts"}
+ *   POST /queue/{app}[/{destination}]/ack   {"ids", "lease"}                 → {"acked", "notAcked"}
+ *   POST /queue/{app}[/{destination}]/nack  {"ids", "lease", "delaySeconds"} → {"released", "notReleased"}
  *
- * An unknown app, an app that pushes and a wrong token get the same 401:
- * the API does not tell app names apart before the caller is authenticated.
+ * Without a destination, the `default` one (an app's top-level `pull`).
+ * Each destination has its own token, which opens no other. An unknown app
+ * or destination, one that pushes and a wrong token get the same 401: the
+ * API does not tell names apart before the caller is authenticated.
  */
 import { loadConfig, type AppConfig } from "../config.js";
 import { WecomError } from "../errors.js";
@@ -25,49 +27,61 @@ export const PULL_LIMITS = {
   ids: 1_000,
 } as const;
 
-/** The app, once the caller has proved it holds the app's pull token. */
-async function authorise({ request, env, params, log }: RouteContext): Promise<AppConfig> {
+/** The app and destination, once the caller has proved it holds the destination's pull token. */
+async function authorise({ request, env, params, log }: RouteContext): Promise<{ app: AppConfig; destination: string }> {
   const config = loadConfig(env);
   const app = config.apps.get(params[0]!);
-  if (!app?.pull) {
-    log.detail = config.invalidApps.has(params[0]!) ? "app is misconfigured" : app ? "app pushes; it has no pull queue" : "no such app";
+  const name = params[1] || "default";
+  const destination = app?.destinations.find((d) => d.name === name);
+  if (!app || !destination?.pull) {
+    log.detail = config.invalidApps.has(params[0]!)
+      ? "app is misconfigured"
+      : !app
+        ? "no such app"
+        : destination
+          ? `destination "${name}" pushes; it has no pull queue`
+          : `no destination named "${name.slice(0, 64)}"`;
     return refuseBearer(request);
   }
-  await requireBearer(request, app.pull.token);
-  return app;
+  await requireBearer(request, destination.pull.token);
+  return { app, destination: name };
 }
 
 async function pull(context: RouteContext): Promise<Response> {
-  const app = await authorise(context);
+  const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const { max, leaseSeconds } = PULL_LIMITS;
   const pulled = await queueOf(context.env, app.name).pull(
     app.name,
     encodeSettings(app),
+    destination,
     intField(body, "max", max.fallback, max.min, max.max),
     intField(body, "leaseSeconds", leaseSeconds.fallback, leaseSeconds.min, leaseSeconds.max),
   );
   // Each event is stored as the JSON text that a push would carry: splice, don't re-encode.
   const attempts = Object.fromEntries(pulled.ids.map((id, i) => [id, pulled.attempts[i]]));
-  return jsonTextResponse(`{"events":[${pulled.events.join(",")}],"lease":${JSON.stringify(pulled.lease)},"attempts":${JSON.stringify(attempts)}}`);
+  // `ids` beside `events`: a transformed item need not carry the event's id (docs/routing.md, "Transformations").
+  return jsonTextResponse(
+    `{"events":[${pulled.events.join(",")}],"ids":${JSON.stringify(pulled.ids)},"lease":${JSON.stringify(pulled.lease)},"attempts":${JSON.stringify(attempts)}}`,
+  );
 }
 
 async function ack(context: RouteContext): Promise<Response> {
-  const app = await authorise(context);
+  const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const ids = idsField(body, "ids", PULL_LIMITS.ids);
   const lease = leaseField(body, false);
-  return jsonResponse(await queueOf(context.env, app.name).ack(ids, lease));
+  return jsonResponse(await queueOf(context.env, app.name).ack(destination, ids, lease));
 }
 
 async function nack(context: RouteContext): Promise<Response> {
-  const app = await authorise(context);
+  const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const ids = idsField(body, "ids", PULL_LIMITS.ids);
   const lease = leaseField(body, true)!;
   const { delaySeconds } = PULL_LIMITS;
   const delay = intField(body, "delaySeconds", delaySeconds.fallback, delaySeconds.min, delaySeconds.max);
-  return jsonResponse(await queueOf(context.env, app.name).nack(ids, lease, delay));
+  return jsonResponse(await queueOf(context.env, app.name).nack(destination, ids, lease, delay));
 }
 
 function leaseField(body: Record<string, unknown>, required: boolean): string | null {
@@ -80,7 +94,7 @@ function leaseField(body: Record<string, unknown>, required: boolean): string | 
 }
 
 export const queueRoute: Route[] = [
-  { name: "queue", path: /^\/queue\/([^/]+)\/pull\/?$/, methods: { POST: pull }, appParam: 0 },
-  { name: "queue", path: /^\/queue\/([^/]+)\/ack\/?$/, methods: { POST: ack }, appParam: 0 },
-  { name: "queue", path: /^\/queue\/([^/]+)\/nack\/?$/, methods: { POST: nack }, appParam: 0 },
+  { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?pull\/?$/, methods: { POST: pull }, appParam: 0 },
+  { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?ack\/?$/, methods: { POST: ack }, appParam: 0 },
+  { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?nack\/?$/, methods: { POST: nack }, appParam: 0 },
 ];

@@ -9,7 +9,7 @@ import { aesKeyOf, type AppConfig, type Credential, type EndpointConfig } from "
 import type { Decrypted } from "../crypto/index.js";
 import { isPlainObject } from "../lib/checks.js";
 import type { RequestLog } from "../log.js";
-import { rememberReply, type commitEvent } from "../queue/client.js";
+import { claimReply, rememberReply, type commitEvent } from "../queue/client.js";
 import type { QueueEnv } from "../queue/bindings.js";
 import { askEndpoint } from "../webhook/send.js";
 import { serializeEvent, type WecomEvent } from "../wecom/event.js";
@@ -60,8 +60,8 @@ export async function replyTo(context: ReplyContext): Promise<Response | null> {
 }
 
 /**
- * The endpoint's reply: remembered from the first copy of this callback, or
- * asked for now and remembered. Any answer but a 200 with a valid reply
+ * The endpoint's reply: remembered from the first copy of this callback,
+ * given by a copy asking at the same time, or asked for now and remembered. Any answer but a 200 with a valid reply
  * object is "no reply", and the log line says why.
  */
 async function fromEndpoint(context: ReplyContext, endpoint: EndpointConfig): Promise<ReplyObject | null> {
@@ -69,6 +69,16 @@ async function fromEndpoint(context: ReplyContext, endpoint: EndpointConfig): Pr
   if (committed.reply !== undefined) {
     log.reply = committed.reply === "" ? "endpoint (remembered): no reply" : "endpoint (remembered)";
     return committed.reply === "" ? null : (JSON.parse(committed.reply) as ReplyObject);
+  }
+  // A copy that overlaps the first (WeCom's retry of a slow answer) waits for the first copy's question instead of asking again.
+  const claim = await claimReply(env, app, event.id);
+  if (!claim.ask) {
+    if (claim.reply === undefined) {
+      log.reply = "endpoint (asked by another copy): no reply in time";
+      return null;
+    }
+    log.reply = claim.reply === "" ? "endpoint (asked by another copy): no reply" : "endpoint (asked by another copy)";
+    return claim.reply === "" ? null : (JSON.parse(claim.reply) as ReplyObject);
   }
   const answer = await askEndpoint(endpoint, event.id, serializeEvent(event), MAX_ENDPOINT_ANSWER_BYTES);
   let reply: ReplyObject | null = null;

@@ -32,6 +32,7 @@ describe("WECOM_ALERTS", () => {
       deadLetter: true,
       pushPaused: true,
       invalidConfig: true,
+      destinationHealth: true,
       oldestEvent: { minutes: 30 },
       refusalBurst: { count: 10, minutes: 5 },
       minIntervalMinutes: 30,
@@ -44,6 +45,7 @@ describe("WECOM_ALERTS", () => {
       deadLetter: true,
       pushPaused: true,
       invalidConfig: true,
+      destinationHealth: true,
       oldestEvent: { minutes: 30 },
       refusalBurst: { count: 10, minutes: 5 },
       minIntervalMinutes: 30,
@@ -101,7 +103,7 @@ describe("WECOM_ALERTS", () => {
     [
       "an unknown alert",
       { wecomRobot: { url: ROBOT }, alerts: { paused: true } },
-      "WECOM_ALERTS.alerts.paused is not a known field (known: deadLetter, pushPaused, invalidConfig, oldestEvent, refusalBurst)",
+      "WECOM_ALERTS.alerts.paused is not a known field (known: deadLetter, pushPaused, invalidConfig, destinationHealth, oldestEvent, refusalBurst)",
     ],
     ["a switch that is not a boolean", { wecomRobot: { url: ROBOT }, alerts: { deadLetter: "yes" } }, "WECOM_ALERTS.alerts.deadLetter must be true or false"],
     [

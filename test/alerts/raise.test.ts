@@ -226,7 +226,7 @@ describe("alerts", () => {
     await fillQueue(app, 1, "later");
     const laterAt = Date.now() + 30_000;
     await runInDurableObject(queueStub(app), (_, state) => {
-      state.storage.sql.exec("UPDATE events SET available_at = ?", laterAt);
+      state.storage.sql.exec("UPDATE deliveries SET available_at = ?", laterAt);
     });
     const shared = env as unknown as Record<string, unknown>;
     const real = shared.ALERTS;
@@ -244,7 +244,7 @@ describe("alerts", () => {
       expect(await runInDurableObject(queueStub(app), (_, state) => state.storage.getAlarm())).toBe(laterAt);
       // And the next alarm runs while the outbox has not answered: the later event, due now, is pushed.
       await runInDurableObject(queueStub(app), async (_, state) => {
-        state.storage.sql.exec("UPDATE events SET available_at = 0 WHERE id = 'later-0'");
+        state.storage.sql.exec("UPDATE deliveries SET available_at = 0 WHERE seq = (SELECT seq FROM events WHERE id = 'later-0')");
         await state.storage.setAlarm(Date.now());
       });
       for (let i = 0; i < 2_000 && (await received(`${app}-target`)).length < 2; i++) await scheduler.wait(10);
@@ -284,8 +284,9 @@ describe("alerts", () => {
     const app = newBucket("deep");
     await fillQueue(app, 2_000);
     const { rows, result: backlog } = await rowsRead(app, (queue) => queue.backlog());
-    expect(rows).toBe(1);
-    expect([backlog.depth, backlog.paused]).toEqual([2_000, false]);
+    // The destination's oldest delivery by index, and its event.
+    expect(rows).toBe(2);
+    expect(backlog.map((b) => [b.destination, b.depth, b.paused])).toEqual([["default", 2_000, false]]);
   });
 
   it("invalid_config: from the Cron Trigger, an app that is misconfigured, by path and never by value", async () => {

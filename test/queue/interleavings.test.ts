@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.js";
 import { encodeSettings } from "../../src/queue/settings.js";
-import { newBucket, queueRows, queueStub, testEnv, webhookApp } from "../support/wecom.js";
+import { DEFAULT_ROUTE, newBucket, queueRows, queueStub, testEnv, webhookApp } from "../support/wecom.js";
 
 const PULL = JSON.stringify({ mode: "pull", maxAttempts: 20 });
 
@@ -18,7 +18,7 @@ function pushSettings(app: string, path: string, webhook: Record<string, unknown
   return encodeSettings(parseConfig({ WECOM_APPS: environment.WECOM_APPS as string }).apps.get(app)!);
 }
 
-const event = (id: string) => ({ id, body: JSON.stringify({ id }), receivedAt: Date.now() });
+const event = (id: string) => ({ id, body: JSON.stringify({ id }), receivedAt: Date.now(), ...DEFAULT_ROUTE });
 
 describe("a push batch that outlives a drop", () => {
   it.each([
@@ -37,7 +37,7 @@ describe("a push batch that outlives a drop", () => {
     await batch;
     expect((await queueRows(app)).map((r) => [r.id, r.state, r.last_error])).toEqual([["evt_new", "queued", null]]);
     expect(await stub.stats(app)).toMatchObject({ depth: 1, dead: 0, delivered: 0, paused: false, lastError: null });
-    expect((await stub.pull(app, PULL, 10, 60)).ids).toEqual(["evt_new"]);
+    expect((await stub.pull(app, PULL, "default", 10, 60)).ids).toEqual(["evt_new"]);
   });
 });
 
@@ -46,12 +46,12 @@ describe("a lease that ran out", () => {
     const app = newBucket("round");
     const stub = queueStub(app);
     await stub.enqueue(app, PULL, event("evt_1"));
-    const { lease } = await stub.pull(app, PULL, 1, 1);
+    const { lease } = await stub.pull(app, PULL, "default", 1, 1);
     await scheduler.wait(1_100);
     await stub.sync(app, pushSettings(app, `status/503/${app}`));
     await runDurableObjectAlarm(stub);
     await stub.sync(app, PULL);
-    expect(await stub.ack(["evt_1"], lease)).toEqual({ acked: 0, notAcked: [{ id: "evt_1", reason: "expired" }] });
+    expect(await stub.ack("default", ["evt_1"], lease)).toEqual({ acked: 0, notAcked: [{ id: "evt_1", reason: "expired" }] });
   });
 });
 
@@ -65,7 +65,7 @@ describe("the sweep", () => {
     expect(await registry.sweep({ [app]: push })).toBeGreaterThanOrEqual(1);
     expect((await stub.stats(app)).mode).toBe("push");
     // A consumer still served by an old Worker (its config: pull).
-    await stub.pull(app, PULL, 1, 1);
+    await stub.pull(app, PULL, "default", 1, 1);
     expect((await stub.stats(app)).mode).toBe("pull");
     expect(await registry.sweep({ [app]: push })).toBeGreaterThanOrEqual(1);
     expect((await stub.stats(app)).mode).toBe("push");
@@ -79,10 +79,14 @@ describe("a dead-letter backlog of 150,000", () => {
     await runInDurableObject(stub, (_, state) => {
       state.storage.sql.exec(
         `WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 150000)
-         INSERT INTO events (id, body, size, received_at, state, attempts, available_at, last_error)
-         SELECT 'dead-' || i, '{}', 2, 0, 'dead', 20, 0, 'x' FROM k`,
+         INSERT INTO events (id, body, size, received_at, pending) SELECT 'dead-' || i, '{}', 2, 0, 1 FROM k`,
       );
-      state.storage.sql.exec("UPDATE counters SET dead = dead + 150000, dead_bytes = dead_bytes + 300000");
+      state.storage.sql.exec(
+        `INSERT INTO deliveries (dest, seq, state, attempts, available_at, last_error)
+         SELECT 'default', seq, 'dead', 20, 0, 'x' FROM events WHERE id LIKE 'dead-%'`,
+      );
+      state.storage.sql.exec("UPDATE counters SET events = events + 150000, bytes = bytes + 300000");
+      state.storage.sql.exec("UPDATE destinations SET dead = dead + 150000 WHERE name = 'default'");
     });
     await evictDurableObject(stub);
     return stub;

@@ -8,11 +8,11 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.js";
-import { pushBatch, type PushContext } from "../../src/queue/push.js";
+import { pushBatch, type PushContext } from "../../src/destinations/push.js";
+import type { DeliveryRow, DeliveryStore } from "../../src/destinations/store.js";
 import { encodeSettings } from "../../src/queue/settings.js";
-import type { QueueStore, StoredEvent } from "../../src/queue/store.js";
 import type { WebhookOutcome } from "../../src/webhook/send.js";
-import { callbackRequest, callWorker, drain, makeDue, newBucket, queueStub, received, receiverUrl, testEnv, textMessage, webhookApp } from "../support/wecom.js";
+import { DEFAULT_ROUTE, callbackRequest, callWorker, drain, makeDue, newBucket, queueStub, received, receiverUrl, testEnv, textMessage, webhookApp } from "../support/wecom.js";
 
 const ADMIN = (env as unknown as { ADMIN_TOKEN: string }).ADMIN_TOKEN;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -21,57 +21,66 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe("pushBatch records when the last attempt failed and when the last one went through", () => {
+describe("pushBatch reports when each attempt failed and when the last one went through", () => {
   const webhook = parseConfig({ WECOM_APPS: JSON.stringify({ a: webhookApp("ok/a", {}, { maxAttempts: 5, minBackoffMs: 1000, maxBackoffMs: 1000 }) }) }).apps.get("a")!.webhook!;
-  const events: StoredEvent[] = ["evt_1", "evt_2", "evt_3"].map((id, i) => ({ seq: i + 1, id, body: "{}", size: 2, attempts: 0, receivedAt: 0 }) as StoredEvent);
+  const rows: DeliveryRow[] = ["evt_1", "evt_2", "evt_3"].map((id, i) => ({ seq: i + 1, id, body: "{}", size: 2, attempts: 0, receivedAt: 0, key: null }));
   /** A store that accepts every claim and keeps nothing: pushBatch's bookkeeping is what is checked. */
-  const store = { claim: () => true, retry: () => {}, kill: () => {}, pushed: () => {} } as unknown as QueueStore;
+  const store = { claim: () => true, retry: () => {}, kill: () => true, delivered: (_: string, done: readonly DeliveryRow[]) => done.length } as unknown as DeliveryStore;
 
   async function run(outcomes: readonly WebhookOutcome[]) {
     // The attempts are made together (concurrency 6) and answered one after another, at 1000, 2000 and 3000.
     let clock = 0;
     vi.spyOn(Date, "now").mockImplementation(() => clock);
-    const recorded: string[] = [];
     let sent = 0;
     const context: PushContext = {
       app: "a",
+      destination: "default",
       webhook: { ...webhook },
       store,
       inFlight: new Set(),
+      concurrency: 6,
+      rate: null,
+      spend: true,
       isPaused: () => false,
+      current: () => true,
       pause: () => {},
-      recordError: (message, at) => recorded.push(`error ${at} ${message}`),
-      recordDelivered: (at) => recorded.push(`delivered ${at}`),
+      body: async (row) => ({ ok: true, body: row.body }),
       send: async () => {
         const n = sent++;
         await new Promise((resolve) => setTimeout(resolve, 5 * (n + 1)));
         clock = 1000 * (n + 1);
         return outcomes[n]!;
       },
+      sleep: async () => {},
     };
     vi.spyOn(console, "log").mockImplementation(() => {});
     vi.spyOn(console, "warn").mockImplementation(() => {});
-    const report = await pushBatch(context, events, 0);
-    return { recorded, report };
+    return pushBatch(context, rows, 0);
   }
 
   const ok: WebhookOutcome = { ok: true, status: 204 } as WebhookOutcome;
   const down: WebhookOutcome = { ok: false, status: 503, error: "webhook answered 503" } as WebhookOutcome;
 
   it("a failure then deliveries: the error at its own time, the delivery after it", async () => {
-    const { recorded, report } = await run([down, ok, ok]);
-    expect(report).toEqual({ delivered: 2, retried: 1, deadLetters: [] });
-    expect(recorded).toEqual(["error 1000 attempt 1: webhook answered 503", "delivered 3000"]);
+    expect(await run([down, ok, ok])).toEqual({
+      delivered: 2,
+      retried: 1,
+      failures: [{ seq: 1, error: "attempt 1: webhook answered 503", at: 1000 }],
+      lastDeliveredAt: 3000,
+      deadLetters: [],
+    });
   });
 
   it("deliveries then a failure: the delivery before the error", async () => {
-    const { recorded } = await run([ok, ok, down]);
-    expect(recorded).toEqual(["error 3000 attempt 1: webhook answered 503", "delivered 2000"]);
+    const report = await run([ok, ok, down]);
+    expect([report.failures, report.lastDeliveredAt]).toEqual([[{ seq: 3, error: "attempt 1: webhook answered 503", at: 3000 }], 2000]);
   });
 
-  it("only failures: no delivery is recorded; only deliveries: no error is", async () => {
-    expect((await run([down, down, down])).recorded).toEqual(["error 3000 attempt 1: webhook answered 503"]);
-    expect((await run([ok, ok, ok])).recorded).toEqual(["delivered 3000"]);
+  it("only failures: no delivery is reported; only deliveries: no failure is", async () => {
+    const failed = await run([down, down, down]);
+    expect([failed.failures.map((f) => f.at), failed.lastDeliveredAt]).toEqual([[1000, 2000, 3000], null]);
+    const delivered = await run([ok, ok, ok]);
+    expect([delivered.failures, delivered.lastDeliveredAt]).toEqual([[], 3000]);
   });
 });
 
@@ -120,12 +129,12 @@ describe("GET /admin/apps/{app}: lastError stays, with lastDeliveredAt beside it
     const app = newBucket("recover-pull");
     const settings = encodeSettings(parseConfig({ WECOM_APPS: JSON.stringify({ [app]: { ...webhookApp("ok/x"), webhook: undefined, pull: { token: "pull-token-for-tests-only-0123456789" } } }) }).apps.get(app)!);
     const stub = queueStub(app);
-    expect(await stub.enqueue(app, settings, { id: "evt_pull_1", body: '{"id":"evt_pull_1"}', receivedAt: Date.now() })).toEqual({ status: "queued" });
-    const pulled = await stub.pull(app, settings, 10, 60);
-    expect(await stub.ack(["evt_unknown"], pulled.lease)).toEqual({ acked: 0, notAcked: [{ id: "evt_unknown", reason: "unknown" }] });
+    expect(await stub.enqueue(app, settings, { id: "evt_pull_1", body: '{"id":"evt_pull_1"}', receivedAt: Date.now(), ...DEFAULT_ROUTE })).toEqual({ status: "queued" });
+    const pulled = await stub.pull(app, settings, "default", 10, 60);
+    expect(await stub.ack("default", ["evt_unknown"], pulled.lease)).toEqual({ acked: 0, notAcked: [{ id: "evt_unknown", reason: "unknown" }] });
     expect((await stub.stats(app)).lastDeliveredAt).toBeNull();
     const before = Date.now();
-    expect(await stub.ack(["evt_pull_1"], pulled.lease)).toEqual({ acked: 1, notAcked: [] });
+    expect(await stub.ack("default", ["evt_pull_1"], pulled.lease)).toEqual({ acked: 1, notAcked: [] });
     const stats = await stub.stats(app);
     expect([stats.delivered, stats.lastError]).toEqual([1, null]);
     expect(stats.lastDeliveredAt).toMatch(ISO);

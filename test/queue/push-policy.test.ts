@@ -1,6 +1,6 @@
 /** The push policy as a pure function: an attempt's outcome → delivered, retry or dead. No Durable Object needed. */
 import { describe, expect, it } from "vitest";
-import { decide } from "../../src/queue/push.js";
+import { decide } from "../../src/destinations/push.js";
 
 const webhook = { maxAttempts: 3, minBackoffMs: 1_000, maxBackoffMs: 60_000 };
 const low = () => 0;

@@ -3,11 +3,11 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config.js";
 import { QUEUE_LIMITS } from "../../src/queue/app-queue.js";
-import { PUSH_LIMITS } from "../../src/queue/push.js";
+import { PUSH_LIMITS } from "../../src/destinations/push.js";
 import { encodeSettings } from "../../src/queue/settings.js";
 import pkg from "../../package.json";
 import official from "../vectors/official.json";
-import {
+import { DEFAULT_ROUTE,
   callbackRequest,
   callbackUrl,
   callWorker,
@@ -50,7 +50,7 @@ function setup(path: (app: string) => string, webhook: AppSettings = SLOW_RETRY)
       const stub = queueStub(app);
       for (let i = 0; i < n; i++) {
         const id = `evt_${app}_${i}`;
-        const result = await stub.enqueue(app, settings, { id, body: JSON.stringify({ id, n: i }), receivedAt: Date.now() });
+        const result = await stub.enqueue(app, settings, { id, body: JSON.stringify({ id, n: i }), receivedAt: Date.now(), ...DEFAULT_ROUTE });
         expect(result).toEqual({ status: "queued" });
       }
     },
@@ -218,9 +218,14 @@ describe("push delivery from the queue", () => {
     await alarm;
     await makeDue(app);
     await drain(app);
+    await scheduler.wait(700);
     expect(await queueRows(app)).toEqual([]);
-    expect([...(await accepted(app)).values()]).toEqual([1, 1, 1]);
-    expect((await received(app)).length).toBe(3);
+    // At least once: the first attempt finished before the restart; the others were
+    // in flight on the old instance and are due at once on the new one, so they may come twice.
+    const counts = [...(await accepted(app)).values()];
+    expect(counts.length).toBe(3);
+    expect(counts[0]).toBe(1);
+    expect(counts.every((n) => n === 1 || n === 2)).toBe(true);
   });
 
   it("loses nothing when the Durable Object crashes mid-delivery; a cut-off attempt is retried under the same id", async () => {
@@ -231,9 +236,10 @@ describe("push delivery from the queue", () => {
     await scheduler.wait(100);
     await abortAllDurableObjects();
     await alarm;
-    // The cut-off attempts were claimed before they left: due again once their timeout has passed.
+    // The pump took the first event as it was committed; the cut-off attempt was claimed
+    // before it left, and is due again at once when the object wakes (the others not yet tried).
     const rows = await queueRows(app);
-    expect(rows.map((r) => [r.state, r.attempts])).toEqual([["queued", 1], ["queued", 1], ["queued", 1]]);
+    expect(rows.map((r) => [r.state, r.attempts])).toEqual([["queued", 1], ["queued", 0], ["queued", 0]]);
     await makeDue(app);
     await drain(app);
     expect(await queueRows(app)).toEqual([]);
@@ -253,15 +259,15 @@ describe("queue bounds", () => {
     for (let i = 0; i < 12; i++) {
       const id = `evt_big_${i}`;
       const body = JSON.stringify({ id, pad });
-      expect(await stub.enqueue(app, PULL_SETTINGS, { id, body, receivedAt: Date.now() })).toEqual({ status: "queued" });
+      expect(await stub.enqueue(app, PULL_SETTINGS, { id, body, receivedAt: Date.now(), ...DEFAULT_ROUTE })).toEqual({ status: "queued" });
     }
     const size = JSON.stringify({ id: "evt_big_0", pad }).length;
     const fits = Math.floor(QUEUE_LIMITS.readBytes / size);
     expect(fits).toBe(11);
-    const first = (await stub.pull(app, PULL_SETTINGS, 100, 60)).events;
+    const first = (await stub.pull(app, PULL_SETTINGS, "default", 100, 60)).events;
     expect(first.map((b) => JSON.parse(b).id)).toEqual(Array.from({ length: fits }, (_, i) => `evt_big_${i}`));
     expect((await queueRows(app)).map((r) => r.attempts)).toEqual([...Array(fits).fill(1), 0]);
-    expect((await stub.pull(app, PULL_SETTINGS, 100, 60)).events.map((b) => JSON.parse(b).id)).toEqual(["evt_big_11"]);
+    expect((await stub.pull(app, PULL_SETTINGS, "default", 100, 60)).events.map((b) => JSON.parse(b).id)).toEqual(["evt_big_11"]);
   });
 
   it("answers 503 (so WeCom retries) and logs why when the queue is full; nothing is dropped", async () => {

@@ -7,6 +7,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index.js";
+import { parseConfig } from "../../src/config.js";
+import { encodeSettings } from "../../src/queue/settings.js";
 import { sweepQueues } from "../../src/queue/sweep.js";
 import {
   callbackRequest,
@@ -163,25 +165,24 @@ describe("queues of apps no longer configured", () => {
 describe("a drop in the middle of a push batch", () => {
   it("leaves the counters equal to the rows, whatever the batch finishes with", async () => {
     const app = newBucket("midbatch");
-    const environment = environmentOf({ [app]: webhookApp(`slow/300/${app}`, {}, { timeoutMs: 5_000 }) });
-    await queueStub(app).setPaused(true);
+    const entry = webhookApp(`slow/300/${app}`, {}, { timeoutMs: 5_000 });
+    const environment = environmentOf({ [app]: entry });
+    const settings = encodeSettings(parseConfig({ WECOM_APPS: JSON.stringify({ [app]: entry }) }).apps.get(app)!);
+    await queueStub(app).setPaused(true, undefined, app, settings);
     for (const [i, content] of ["a", "b", "c"].entries()) {
       expect((await callWorker(await callbackRequest(app, textMessage(content, String(900 + i))), environment)).status).toBe(200);
     }
-    const batch = runInDurableObject(queueStub(app), async (queue) => {
-      const flags = queue as unknown as { paused: boolean };
-      flags.paused = false;
-      await queue.alarm();
-    });
+    // Resuming starts the pump: the three pushes leave together and take 300 ms.
+    await queueStub(app).setPaused(false);
     await scheduler.wait(100);
     expect(json(await admin(environmentOf({ [newBucket("x")]: webhookApp("ok/none") }), "POST", `/${app}/drop`))).toEqual({ dropped: 3 });
-    await batch;
+    await scheduler.wait(1_000);
     const [stats, rows, counters] = await runInDurableObject(queueStub(app), async (queue, state) => [
       await queue.stats(app),
       state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n,
-      state.storage.sql.exec<{ live: number; delivered: number }>("SELECT live, delivered FROM counters").one(),
+      state.storage.sql.exec<{ events: number; bytes: number }>("SELECT events, bytes FROM counters").one(),
     ]);
-    expect([stats.depth, stats.delivered, rows, counters]).toEqual([0, 0, 0, { live: 0, delivered: 0 }]);
+    expect([stats.depth, stats.delivered, rows, counters]).toEqual([0, 0, 0, { events: 0, bytes: 0 }]);
   });
 });
 

@@ -79,6 +79,30 @@ describe("admin API", () => {
       credentials: [{ name: "current", id: expect.stringMatching(/^[0-9a-f]{8}$/), callbacks: 2, lastCallbackAt: expect.any(String) }],
       lastError: { at: expect.any(String), message: "attempt 1: webhook answered 503" },
       lastDeliveredAt: null,
+      events: 2,
+      streamBytes: 0,
+      unrouted: {},
+      destinations: [
+        {
+          name: "default",
+          configured: true,
+          mode: "push",
+          ordered: false,
+          rate: null,
+          paused: false,
+          health: "up",
+          downSince: null,
+          depth: 0,
+          queued: 0,
+          leased: 0,
+          retrying: 0,
+          delivered: 0,
+          dead: 2,
+          oldestAgeSeconds: null,
+          lastError: { at: expect.any(String), message: "attempt 1: webhook answered 503" },
+          lastDeliveredAt: null,
+        },
+      ],
     });
   });
 

@@ -72,7 +72,7 @@ describe("pull leases", () => {
     expect(answer.events.map((e) => e.event.Content)).toEqual(["one", "two"]);
     expect(Object.keys(answer.events[0]!)).toEqual(["id", "app", "receiveId", "receivedAt", "format", "event", "raw"]);
     expect(answer.attempts).toEqual({ [answer.events[0]!.id]: 1, [answer.events[1]!.id]: 1 });
-    expect(await pull()).toEqual({ events: [], lease: null, attempts: {} });
+    expect(await pull()).toEqual({ events: [], ids: [], lease: null, attempts: {} });
   });
 
   it("acks only what the lease still holds, and says why the rest was not acked", async () => {
@@ -165,8 +165,8 @@ describe("pull leases", () => {
       expect(Object.values(answer.attempts)).toEqual([round]);
       await makeDue(app);
     }
-    // The third lease of "poison" would pass maxAttempts: it is dead-lettered, and "fine" comes instead.
-    expect((await pull({ max: 1 })).events.map((e) => e.event.Content)).toEqual([]);
+    // The third lease of "poison" would pass maxAttempts: it is dead-lettered, and the batch is
+    // refilled, so "fine" comes in the same answer (an empty answer would say "drained").
     expect((await pull({ max: 1 })).events.map((e) => e.event.Content)).toEqual(["fine"]);
     const dead = await admin("/dead");
     expect(dead.body.events.map((e: any) => [e.attempts, e.lastError, e.event.event.Content])).toEqual([

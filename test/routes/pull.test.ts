@@ -137,7 +137,7 @@ describe("pull API", () => {
     });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
-    expect(await response.json()).toEqual({ events: [], lease: null, attempts: {} });
+    expect(await response.json()).toEqual({ events: [], ids: [], lease: null, attempts: {} });
   });
 
   describe("refusals", () => {

@@ -141,24 +141,25 @@ export function queueStub(app: string): DurableObjectStub<AppQueue> {
 }
 
 /**
- * Fills a queue with `n` small live events in one go (as many enqueues would,
- * counters included), then restarts its Durable Object so that it reads them.
+ * Fills a queue with `n` small live events for `destination` in one go (as
+ * many enqueues would, counters included), then restarts its Durable Object
+ * so that it reads them.
  */
-export async function fillQueue(app: string, n: number, prefix = "filler"): Promise<void> {
+export async function fillQueue(app: string, n: number, prefix = "filler", destination = "default"): Promise<void> {
   await runInDurableObject(queueStub(app), (_, state) => {
     const sql = state.storage.sql;
+    const now = Date.now();
     state.storage.transactionSync(() => {
       for (let i = 0; i < n; i++) {
         const id = `${prefix}-${i}`;
         const body = JSON.stringify({ id });
-        sql.exec(
-          "INSERT INTO events (id, body, size, received_at, state, attempts, available_at) VALUES (?, ?, ?, 0, 'queued', 0, 0)",
-          id,
-          body,
-          body.length,
-        );
+        const { seq } = sql
+          .exec<{ seq: number }>("INSERT INTO events (id, body, size, received_at, pending) VALUES (?, ?, ?, ?, 1) RETURNING seq", id, body, body.length, now)
+          .one();
+        sql.exec("INSERT INTO deliveries (dest, seq, state, attempts, available_at) VALUES (?, ?, 'queued', 0, 0)", destination, seq);
       }
-      sql.exec("UPDATE counters SET live = live + ?, live_bytes = live_bytes + ?", n, n * JSON.stringify({ id: `${prefix}-0` }).length);
+      sql.exec("UPDATE counters SET events = events + ?, bytes = bytes + ?", n, n * JSON.stringify({ id: `${prefix}-0` }).length);
+      sql.exec("INSERT INTO destinations (name, live) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET live = live + excluded.live", destination, n);
     });
   });
   await evictDurableObject(queueStub(app));
@@ -172,11 +173,15 @@ export interface EventRow {
   last_error: string | null;
 }
 
+/** What a queued event carries when it goes to an app's one `default` destination (docs/routing.md). */
+export const DEFAULT_ROUTE = { routes: [{ name: "default", key: null }], kind: "" } as const;
+
 /** The queue's rows, oldest first, read inside the Durable Object. */
 export function queueRows(app: string): Promise<EventRow[]> {
   return runInDurableObject(queueStub(app), (_, state) =>
     state.storage.sql
-      .exec<Record<string, string | number | null>>("SELECT id, state, attempts, available_at, last_error FROM events ORDER BY seq")
+      .exec<Record<string, string | number | null>>(`SELECT e.id AS id, d.state AS state, d.attempts AS attempts, d.available_at AS available_at, d.last_error AS last_error
+         FROM deliveries d JOIN events e ON e.seq = d.seq ORDER BY d.seq, d.dest`)
       .toArray() as unknown as EventRow[],
   );
 }
@@ -184,7 +189,7 @@ export function queueRows(app: string): Promise<EventRow[]> {
 /** Makes every waiting event due now, as if its backoff or lease had run out. */
 export function makeDue(app: string): Promise<void> {
   return runInDurableObject(queueStub(app), (_, state) => {
-    state.storage.sql.exec("UPDATE events SET available_at = 0 WHERE state = 'queued'");
+    state.storage.sql.exec("UPDATE deliveries SET available_at = 0 WHERE state = 'queued'");
   });
 }
 
@@ -198,7 +203,7 @@ export async function drain(app: string, giveUpAfterMs = 20_000): Promise<void> 
   while (Date.now() < giveUpAt) {
     const due = await runInDurableObject(stub, (_, state) =>
       state.storage.sql
-        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE state = 'queued' AND available_at <= ?", Date.now())
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'queued' AND available_at <= ?", Date.now())
         .one().n,
     );
     const { leased, paused } = await stub.stats(app);
@@ -215,7 +220,7 @@ export async function drain(app: string, giveUpAfterMs = 20_000): Promise<void> 
  */
 export async function rowsRead<T>(app: string, operation: (queue: AppQueue) => Promise<T>): Promise<{ rows: number; perQuery: string; result: T }> {
   return runInDurableObject(queueStub(app), async (instance) => {
-    const store = (instance as unknown as { store: { sql: SqlStorage } }).store;
+    const store = (instance as unknown as { db: { sql: SqlStorage } }).db;
     const real = store.sql;
     const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
     store.sql = {

@@ -1,0 +1,167 @@
+/**
+ * One push destination's pump: it pushes what is due, batch after batch,
+ * until nothing is, and then tells its queue when it next needs waking. Each
+ * destination has its own, so one that fails or hangs never delays another
+ * (docs/routing.md, "Independent delivery"). It also keeps the destination's
+ * rate window and its health (./health.ts) between batches.
+ */
+import type { Alert } from "../alerts/alerts.js";
+import { deadLetterAlert, destinationDownAlert, destinationUpAlert, pushPausedAlert } from "../alerts/alerts.js";
+import { logQueue } from "../log.js";
+import type { DestinationSettings } from "../queue/settings.js";
+import { sendWebhook } from "../webhook/send.js";
+import { afterFailure, probeDelayMs } from "./health.js";
+import { pushBatch, PUSH_LIMITS, type BatchReport } from "./push.js";
+import { RateWindow } from "./rate.js";
+import type { DeliveryRow, DeliveryStore } from "./store.js";
+import { deliveryBody } from "./body.js";
+
+/** Batches one run pushes before it hands over to the alarm, so that no invocation runs without end. */
+const BATCHES_PER_RUN = 25;
+
+/** What a pump needs of its queue. */
+export interface PumpHost {
+  readonly app: string;
+  readonly store: DeliveryStore;
+  /** The destination's live settings, or undefined once it is no longer configured. */
+  settings(name: string): DestinationSettings | undefined;
+  /** False once the queue was dropped (a new store): the pump's last words are not said. */
+  current(store: DeliveryStore): boolean;
+  /** Makes sure the alarm comes at or before `at`. */
+  wake(at: number): Promise<void>;
+  raise(alert: Alert): void;
+  readBytes: number;
+}
+
+export class Pusher {
+  readonly inFlight = new Set<string>();
+  private running: Promise<void> | null = null;
+  private rate: RateWindow | null = null;
+  private rateOf: number | null = null;
+  private probes = 0;
+  private probeAt = 0;
+  private lastFailedSeq: number | null = null;
+
+  constructor(
+    readonly name: string,
+    private readonly host: PumpHost,
+  ) {}
+
+  /** Starts pushing unless a run is under way; resolves when this run ends. */
+  kick(): Promise<void> {
+    this.running ??= this.run().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
+  /** When this destination next needs the alarm, or null. */
+  nextWake(): number | null {
+    const settings = this.host.settings(this.name);
+    const state = this.host.store.state(this.name);
+    if (settings?.mode !== "push" || state.paused) return null;
+    const next = this.host.store.nextDue(this.name);
+    if (next === null) return null;
+    return state.downSince !== null ? Math.max(next, this.probeAt) : next;
+  }
+
+  private async run(): Promise<void> {
+    for (let batch = 0; batch < BATCHES_PER_RUN; batch++) {
+      if (!(await this.batch())) return;
+    }
+    // More is due than one run pushes: the alarm carries on at once.
+    await this.host.wake(Date.now());
+  }
+
+  /** Pushes one batch of what is due now; false when there was nothing to push. */
+  async batch(): Promise<boolean> {
+    const { store } = this.host;
+    const settings = this.host.settings(this.name);
+    const state = store.state(this.name);
+    if (settings?.mode !== "push" || !settings.webhook || state.paused || !this.host.current(store)) return false;
+    const started = Date.now();
+    const down = state.downSince !== null;
+    if (down && started < this.probeAt) return false;
+    const due = store.due(this.name, started, down ? 1 : PUSH_LIMITS.batch, this.host.readBytes);
+    if (due.length === 0) return false;
+    // If this object dies mid-batch, the alarm, set first, comes back for what is left.
+    await this.host.wake(started + settings.webhook.timeoutMs + 1_000);
+    const report = await pushBatch(
+      {
+        app: this.host.app,
+        destination: this.name,
+        webhook: settings.webhook,
+        store,
+        inFlight: this.inFlight,
+        concurrency: Math.min(PUSH_LIMITS.concurrency, settings.rate?.maxInFlight ?? PUSH_LIMITS.concurrency),
+        rate: this.rateWindow(settings),
+        spend: !down,
+        isPaused: () => store.state(this.name).paused || !this.host.current(store),
+        current: () => this.host.current(store),
+        pause: () => this.host.current(store) && store.setPaused(this.name, true),
+        body: (row: DeliveryRow) => deliveryBody(settings, row, Date.now()),
+        send: (row: DeliveryRow, body: string, attempt: number) => sendWebhook(settings.webhook!, row.id, body, attempt),
+        sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
+      },
+      due,
+      started,
+    );
+    if (!this.host.current(store)) return false;
+    this.record(report);
+    return true;
+  }
+
+  private rateWindow(settings: DestinationSettings): RateWindow | null {
+    const perSecond = settings.rate?.perSecond ?? null;
+    if (perSecond !== this.rateOf) {
+      this.rate = perSecond === null ? null : new RateWindow(perSecond);
+      this.rateOf = perSecond;
+    }
+    return this.rate;
+  }
+
+  /** A batch's outcome: stats, health and alerts. */
+  private record(report: BatchReport): void {
+    const { store, app } = this.host;
+    const before = store.state(this.name);
+    if (report.delivered > 0) {
+      logQueue({ app, destination: this.name, outcome: "pushed", delivered: report.delivered, retried: report.retried, dead: report.deadLetters.length });
+    }
+    if (report.lastDeliveredAt !== null) {
+      this.probes = 0;
+      this.lastFailedSeq = null;
+      store.recordSuccess(this.name, report.lastDeliveredAt);
+      if (before.downSince !== null) {
+        logQueue({ app, destination: this.name, outcome: "up", detail: "a probe was delivered" });
+        this.host.raise(destinationUpAlert(app, this.name, report.lastDeliveredAt - before.downSince, before.live));
+      }
+    } else if (report.failures.length > 0) {
+      let health: Parameters<typeof afterFailure>[0] = before;
+      for (const failure of report.failures) {
+        health = afterFailure(health, failure.at, failure.seq === this.lastFailedSeq);
+        this.lastFailedSeq = failure.seq;
+      }
+      const last = report.failures[report.failures.length - 1]!;
+      if (before.downSince !== null) {
+        this.probes++;
+        this.probeAt = last.at + probeDelayMs(this.probes);
+      } else if (health.downSince !== null) {
+        this.probes = 0;
+        this.probeAt = last.at + probeDelayMs(0);
+        logQueue({ app, destination: this.name, outcome: "down", detail: `${health.failures} consecutive failures: ${last.error}` });
+        this.host.raise(destinationDownAlert(app, this.name, health.failures, last.error));
+      }
+      store.recordFailure(this.name, last.error, last.at, health);
+    }
+    const paused = report.deadLetters.filter((dead) => dead.paused).map((dead) => dead.id);
+    const died = report.deadLetters.filter((dead) => !dead.paused);
+    // An app's `default` destination is the app, in alerts as before destinations.
+    const named = this.name === "default" ? undefined : this.name;
+    if (paused.length > 0) this.host.raise(pushPausedAlert(app, paused, named));
+    if (died.length > 0) this.host.raise(deadLetterAlert(app, "push", died.map((dead) => dead.id), died[died.length - 1]!.error, named));
+  }
+}

@@ -1,0 +1,495 @@
+/**
+ * Deliveries: one row per (destination, event) until that destination has
+ * the event, plus one row per destination with its counters, pause, health
+ * and last error. Each destination's attempts, leases, backoff and dead
+ * letters are its own; the event they share is stored once (../queue/events.ts).
+ *
+ * Ordered destinations keep one delivery per order key `queued` (the head);
+ * the others of that key are `held` and become `queued`, in commit order,
+ * when the head is delivered or dies. Every statement walks an index whose
+ * order is its ORDER BY (docs/architecture.md, "Storage schema").
+ *
+ * A write names a delivery by (dest, seq), read earlier. A queue dropped
+ * meanwhile (deleteAll) starts seq again at 1, so callers write only while
+ * the store they read from is still the queue's (`current` in ./push.ts).
+ */
+import type { QueueDb } from "../queue/db.js";
+import { readWithin, written } from "../queue/db.js";
+import type { EventStore } from "../queue/events.js";
+
+/** A delivery as read for a push or a pull, with its event. */
+export type DeliveryRow = {
+  readonly seq: number;
+  readonly id: string;
+  readonly body: string;
+  readonly size: number;
+  /** Attempts spent so far: pushes, or leases handed out. */
+  readonly attempts: number;
+  readonly receivedAt: number;
+  /** The order key; null for an unordered destination. */
+  readonly key: string | null;
+};
+
+export type DeadRow = DeliveryRow & { readonly lastError: string | null };
+
+/** What a destination's row holds, mirrored in memory. */
+export interface DestinationState {
+  readonly name: string;
+  /** Deliveries waiting, held, leased or backing off. */
+  readonly live: number;
+  readonly dead: number;
+  readonly delivered: number;
+  readonly paused: boolean;
+  readonly lastError: string | null;
+  readonly lastErrorAt: number | null;
+  readonly lastDelivered: number | null;
+  /** Since when the destination is down (docs/routing.md, "Health"); null: up. */
+  readonly downSince: number | null;
+  /** Consecutive failed attempts, each of a different event, since the last success. */
+  readonly failures: number;
+  readonly failingSince: number | null;
+}
+
+type Row = {
+  name: string;
+  live: number;
+  dead: number;
+  delivered: number;
+  paused: number;
+  last_error: string | null;
+  last_error_at: number | null;
+  last_delivered: number | null;
+  down_since: number | null;
+  failures: number;
+  failing_since: number | null;
+};
+
+const SELECT_DELIVERY = `SELECT d.seq AS seq, e.id AS id, e.body AS body, e.size AS size, d.attempts AS attempts,
+  e.received_at AS receivedAt, d.order_key AS key FROM deliveries d JOIN events e ON e.seq = d.seq`;
+
+export class DeliveryStore {
+  private readonly states = new Map<string, DestinationState>();
+
+  constructor(
+    private readonly db: QueueDb,
+    private readonly events: EventStore,
+  ) {
+    for (const row of db.sql.exec<Row>("SELECT * FROM destinations")) this.states.set(row.name, fromRow(row));
+  }
+
+  // ---- destinations ----
+
+  /** Every destination that has a row (configured now or once), by name. */
+  names(): string[] {
+    return [...this.states.keys()];
+  }
+
+  state(name: string): DestinationState {
+    return this.states.get(name) ?? fresh(name);
+  }
+
+  /** Changes a destination's row, creating it on first use; inside the caller's transaction when there is one. */
+  private change(name: string, change: Partial<Omit<DestinationState, "name">>, counts: { live?: number; dead?: number; delivered?: number } = {}): void {
+    const before = this.state(name);
+    const { live = 0, dead = 0, delivered = 0 } = counts;
+    const after: DestinationState = { ...before, ...change, live: before.live + live, dead: before.dead + dead, delivered: before.delivered + delivered };
+    this.db.sql.exec(
+      `INSERT INTO destinations (name, live, dead, delivered, paused, last_error, last_error_at, last_delivered, down_since, failures, failing_since)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET live = live + ?, dead = dead + ?, delivered = delivered + ?, paused = excluded.paused,
+         last_error = excluded.last_error, last_error_at = excluded.last_error_at, last_delivered = excluded.last_delivered,
+         down_since = excluded.down_since, failures = excluded.failures, failing_since = excluded.failing_since`,
+      name,
+      after.live,
+      after.dead,
+      after.delivered,
+      after.paused ? 1 : 0,
+      after.lastError,
+      after.lastErrorAt,
+      after.lastDelivered,
+      after.downSince,
+      after.failures,
+      after.failingSince,
+      live,
+      dead,
+      delivered,
+    );
+    this.states.set(name, after);
+    this.db.onRollback(() => this.states.set(name, before));
+  }
+
+  setPaused(name: string, paused: boolean): void {
+    if (this.state(name).paused !== paused) this.change(name, { paused });
+  }
+
+  /** A failed attempt: stats' last error, and the health count (./health.ts decides what it means). */
+  recordFailure(name: string, error: string, at: number, health: Pick<DestinationState, "failures" | "failingSince" | "downSince">): void {
+    this.change(name, { lastError: error, lastErrorAt: at, ...health });
+  }
+
+  recordSuccess(name: string, at: number): void {
+    const state = this.state(name);
+    if (state.lastDelivered === at && state.failures === 0 && state.downSince === null) return;
+    this.change(name, { lastDelivered: at, failures: 0, failingSince: null, downSince: null });
+  }
+
+  /** Forgets a destination that holds nothing (docs/routing.md, "Removing a destination"). */
+  drop(name: string): boolean {
+    const state = this.states.get(name);
+    if (!state || state.live + state.dead > 0) return false;
+    this.db.sql.exec("DELETE FROM destinations WHERE name = ?", name);
+    this.states.delete(name);
+    return true;
+  }
+
+  // ---- commit ----
+
+  /**
+   * Adds the deliveries of a new event, inside the transaction that stores
+   * it: reads one index entry per ordered route, to see whether an earlier
+   * event of its key is still undelivered.
+   */
+  add(seq: number, routes: readonly { readonly name: string; readonly key: string | null }[], now: number): void {
+    for (const { name, key } of routes) {
+      const behind =
+        key !== null &&
+        this.db.sql.exec("SELECT 1 FROM deliveries WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray().length > 0;
+      this.db.sql.exec(
+        "INSERT INTO deliveries (dest, seq, state, available_at, order_key) VALUES (?, ?, ?, ?, ?)",
+        name,
+        seq,
+        behind ? "held" : "queued",
+        now,
+        key,
+      );
+      this.change(name, {}, { live: 1 });
+    }
+  }
+
+  // ---- reading what is due ----
+
+  /**
+   * Destination `name`'s deliveries due at `now`, in the order they became
+   * due: up to `max`, fewer once their JSON would pass `maxBytes` (always at
+   * least one). Reads two rows each: the delivery's index entry and its event.
+   */
+  due(name: string, now: number, max: number, maxBytes: number): DeliveryRow[] {
+    return readWithin(
+      this.db.sql.exec<DeliveryRow>(
+        `${SELECT_DELIVERY} WHERE d.dest = ? AND d.state = 'queued' AND d.available_at <= ? ORDER BY d.available_at, d.seq LIMIT ?`,
+        name,
+        now,
+        max,
+      ),
+      maxBytes,
+    );
+  }
+
+  /** When destination `name`'s next delivery falls due (epoch ms), or null. */
+  nextDue(name: string): number | null {
+    const row = this.db.sql
+      .exec<{ at: number }>("SELECT available_at AS at FROM deliveries WHERE dest = ? AND state = 'queued' ORDER BY available_at LIMIT 1", name)
+      .toArray()[0];
+    return row?.at ?? null;
+  }
+
+  /** receivedAt of destination `name`'s oldest undelivered event. */
+  oldest(name: string): number | null {
+    const row = this.db.sql
+      .exec<{ at: number }>(
+        `SELECT e.received_at AS at FROM deliveries d JOIN events e ON e.seq = d.seq
+         WHERE d.dest = ? AND d.state <> 'dead' ORDER BY d.seq LIMIT 1`,
+        name,
+      )
+      .toArray()[0];
+    return row?.at ?? null;
+  }
+
+  /** Deliveries of `name` waiting out a lease or a backoff: reads one index entry each. */
+  waitingCount(name: string, now: number): number {
+    return this.db.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE dest = ? AND state = 'queued' AND available_at > ?", name, now)
+      .one().n;
+  }
+
+  /**
+   * Pushes that were in flight when this object last stopped are due now,
+   * not after their timeout: reads one index entry each.
+   */
+  resumeInFlight(now: number): number {
+    let n = 0;
+    for (const name of this.states.keys()) {
+      n += written(this.db.sql.exec("UPDATE deliveries SET pushing = 0, available_at = ? WHERE dest = ? AND pushing = 1", now, name));
+    }
+    return n;
+  }
+
+  // ---- push ----
+
+  /**
+   * Claims a push attempt just before it leaves: due again at `retryAt` if
+   * nothing is recorded before then (this object died mid-flight). The
+   * caller claims only while its store is current (no drop since it read
+   * `row`), so the seq names the row it read.
+   * `spend`: the attempt counts toward maxAttempts (not a probe of a
+   * destination that is down). False when it is no longer due.
+   */
+  claim(name: string, row: DeliveryRow, dueBy: number, retryAt: number, spend: boolean): boolean {
+    return (
+      written(
+        this.db.sql.exec(
+          `UPDATE deliveries SET attempts = attempts + ?, available_at = ?, lease = NULL, pushing = 1
+           WHERE dest = ? AND seq = ? AND state = 'queued' AND available_at <= ?`,
+          spend ? 1 : 0,
+          retryAt,
+          name,
+          row.seq,
+          dueBy,
+        ),
+      ) > 0
+    );
+  }
+
+  /** Removes delivered deliveries, in one transaction; each event leaves once its last delivery is done. */
+  delivered(name: string, rows: readonly DeliveryRow[], now: number): number {
+    if (rows.length === 0) return 0;
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const row of rows) {
+        if (written(this.db.sql.exec("DELETE FROM deliveries WHERE dest = ? AND seq = ? AND state = 'queued'", name, row.seq)) === 0) continue;
+        n++;
+        this.events.finish(row.seq, 1, now, true, row);
+        if (row.key !== null) this.releaseNext(name, row.key, now);
+      }
+      if (n > 0) this.change(name, {}, { live: -n, delivered: n });
+      return n;
+    });
+  }
+
+  /** A failed push: the next attempt is due at `at`. */
+  retry(name: string, row: DeliveryRow, at: number, error: string): void {
+    this.db.sql.exec(
+      "UPDATE deliveries SET available_at = ?, last_error = ?, lease = NULL, pushing = 0 WHERE dest = ? AND seq = ? AND state = 'queued'",
+      at,
+      error,
+      name,
+      row.seq,
+    );
+  }
+
+  /** Makes a live delivery a dead letter; the next event of its key, if held, goes on. */
+  kill(name: string, row: Pick<DeliveryRow, "seq" | "id" | "key">, error: string, now: number): boolean {
+    return this.db.transaction(() => {
+      const killed = written(
+        this.db.sql.exec(
+          `UPDATE deliveries SET state = 'dead', last_error = ?, lease = NULL, pushing = 0, available_at = ?
+           WHERE dest = ? AND seq = ? AND state = 'queued'`,
+          error,
+          now,
+          name,
+          row.seq,
+        ),
+      );
+      if (killed === 0) return false;
+      this.change(name, {}, { live: -1, dead: 1 });
+      if (row.key !== null) this.releaseNext(name, row.key, now);
+      return true;
+    });
+  }
+
+  /** The held delivery of `key` with the lowest seq becomes due: reads the key's index entries up to it. */
+  private releaseNext(name: string, key: string, now: number): void {
+    const live = this.db.sql
+      .exec<{ seq: number; state: string }>(
+        "SELECT seq, state FROM deliveries WHERE dest = ? AND order_key = ? AND state <> 'dead' ORDER BY seq LIMIT 1",
+        name,
+        key,
+      )
+      .toArray()[0];
+    if (live?.state !== "held") return;
+    this.db.sql.exec("UPDATE deliveries SET state = 'queued', available_at = ? WHERE dest = ? AND seq = ?", now, name, live.seq);
+  }
+
+  // ---- pull ----
+
+  lease(name: string, row: DeliveryRow, lease: string, until: number): void {
+    this.db.sql.exec(
+      "UPDATE deliveries SET attempts = attempts + 1, available_at = ?, lease = ? WHERE dest = ? AND seq = ?",
+      until,
+      lease,
+      name,
+      row.seq,
+    );
+  }
+
+  /**
+   * Acks each id that `lease` still holds at `now` (with a null lease, each
+   * live one), in one transaction. Answers the ids acked.
+   */
+  ack(name: string, ids: readonly string[], lease: string | null, now: number): Set<string> {
+    return this.db.transaction(() => {
+      const acked = new Set<string>();
+      for (const id of ids) {
+        const row =
+          lease === null
+            ? this.db.sql
+                .exec<{ seq: number; key: string | null }>(
+                  `DELETE FROM deliveries WHERE dest = ? AND seq = (SELECT seq FROM events WHERE id = ?) AND state = 'queued'
+                   RETURNING seq, order_key AS key`,
+                  name,
+                  id,
+                )
+                .toArray()[0]
+            : this.db.sql
+                .exec<{ seq: number; key: string | null }>(
+                  `DELETE FROM deliveries WHERE dest = ? AND seq = (SELECT seq FROM events WHERE id = ?) AND state = 'queued'
+                     AND lease = ? AND available_at > ? RETURNING seq, order_key AS key`,
+                  name,
+                  id,
+                  lease,
+                  now,
+                )
+                .toArray()[0];
+        if (!row) continue;
+        acked.add(id);
+        this.events.finish(row.seq, 1, now);
+        if (row.key !== null) this.releaseNext(name, row.key, now);
+      }
+      if (acked.size > 0) this.change(name, { lastDelivered: now }, { live: -acked.size, delivered: acked.size });
+      return acked;
+    });
+  }
+
+  /** Releases `id` from `lease` early: it is due again at `at`. */
+  release(name: string, id: string, lease: string, now: number, at: number): boolean {
+    return (
+      written(
+        this.db.sql.exec(
+          `UPDATE deliveries SET available_at = ?, lease = NULL
+           WHERE dest = ? AND seq = (SELECT seq FROM events WHERE id = ?) AND state = 'queued' AND lease = ? AND available_at > ?`,
+          at,
+          name,
+          id,
+          lease,
+          now,
+        ),
+      ) > 0
+    );
+  }
+
+  // ---- dead letters ----
+
+  /** Destination `name`'s dead letters, in the order they died, within `maxBytes` (always at least one). */
+  deadLetters(name: string, limit: number, maxBytes: number): DeadRow[] {
+    return readWithin(
+      this.db.sql.exec<DeadRow>(
+        `SELECT d.seq AS seq, e.id AS id, e.body AS body, e.size AS size, d.attempts AS attempts, e.received_at AS receivedAt,
+           d.order_key AS key, d.last_error AS lastError
+         FROM deliveries d JOIN events e ON e.seq = d.seq
+         WHERE d.dest = ? AND d.state = 'dead' ORDER BY d.available_at, d.seq LIMIT ?`,
+        name,
+        limit,
+      ),
+      maxBytes,
+    );
+  }
+
+  /** The event JSON of a dead letter of `name`, or null: two indexed reads. */
+  deadLetterBody(name: string, id: string): string | null {
+    return (
+      this.db.sql
+        .exec<{ body: string }>(
+          "SELECT e.body AS body FROM events e JOIN deliveries d ON d.seq = e.seq AND d.dest = ? WHERE e.id = ? AND d.state = 'dead'",
+          name,
+          id,
+        )
+        .toArray()[0]?.body ?? null
+    );
+  }
+
+  /**
+   * Puts `name`'s dead letters (all when `ids` is null) back with a fresh
+   * attempt count; on an ordered destination, behind a live event of its key.
+   */
+  replay(name: string, ids: readonly string[] | null, now: number): number {
+    return this.db.transaction(() => {
+      const rows = this.deadRefs(name, ids);
+      for (const { seq, key } of rows) {
+        const behind =
+          key !== null &&
+          this.db.sql.exec("SELECT 1 FROM deliveries WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray().length > 0;
+        this.db.sql.exec(
+          "UPDATE deliveries SET state = ?, attempts = 0, available_at = ?, last_error = NULL, lease = NULL WHERE dest = ? AND seq = ?",
+          behind ? "held" : "queued",
+          now,
+          name,
+          seq,
+        );
+      }
+      if (rows.length > 0) this.change(name, {}, { live: rows.length, dead: -rows.length });
+      return rows.length;
+    });
+  }
+
+  /** Deletes `name`'s dead letters (all when `ids` is null); an event no destination still holds leaves. */
+  purgeDead(name: string, ids: readonly string[] | null, now: number): number {
+    return this.db.transaction(() => {
+      const rows = this.deadRefs(name, ids);
+      for (const { seq } of rows) {
+        this.db.sql.exec("DELETE FROM deliveries WHERE dest = ? AND seq = ?", name, seq);
+        this.events.finish(seq, 1, now, false);
+      }
+      if (rows.length > 0) this.change(name, {}, { dead: -rows.length });
+      return rows.length;
+    });
+  }
+
+  private deadRefs(name: string, ids: readonly string[] | null): { seq: number; key: string | null }[] {
+    if (ids === null) {
+      return this.db.sql
+        .exec<{ seq: number; key: string | null }>("SELECT seq, order_key AS key FROM deliveries WHERE dest = ? AND state = 'dead'", name)
+        .toArray();
+    }
+    return [...new Set(ids)].flatMap((id) =>
+      this.db.sql
+        .exec<{ seq: number; key: string | null }>(
+          "SELECT seq, order_key AS key FROM deliveries WHERE dest = ? AND seq = (SELECT seq FROM events WHERE id = ?) AND state = 'dead'",
+          name,
+          id,
+        )
+        .toArray(),
+    );
+  }
+}
+
+function fresh(name: string): DestinationState {
+  return {
+    name,
+    live: 0,
+    dead: 0,
+    delivered: 0,
+    paused: false,
+    lastError: null,
+    lastErrorAt: null,
+    lastDelivered: null,
+    downSince: null,
+    failures: 0,
+    failingSince: null,
+  };
+}
+
+function fromRow(row: Row): DestinationState {
+  return {
+    name: row.name,
+    live: row.live,
+    dead: row.dead,
+    delivered: row.delivered,
+    paused: row.paused === 1,
+    lastError: row.last_error,
+    lastErrorAt: row.last_error_at,
+    lastDelivered: row.last_delivered,
+    downSince: row.down_since,
+    failures: row.failures,
+    failingSince: row.failing_since,
+  };
+}
