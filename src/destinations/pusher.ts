@@ -16,9 +16,6 @@ import { RateWindow } from "./rate.js";
 import type { DeliveryRow, DeliveryStore } from "./store.js";
 import { deliveryBody } from "./body.js";
 
-/** Batches one run pushes before it hands over to the alarm, so that no invocation runs without end. */
-const BATCHES_PER_RUN = 25;
-
 /** What a pump needs of its queue. */
 export interface PumpHost {
   readonly app: string;
@@ -47,9 +44,14 @@ export class Pusher {
     private readonly host: PumpHost,
   ) {}
 
-  /** Starts pushing unless a run is under way; resolves when this run ends. */
+  /**
+   * Starts one batch unless one is under way; resolves when it ends. One: an
+   * invocation then makes at most PUSH_LIMITS.batch subrequests per
+   * destination (the Free plan allows 50; docs/operating.md, "Limits"), and
+   * the queue's alarm, set for what is due next, carries on.
+   */
   kick(): Promise<void> {
-    this.running ??= this.run().finally(() => {
+    this.running ??= this.batch().then(() => {}).finally(() => {
       this.running = null;
     });
     return this.running;
@@ -67,14 +69,6 @@ export class Pusher {
     const next = this.host.store.nextDue(this.name);
     if (next === null) return null;
     return state.downSince !== null ? Math.max(next, this.probeAt) : next;
-  }
-
-  private async run(): Promise<void> {
-    for (let batch = 0; batch < BATCHES_PER_RUN; batch++) {
-      if (!(await this.batch())) return;
-    }
-    // More is due than one run pushes: the alarm carries on at once.
-    await this.host.wake(Date.now());
   }
 
   /** Pushes one batch of what is due now; false when there was nothing to push. */

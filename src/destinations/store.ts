@@ -133,13 +133,24 @@ export class DeliveryStore {
     this.change(name, { lastDelivered: at, failures: 0, failingSince: null, downSince: null });
   }
 
-  /** Forgets a destination that holds nothing (docs/routing.md, "Removing a destination"). */
-  drop(name: string): boolean {
-    const state = this.states.get(name);
-    if (!state || state.live + state.dead > 0) return false;
-    this.db.sql.exec("DELETE FROM destinations WHERE name = ?", name);
-    this.states.delete(name);
-    return true;
+  /**
+   * Forgets a destination and every delivery it holds, live or dead (docs/routing.md,
+   * "Removing a destination"); an event no other destination holds leaves.
+   * Answers how many deliveries went. Reads each of them: an admin's act, like dropping an app.
+   */
+  drop(name: string, now: number): number {
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const { seq } of this.db.sql.exec<{ seq: number }>("DELETE FROM deliveries WHERE dest = ? RETURNING seq", name).toArray()) {
+        this.events.finish(seq, 1, now, false);
+        n++;
+      }
+      this.db.sql.exec("DELETE FROM destinations WHERE name = ?", name);
+      const before = this.states.get(name);
+      this.states.delete(name);
+      if (before) this.db.onRollback(() => this.states.set(name, before));
+      return n;
+    });
   }
 
   // ---- commit ----

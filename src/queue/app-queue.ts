@@ -631,11 +631,11 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     return paused;
   }
 
-  /** Forgets destination `name` once it holds nothing and is no longer configured. */
-  async dropDestination(name: string): Promise<boolean> {
-    if (this.destinationSettings(name) !== undefined) return false;
+  /** Forgets destination `name`, no longer configured, and everything it holds; null when it is configured. */
+  async dropDestination(name: string): Promise<number | null> {
+    if (this.destinationSettings(name) !== undefined) return null;
     this.pushers.delete(name);
-    return this.deliveries.drop(name);
+    return this.deliveries.drop(name, Date.now());
   }
 
   private setRemoved(removed: boolean): void {

@@ -69,9 +69,12 @@ export function kindOf(event: unknown): string {
     return typeof value === "string" && value !== "" ? value : null;
   };
   const type = field("MsgType") ?? field("msgtype");
+  // An AI bot's event names its type inside `event` ({"msgtype": "event", "event": {"eventtype": …}}).
+  const inner = (event as { event?: { eventtype?: unknown } } | null)?.event?.eventtype;
+  const botEvent = typeof inner === "string" && inner !== "" ? inner : null;
   const kind =
     type === "event"
-      ? ["event", field("Event") ?? field("eventtype"), field("ChangeType")].filter((part) => part !== null).join("/")
+      ? ["event", field("Event") ?? botEvent, field("ChangeType")].filter((part) => part !== null).join("/")
       : (type ?? (field("InfoType") === null ? "unknown" : `info/${field("InfoType")}`));
   return kind.slice(0, 100);
 }

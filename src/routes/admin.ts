@@ -14,7 +14,7 @@
  *   POST /admin/apps/{app}/routes/test  an event: the destinations it would go to, and why not the others (routes-test.ts)
  *   GET  /admin/apps/{app}/destinations/{d}            one destination's stats
  *   …/destinations/{d}/dead, dead/{id}, replay, purge, pause, resume: as above, for that destination alone
- *   POST /admin/apps/{app}/destinations/{d}/drop       forget a destination no longer configured that holds nothing
+ *   POST /admin/apps/{app}/destinations/{d}/drop       forget a destination no longer configured, and all it holds
  *
  * Queues of apps no longer in WECOM_APPS are managed like any other: the
  * registry knows them.
@@ -128,10 +128,9 @@ async function dropDestination(context: RouteContext): Promise<Response> {
   if (configOf(context).problem !== undefined || app?.destinations.some((d) => d.name === destination)) {
     throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
   }
-  if (!(await queueOf(context.env, name).dropDestination(destination))) {
-    throw new WecomError("conflict", `destination "${destination}" still holds events: purge them first`);
-  }
-  return jsonResponse({ dropped: destination });
+  const dropped = await queueOf(context.env, name).dropDestination(destination);
+  if (dropped === null) throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
+  return jsonResponse({ dropped: destination, deliveries: dropped });
 }
 
 async function dead(context: RouteContext): Promise<Response> {
