@@ -64,8 +64,9 @@ type Row = {
   failing_since: number | null;
 };
 
-const SELECT_DELIVERY = `SELECT d.seq AS seq, e.id AS id, e.body AS body, e.size AS size, d.attempts AS attempts,
-  e.received_at AS receivedAt, d.order_key AS key FROM deliveries d JOIN events e ON e.seq = d.seq`;
+/** Deliveries with their events, walking the due index (SQLite keeps no statistics here: the index is named). */
+const SELECT_DELIVERY_DUE = `SELECT d.seq AS seq, e.id AS id, e.body AS body, e.size AS size, d.attempts AS attempts,
+  e.received_at AS receivedAt, d.order_key AS key FROM deliveries d INDEXED BY deliveries_due JOIN events e ON e.seq = d.seq`;
 
 export class DeliveryStore {
   private readonly states = new Map<string, DestinationState>();
@@ -164,7 +165,7 @@ export class DeliveryStore {
     for (const { name, key } of routes) {
       const behind =
         key !== null &&
-        this.db.sql.exec("SELECT 1 FROM deliveries WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray().length > 0;
+        this.db.sql.exec("SELECT 1 FROM deliveries INDEXED BY deliveries_by_key WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray().length > 0;
       this.db.sql.exec(
         "INSERT INTO deliveries (dest, seq, state, available_at, order_key) VALUES (?, ?, ?, ?, ?)",
         name,
@@ -187,7 +188,7 @@ export class DeliveryStore {
   due(name: string, now: number, max: number, maxBytes: number): DeliveryRow[] {
     return readWithin(
       this.db.sql.exec<DeliveryRow>(
-        `${SELECT_DELIVERY} WHERE d.dest = ? AND d.state = 'queued' AND d.available_at <= ? ORDER BY d.available_at, d.seq LIMIT ?`,
+        `${SELECT_DELIVERY_DUE} WHERE d.dest = ? AND d.state = 'queued' AND d.available_at <= ? ORDER BY d.available_at, d.seq LIMIT ?`,
         name,
         now,
         max,
@@ -208,7 +209,7 @@ export class DeliveryStore {
   oldest(name: string): number | null {
     const row = this.db.sql
       .exec<{ at: number }>(
-        `SELECT e.received_at AS at FROM deliveries d JOIN events e ON e.seq = d.seq
+        `SELECT e.received_at AS at FROM deliveries d INDEXED BY deliveries_live JOIN events e ON e.seq = d.seq
          WHERE d.dest = ? AND d.state <> 'dead' ORDER BY d.seq LIMIT 1`,
         name,
       )
@@ -230,7 +231,7 @@ export class DeliveryStore {
   resumeInFlight(now: number): number {
     let n = 0;
     for (const name of this.states.keys()) {
-      n += written(this.db.sql.exec("UPDATE deliveries SET pushing = 0, available_at = ? WHERE dest = ? AND pushing = 1", now, name));
+      n += written(this.db.sql.exec("UPDATE deliveries INDEXED BY deliveries_pushing SET pushing = 0, available_at = ? WHERE dest = ? AND pushing = 1", now, name));
     }
     return n;
   }
@@ -312,7 +313,7 @@ export class DeliveryStore {
   private releaseNext(name: string, key: string, now: number): void {
     const live = this.db.sql
       .exec<{ seq: number; state: string }>(
-        "SELECT seq, state FROM deliveries WHERE dest = ? AND order_key = ? AND state <> 'dead' ORDER BY seq LIMIT 1",
+        "SELECT seq, state FROM deliveries INDEXED BY deliveries_by_key WHERE dest = ? AND order_key = ? AND state <> 'dead' ORDER BY seq LIMIT 1",
         name,
         key,
       )
@@ -396,7 +397,7 @@ export class DeliveryStore {
       this.db.sql.exec<DeadRow>(
         `SELECT d.seq AS seq, e.id AS id, e.body AS body, e.size AS size, d.attempts AS attempts, e.received_at AS receivedAt,
            d.order_key AS key, d.last_error AS lastError
-         FROM deliveries d JOIN events e ON e.seq = d.seq
+         FROM deliveries d INDEXED BY deliveries_due JOIN events e ON e.seq = d.seq
          WHERE d.dest = ? AND d.state = 'dead' ORDER BY d.available_at, d.seq LIMIT ?`,
         name,
         limit,
@@ -428,7 +429,7 @@ export class DeliveryStore {
       for (const { seq, key } of rows) {
         const behind =
           key !== null &&
-          this.db.sql.exec("SELECT 1 FROM deliveries WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray().length > 0;
+          this.db.sql.exec("SELECT 1 FROM deliveries INDEXED BY deliveries_by_key WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray().length > 0;
         this.db.sql.exec(
           "UPDATE deliveries SET state = ?, attempts = 0, available_at = ?, last_error = NULL, lease = NULL WHERE dest = ? AND seq = ?",
           behind ? "held" : "queued",

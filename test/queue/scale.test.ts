@@ -8,7 +8,7 @@ import { parseConfig } from "../../src/config.js";
 import type { AppQueue } from "../../src/queue/app-queue.js";
 import { PUSH_LIMITS } from "../../src/destinations/push.js";
 import { encodeSettings } from "../../src/queue/settings.js";
-import { DEFAULT_ROUTE, fillQueue, newBucket, queueStub, received, rowsRead, webhookApp } from "../support/wecom.js";
+import { DEFAULT_ROUTE, fillQueue, newBucket, queueStub, received, receiverUrl, rowsRead, TEST_APP, WEBHOOK_SECRET, webhookApp } from "../support/wecom.js";
 
 const DEPTH = 10_000;
 
@@ -102,5 +102,83 @@ describe("cost per operation at a backlog of 10,000", () => {
     expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.failingPush * PUSH_LIMITS.batch + 10);
     const stats = await queueStub(app).stats(app);
     expect([stats.depth, stats.retrying, stats.lastError?.message]).toEqual([DEPTH, PUSH_LIMITS.batch, "attempt 1: webhook answered 503"]);
+  }, 60_000);
+});
+
+describe("cost per operation with several destinations, each holding 10,000 of its own", () => {
+  const TOKEN = (i: number) => `pull-token-${i}-0123456789abcdef`;
+  /** Eight destinations: pull ones (nothing pushes by itself), two of them ordered, and `p`, a webhook. */
+  function appConfig(app: string) {
+    const destinations: Record<string, unknown> = { p: { webhook: { url: `${receiverUrl()}/ok/${app}`, secret: WEBHOOK_SECRET } } };
+    for (let i = 0; i < 7; i++) {
+      destinations[`d${i}`] = { pull: { token: TOKEN(i) }, ...(i === 1 ? { ordered: true } : i === 2 ? { ordered: { key: "FromUserName" } } : {}) };
+    }
+    return { ...TEST_APP, destinations };
+  }
+  const settingsOf = (app: string) => encodeSettings(parseConfig({ WECOM_APPS: JSON.stringify({ [app]: appConfig(app) }) }).apps.get(app)!);
+  const routed = (i: number, names: readonly string[]) => {
+    const id = `evt_fan_${i}`;
+    return { id, body: JSON.stringify({ id, n: i }), receivedAt: Date.now(), routes: names.map((name) => ({ name, key: name === "d1" ? "" : name === "d2" ? `user${i % 3}` : null })), kind: "" };
+  };
+
+  it("an enqueue matched by k destinations reads at most 10 + 2k rows (k = 1, 3, 8)", async () => {
+    const app = newBucket("fan-enq");
+    const settings = settingsOf(app);
+    await queueStub(app).setPaused(true, undefined, app, settings);
+    for (const name of ["d0", "d1", "d2"]) await fillQueue(app, DEPTH, `held-${name}`, name);
+    for (const names of [["d0"], ["d0", "d1", "d2"], ["p", "d0", "d1", "d2", "d3", "d4", "d5", "d6"]] as const) {
+      const { rows, perQuery, result } = await rowsRead(app, (queue) => queue.enqueue(app, settings, routed(names.length, names)));
+      expect(result).toEqual({ status: "queued" });
+      expect(rows, `k=${names.length}: ${perQuery}`).toBeLessThanOrEqual(10 + 2 * names.length);
+    }
+    const stats = await queueStub(app).stats(app);
+    expect(stats.destinations.map((d) => [d.name, d.depth])).toEqual([
+      ["p", 1],
+      ["d0", DEPTH + 3],
+      ["d1", DEPTH + 2],
+      ["d2", DEPTH + 2],
+      ["d3", 1],
+      ["d4", 1],
+      ["d5", 1],
+      ["d6", 1],
+    ]);
+    expect(stats.events).toBe(3 * DEPTH + 3);
+  }, 60_000);
+
+  it("a pull and an ack of one destination read no more than with it alone, while another holds 10,000", async () => {
+    const app = newBucket("fan-pull");
+    const settings = settingsOf(app);
+    await queueStub(app).setPaused(true, undefined, app, settings);
+    await fillQueue(app, DEPTH, "mine", "d0");
+    await fillQueue(app, DEPTH, "theirs", "d3");
+    const { rows, perQuery, result } = await rowsRead(app, (queue) => queue.pull(app, settings, "d0", 100, 600));
+    expect(result.ids.length).toBe(100);
+    expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.pull * 100 + 10);
+    const { rows: ackRows, perQuery: ackPerQuery, result: ack } = await rowsRead(app, (queue) => queue.ack("d0", result.ids, result.lease));
+    expect(ack).toEqual({ acked: 100, notAcked: [] });
+    expect(ackRows, ackPerQuery).toBeLessThanOrEqual(PER_EVENT.ack * 100 + 10);
+    expect((await queueStub(app).stats(app)).destinations.filter((d) => d.depth > 0).map((d) => [d.name, d.depth])).toEqual([
+      ["d0", DEPTH - 100],
+      ["d3", DEPTH],
+    ]);
+  }, 60_000);
+
+  it("a push batch of one destination reads no more than with it alone, while another holds 10,000", async () => {
+    const app = newBucket("fan-push");
+    const settings = settingsOf(app);
+    await queueStub(app).setPaused(true, undefined, app, settings);
+    await fillQueue(app, DEPTH, "push", "p");
+    await fillQueue(app, DEPTH, "theirs", "d3");
+    const { rows, perQuery } = await rowsRead(app, async (queue) => {
+      const internals = queue as unknown as { deliveries: { setPaused(name: string, paused: boolean): void }; pusher(app: string, name: string): { batch(): Promise<boolean> } };
+      internals.deliveries.setPaused("p", false);
+      try {
+        await internals.pusher(app, "p").batch();
+      } finally {
+        internals.deliveries.setPaused("p", true);
+      }
+    });
+    expect((await received(app)).length).toBe(PUSH_LIMITS.batch);
+    expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.push * PUSH_LIMITS.batch + 10);
   }, 60_000);
 });
