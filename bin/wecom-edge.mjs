@@ -20,7 +20,8 @@ Commands:
   simulate   play WeCom against a gateway: the URL verification and a
              catalogue of realistic callbacks, with a pass/fail table
   tail       pull an app's events as they arrive and print them (a pull
-             consumer) and ack them; --once --no-ack only looks
+             consumer) and ack them; --once --no-ack only looks;
+             --destination NAME pulls one of its pull destinations
   check-config
              check wecom-edge.config.json, the secrets it references and
              Cloudflare's 5 KB limit, with the Worker's own code

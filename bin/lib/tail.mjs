@@ -1,7 +1,9 @@
-// tail: a pull consumer for the terminal. Pulls an app's events as they
-// arrive, prints each (its JSON exactly as the gateway stored it), and acks
-// them under the pull's lease; with --once --no-ack it looks, then releases
-// every lease at once.
+// tail: a pull consumer for the terminal. Pulls the events of an app's pull
+// destination (`default`, or --destination NAME) as they arrive, prints each
+// (its JSON exactly as the gateway stored it, or what the destination's
+// transform made of it), and acks them under the pull's lease, by the ids of
+// the pull answer; with --once --no-ack it looks, then releases every lease
+// at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appSettings } from './apps-file.mjs';
 import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
@@ -10,7 +12,7 @@ import { arrayElementTexts } from './json-text.mjs';
 import { oneLine, terminalOutput } from './terminal.mjs';
 
 export const TAIL_HELP = `Usage: wecom-edge tail <base-url> --app NAME [--config FILE] [--secrets FILE]
-                      [--apps FILE | --token PULL_TOKEN]
+                      [--apps FILE | --token PULL_TOKEN] [--destination NAME]
                       [--once [--no-ack]] [--json] [--raw] [--max N] [--lease SECONDS]
                       [--interval SECONDS] [--timeout MS]
 
@@ -21,6 +23,13 @@ under its lease once printed, so the events leave the queue: tail is then the
 app's consumer, and competes with any other (use a test app, or run it while
 the real consumer does not).
 
+With --destination NAME it pulls that pull destination of the app
+(/queue/{app}/{NAME}/pull, with destinations.NAME.pull.token) instead of the
+default one (/queue/{app}/pull: the app's top-level pull). A destination
+with a transform hands out what the transform made: tail prints it as it
+came, under a header with the event's id from the pull answer's "ids", and
+acks by those ids.
+
 With --once --no-ack it only looks: it pulls until nothing more is leased,
 prints, then releases every lease at once (nack, delaySeconds 0), so the
 consumer gets the events right away. Each look still counts one delivery
@@ -29,16 +38,20 @@ a dead letter. --no-ack without --once is refused.
 
   <base-url>          the gateway, e.g. https://wecom.example.com
   --app NAME          the app, as named in wecom-edge.config.json (or WECOM_APPS)
+  --destination NAME  one of the app's pull destinations (default: default, the
+                      app's top-level pull; names are [a-z0-9_-], 1-32)
   --config FILE       the configuration file its pull.token comes from (default
                       wecom-edge.config.json), a {"secret": "NAME"} reference
-                      resolved from --secrets
+                      resolved from --secrets: the app's pull.token, or with
+                      --destination NAME, destinations.NAME.pull.token
   --secrets FILE      the secret values: a JSON object of name → value (a name
                       ending in .json) or a dotenv file (default .dev.vars when
                       <base-url> is 127.0.0.1, localhost or [::1], else
                       secrets/secrets.json)
-  --apps FILE         a WECOM_APPS JSON file: the app's pull.token (keep it
-                      chmod 600; a token on the command line shows in ps)
-  --token T           the app's pull.token on the command line instead
+  --apps FILE         a WECOM_APPS JSON file: the app's pull.token (or
+                      destinations.NAME.pull.token; keep it chmod 600: a
+                      token on the command line shows in ps)
+  --token T           that pull.token on the command line instead
 
   --once              drain what is there now and exit (for scripts and tests)
   --no-ack            with --once: look without taking (see above)
@@ -71,7 +84,15 @@ Exit status: 0 when stopped or drained, 1 on a wrong token or an unreachable
 gateway (--once), 2 on a usage error.
 `;
 
-const UNAUTHORIZED = 'the pull token is wrong, or the app is not a pull app';
+const DEFAULT_DESTINATION = 'default';
+/** A destination's name, as the configuration takes it (src/config/destinations.ts). */
+const DESTINATION_NAME = /^[a-z0-9_-]{1,32}$/;
+
+/** What a 401 means: the gateway does not tell a wrong token from a name that pulls nothing. */
+const unauthorized = (destination) =>
+  destination === DEFAULT_DESTINATION
+    ? 'the pull token is wrong, or the app is not a pull app'
+    : `the pull token is wrong, or the app has no pull destination ${JSON.stringify(destination)}`;
 
 export async function tail(argv, out) {
   const { values: o, positionals } = parseCommand(
@@ -79,6 +100,7 @@ export async function tail(argv, out) {
     argv,
     {
       app: { type: 'string' },
+      destination: { type: 'string' },
       token: { type: 'string' },
       apps: { type: 'string' },
       config: { type: 'string' },
@@ -100,7 +122,8 @@ export async function tail(argv, out) {
   }
   const base = parseBaseUrl(positionals[0], 'tail');
   const name = appOption('tail', o.app);
-  const token = pullToken(o, name, base);
+  const destination = destinationOption(o.destination);
+  const token = pullToken(o, name, base, destination);
   if (o['no-ack'] && !o.once) {
     throw new UsageError(
       '--no-ack needs --once: every pull leases the events it shows and counts one delivery toward pull.maxAttempts (default 20), ' +
@@ -110,7 +133,9 @@ export async function tail(argv, out) {
     );
   }
   const settings = {
-    queueUrl: `${base}/queue/${name}`,
+    // The default destination keeps its path of before destinations: /queue/{app}/pull.
+    queueUrl: destination === DEFAULT_DESTINATION ? `${base}/queue/${name}` : `${base}/queue/${name}/${destination}`,
+    unauthorized: unauthorized(destination),
     token,
     once: o.once === true,
     ack: o['no-ack'] !== true,
@@ -136,17 +161,51 @@ export async function tail(argv, out) {
   }
 }
 
-function pullToken(o, name, base) {
+function destinationOption(value) {
+  if (value === undefined) return DEFAULT_DESTINATION;
+  if (!DESTINATION_NAME.test(value)) {
+    throw new UsageError(`--destination must be a destination's name: 1-32 of a-z, 0-9, _ and -, got ${JSON.stringify(value.slice(0, 64))}`, 'tail');
+  }
+  return value;
+}
+
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The pull token of the app's destination: --token, or from the app's entry
+ * (--apps, or --config with --secrets). The default destination's is the
+ * app's top-level pull.token, or destinations.default.pull.token for an app
+ * that names it among its destinations; another's, destinations.NAME.pull.token.
+ */
+function pullToken(o, name, base, destination) {
   if (o.apps !== undefined || o.config !== undefined || o.secrets !== undefined || o.token === undefined) {
     if (o.token !== undefined) throw new UsageError('--apps/--config/--secrets and --token cannot be used together', 'tail');
-    const { entry, where } = appSettings(o, name, 'tail', base, ['pull.token']);
-    const token = entry.pull?.token;
+    const path = `destinations.${destination}.pull.token`;
+    const named = destination !== DEFAULT_DESTINATION;
+    const { entry, where } = appSettings(o, name, 'tail', base, named ? [path] : ['pull.token', path]);
+    const destinations = isObject(entry.destinations) ? entry.destinations : undefined;
+    if (!named && (destinations === undefined || entry.pull !== undefined)) {
+      const token = entry.pull?.token;
+      if (typeof token !== 'string' || token === '') {
+        throw new UsageError(`${where} has no pull.token: tail reads pull apps (a webhook app's events are pushed)`, 'tail');
+      }
+      return token;
+    }
+    if (!named && !Object.hasOwn(destinations, destination)) {
+      throw new UsageError(`${where} has no pull.token: its events go to its destinations (${Object.keys(destinations).join(', ') || 'none'}); give --destination NAME`, 'tail');
+    }
+    if (destinations === undefined || !Object.hasOwn(destinations, destination)) {
+      const has = destinations === undefined ? 'it has no destinations' : `it has: ${Object.keys(destinations).join(', ') || 'none'}`;
+      throw new UsageError(`${where} has no destination ${JSON.stringify(destination)} (${has})`, 'tail');
+    }
+    const token = destinations[destination]?.pull?.token;
     if (typeof token !== 'string' || token === '') {
-      throw new UsageError(`${where} has no pull.token: tail reads pull apps (a webhook app's events are pushed)`, 'tail');
+      const pushes = isObject(destinations[destination]) && destinations[destination].webhook !== undefined;
+      throw new UsageError(`${where} has no ${path}: tail reads pull destinations${pushes ? ` (destination ${JSON.stringify(destination)} pushes to a webhook)` : ''}`, 'tail');
     }
     return token;
   }
-  if (o.token === '') throw new UsageError("--token is empty: give the app's pull token, or leave --token out to read it from wecom-edge.config.json", 'tail');
+  if (o.token === '') throw new UsageError("--token is empty: give the destination's pull token, or leave --token out to read it from wecom-edge.config.json", 'tail');
   return o.token;
 }
 
@@ -224,7 +283,7 @@ async function pullLoop(s, headers, out, signal, tally, onBatch) {
     }
     if (answer !== undefined) {
       if (answer.status === 401) {
-        out.stderr(`wecom-edge tail: ${UNAUTHORIZED} (401 from ${s.queueUrl}/pull)\n`);
+        out.stderr(`wecom-edge tail: ${s.unauthorized} (401 from ${s.queueUrl}/pull)\n`);
         return 1;
       }
       if (answer.status >= 500) problem = `the gateway answered ${answer.status}${describe(answer.text)}`;
@@ -249,7 +308,7 @@ async function pullLoop(s, headers, out, signal, tally, onBatch) {
 
     const batch = readBatch(answer.text);
     if (batch === undefined) {
-      out.stderr(`wecom-edge tail: the pull answer is not the gateway's {"events", "lease", "attempts"}: ${JSON.stringify(answer.text.slice(0, 120))}\n`);
+      out.stderr(`wecom-edge tail: the pull answer is not the gateway's {"events", "ids", "lease", "attempts"}: ${JSON.stringify(answer.text.slice(0, 120))}\n`);
       return 1;
     }
     if (batch.events.length === 0) {
@@ -259,10 +318,12 @@ async function pullLoop(s, headers, out, signal, tally, onBatch) {
     }
     firstLease ??= performance.now();
     const ids = [];
-    for (const text of batch.events) {
-      const event = print(out, text, batch.attempts, s.json);
+    for (const [i, text] of batch.events.entries()) {
+      // The answer's ids, when it has them (a transformed item need not carry its event's id); else the event's own.
+      const event = print(out, text, batch.attempts, s.json, batch.ids?.[i]);
       tally.printed++;
-      if (typeof event?.id === 'string' && event.id !== '') ids.push(event.id);
+      const id = batch.ids?.[i] ?? event?.id;
+      if (typeof id === 'string' && id !== '') ids.push(id);
       else out.stderr(`tail: an event without an "id" (not the gateway's event JSON) was printed as it came, and is not ${s.ack ? 'acked' : 'released'}\n`);
     }
     if (ids.length === 0) continue;
@@ -296,14 +357,21 @@ function readBatch(text) {
     if (events === undefined) return undefined;
     if (events.length > 0 && typeof parsed.lease !== 'string') return undefined;
     const attempts = parsed.attempts !== null && typeof parsed.attempts === 'object' ? parsed.attempts : {};
-    return { events, lease: parsed.lease, attempts };
+    // `ids`, parallel to `events` (gateways before destinations leave it out; then each event's own id is used).
+    if (parsed.ids !== undefined && !(Array.isArray(parsed.ids) && parsed.ids.length === events.length && parsed.ids.every((id) => typeof id === 'string'))) return undefined;
+    return { events, ids: parsed.ids, lease: parsed.lease, attempts };
   } catch {
     return undefined;
   }
 }
 
-/** Prints one event; returns its parse when it is a JSON object, else undefined. */
-function print(out, text, attempts, json) {
+/**
+ * Prints one event; returns its parse when it is a JSON object, else
+ * undefined. `id`: the event's id from the pull answer's `ids`, if any. An
+ * item that is not that event's JSON (a transform's result) is headed by
+ * that id, "?" for when it was received, and "transformed".
+ */
+function print(out, text, attempts, json, id) {
   let event;
   try {
     const parsed = JSON.parse(text);
@@ -317,9 +385,12 @@ function print(out, text, attempts, json) {
     return event;
   }
   const e = event ?? {};
-  const delivery = typeof e.id === 'string' && attempts[e.id] > 1 ? `  (delivery ${oneLine(attempts[e.id])})` : '';
+  const own = id === undefined || (e.id === id && isObject(e.event));
+  const key = id ?? e.id;
+  const delivery = typeof key === 'string' && attempts[key] > 1 ? `  (delivery ${oneLine(attempts[key])})` : '';
+  const header = own ? [e.receivedAt ?? '?', e.id ?? '?', kindOf(e)] : ['?', id, 'transformed'];
   // The header's fields are the event's own, so each is kept to its line.
-  out.stdout(`${oneLine(e.receivedAt ?? '?')}  ${oneLine(e.id ?? '?')}  ${oneLine(kindOf(e))}${delivery}\n${line}\n\n`);
+  out.stdout(`${header.map(oneLine).join('  ')}${delivery}\n${line}\n\n`);
   return event;
 }
 
@@ -349,7 +420,7 @@ async function settle(s, headers, verb, { ids, lease }, out) {
     try {
       const answer = await exchange(url, { method: 'POST', headers, body, timeoutMs: s.timeoutMs });
       if (answer.status === 401) {
-        out.stderr(`wecom-edge tail: ${UNAUTHORIZED} (401 from ${url})\n`);
+        out.stderr(`wecom-edge tail: ${s.unauthorized} (401 from ${url})\n`);
         return undefined;
       }
       problem = `the gateway answered ${answer.status}${describe(answer.text)}`;

@@ -43,6 +43,11 @@ function parseText(stdout, { strict = true } = {}) {
   return events;
 }
 
+const BOT_PULL_TOKEN = 'bot-pull-token-for-the-tail-tests-0123';
+const AUDIT_PULL_TOKEN = 'audit-pull-token-for-the-tail-tests-0123';
+/** A webhook secret keygen made, for a destination that is never pushed to. */
+const apps0Secret = (entry) => Object.values(entry)[0].webhook.secret;
+
 const LOOK_WARNING =
   'tail: warning: --no-ack still leases what it shows, and each look counts one delivery toward pull.maxAttempts (default 20); the events are released to the consumer at once\n';
 
@@ -58,7 +63,19 @@ describe('tail against the gateway in workerd', { timeout: 180_000 }, () => {
     const live = await keygen(['--app', 'live', '--receive-id', CORP_ID, '--pull']);
     const raw = await keygen(['--app', 'raw', '--receive-id', '', '--pull']);
     const hr = await keygen(['--app', 'hr', '--receive-id', CORP_ID, '--webhook', 'http://127.0.0.1:9/unused']);
-    apps = { ...tickets, ...live, ...raw, ...hr };
+    // An app with destinations (docs/routing.md): a bot that pulls text messages, transformed (no id in the item;
+    // JSONata's double quotes: the test's wrangler --env-file takes no ');
+    // an audit log that pulls everything, as stored; a webhook that takes nothing of what the tests send.
+    const { pull: _, ...routedKeys } = (await keygen(['--app', 'routed', '--receive-id', CORP_ID, '--pull'])).routed;
+    const routed = {
+      ...routedKeys,
+      destinations: {
+        bot: { match: { MsgType: 'text' }, transform: '{"text": event.Content, "from": event.FromUserName}', pull: { token: BOT_PULL_TOKEN } },
+        audit: { pull: { token: AUDIT_PULL_TOKEN } },
+        crm: { match: { Event: 'change_external_contact' }, webhook: { url: 'http://127.0.0.1:9/unused', secret: apps0Secret(hr) } },
+      },
+    };
+    apps = { ...tickets, ...live, ...raw, ...hr, routed };
     file = appsFile(apps);
     gateway = await startGateway({ apps, adminToken: ADMIN_TOKEN });
   });
@@ -175,6 +192,80 @@ describe('tail against the gateway in workerd', { timeout: 180_000 }, () => {
     assert.equal((await stats('live')).depth, 0);
   });
 
+  test('--destination: a named pull destination through /queue/{app}/{destination}/…, a transformed item acked by the answer\'s ids', async () => {
+    const sim = await run(['simulate', gateway.url, '--app', 'routed', '--apps', file, '--only', 'text,click', '--timeout', '30000']);
+    assert.equal(sim.code, 0, sim.stdout + sim.stderr);
+    const destination = async (name) => (await stats('routed')).destinations.find((d) => d.name === name);
+    assert.deepEqual([(await destination('bot')).depth, (await destination('audit')).depth], [1, 2]);
+
+    // Look: the bot's item is the transform's result, without an id; its header names the event by the answer's ids.
+    const look = await tail('routed', '--destination', 'bot', '--once', '--no-ack');
+    assert.equal(look.code, 0, look.stderr);
+    assert.equal(look.stderr, `${LOOK_WARNING}tail: drained, 1 event printed and released\n`);
+    const [header, item, blank, end] = look.stdout.split('\n');
+    assert.deepEqual([blank, end], ['', '']);
+    const m = /^\? {2}(evt_[0-9a-f]{32}) {2}transformed$/.exec(header);
+    assert.ok(m, header);
+    const transformed = JSON.parse(item);
+    assert.deepEqual(Object.keys(transformed), ['text', 'from']);
+    assert.equal(typeof transformed.text, 'string');
+    assert.equal((await destination('bot')).depth, 1, 'released, not acked');
+
+    // Take, as NDJSON: acked by the ids of the pull answer; audit and the default path are untouched.
+    const take = await tail('routed', '--destination', 'bot', '--once', '--json');
+    assert.equal(take.code, 0, take.stderr);
+    assert.equal(take.stderr, '');
+    assert.equal(take.stdout, `${item}\n`);
+    const bot = await destination('bot');
+    assert.deepEqual([bot.depth, bot.delivered], [0, 1]);
+    assert.deepEqual([(await destination('audit')).depth, (await destination('audit')).delivered], [2, 0]);
+
+    // audit's token from wecom-edge.config.json and a secrets file: destinations.audit.pull.token, a reference.
+    const config = appsFile({ apps: { routed: { ...apps.routed, destinations: { ...apps.routed.destinations, audit: { pull: { token: { secret: 'ROUTED_AUDIT_PULL_TOKEN' } } } } } } });
+    const secrets = appsFile({ ROUTED_AUDIT_PULL_TOKEN: AUDIT_PULL_TOKEN });
+    const audit = await run(['tail', gateway.url, '--app', 'routed', '--destination', 'audit', '--config', config, '--secrets', secrets, '--once', '--timeout', '30000']);
+    assert.equal(audit.code, 0, audit.stderr);
+    assert.equal(audit.stderr, 'tail: drained, 2 events printed and acked\n');
+    const events = parseText(audit.stdout);
+    assert.deepEqual(events.map((e) => e.kind).sort(), ['event/click', 'text']);
+    assert.equal(events.find((e) => e.kind === 'text').id, m[1], 'the same event as the bot got');
+    for (const e of events) assert.equal(JSON.parse(e.json).id, e.id);
+    assert.deepEqual([(await destination('audit')).depth, (await destination('audit')).delivered], [0, 2]);
+
+    // A reference to a secret the file lacks is named with its path.
+    const missing = await run(['tail', gateway.url, '--app', 'routed', '--destination', 'audit', '--config', config, '--secrets', appsFile({}), '--once']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /apps\.routed\.destinations\.audit\.pull\.token names secret ROUTED_AUDIT_PULL_TOKEN, which is not set in /);
+  });
+
+  test('--destination: one destination\'s token opens no other; a webhook destination, an unknown one and a bad name are said plainly', async () => {
+    const wrong = await run(['tail', gateway.url, '--app', 'routed', '--destination', 'audit', '--token', BOT_PULL_TOKEN, '--once']);
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.stderr, `wecom-edge tail: the pull token is wrong, or the app has no pull destination "audit" (401 from ${gateway.url}/queue/routed/audit/pull)\n`);
+    // Without --destination: the default path, which an app with named destinations does not have.
+    const noDefault = await run(['tail', gateway.url, '--app', 'routed', '--token', BOT_PULL_TOKEN, '--once']);
+    assert.equal(noDefault.code, 1);
+    assert.match(noDefault.stderr, /the pull token is wrong, or the app is not a pull app \(401 from .*\/queue\/routed\/pull\)/);
+    const fromFile = await tail('routed', '--once');
+    assert.equal(fromFile.code, 2);
+    assert.match(fromFile.stderr, /^wecom-edge tail: app "routed" in .*apps\.json has no pull\.token: its events go to its destinations \(bot, audit, crm\); give --destination NAME\n/);
+    const pushes = await tail('routed', '--destination', 'crm', '--once');
+    assert.equal(pushes.code, 2);
+    assert.match(pushes.stderr, /^wecom-edge tail: app "routed" in .*apps\.json has no destinations\.crm\.pull\.token: tail reads pull destinations \(destination "crm" pushes to a webhook\)\n/);
+    const unknown = await tail('routed', '--destination', 'oa', '--once');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^wecom-edge tail: app "routed" in .*apps\.json has no destination "oa" \(it has: bot, audit, crm\)\n/);
+    const legacy = await tail('tickets', '--destination', 'oa', '--once');
+    assert.equal(legacy.code, 2);
+    assert.match(legacy.stderr, /has no destination "oa" \(it has no destinations\)/);
+    const badName = await run(['tail', gateway.url, '--app', 'routed', '--destination', 'Bot!', '--token', BOT_PULL_TOKEN]);
+    assert.equal(badName.code, 2);
+    assert.match(badName.stderr, /^wecom-edge tail: --destination must be a destination's name: 1-32 of a-z, 0-9, _ and -, got "Bot!"\n/);
+    // --destination default is the default path, with the app's top-level pull.token.
+    const explicit = await tail('tickets', '--destination', 'default', '--once');
+    assert.deepEqual([explicit.code, explicit.stderr], [0, 'tail: drained, 0 events printed and acked\n']);
+  });
+
   test('a wrong pull token, or an app that pushes: 401, said plainly, exit 1', async () => {
     const wrong = await run(['tail', gateway.url, '--app', 'tickets', '--token', 'not-the-pull-token-0123', '--once']);
     assert.equal(wrong.code, 1);
@@ -192,8 +283,10 @@ describe('tail: help and errors', () => {
   test('--help prints the usage and exits 0', async () => {
     const r = await run(['tail', '--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Usage: wecom-edge tail <base-url> --app NAME \[--config FILE\] \[--secrets FILE\]\n {22}\[--apps FILE \| --token PULL_TOKEN\]\n/);
+    assert.match(r.stdout, /^Usage: wecom-edge tail <base-url> --app NAME \[--config FILE\] \[--secrets FILE\]\n {22}\[--apps FILE \| --token PULL_TOKEN\] \[--destination NAME\]\n/);
     assert.match(r.stdout, /--no-ack/);
+    assert.match(r.stdout, /--destination NAME {2}one of the app's pull destinations/);
+    assert.match(r.stdout, /destinations\.NAME\.pull\.token/);
   });
 
   test('no --app, no token, a bad base URL, bad numbers: exit 2 with a clear message', async () => {
@@ -207,7 +300,7 @@ describe('tail: help and errors', () => {
     assert.equal(noToken.stderr, `wecom-edge tail: no app "hr" in ${config} (it has: none); add one with: npx wecom-edge keygen --app hr --dev\nRun 'wecom-edge tail --help' for usage.\n`);
     const emptyToken = await run(['tail', 'http://127.0.0.1:8787', '--app', 'hr', '--token', '']);
     assert.equal(emptyToken.code, 2);
-    assert.match(emptyToken.stderr, /^wecom-edge tail: --token is empty: give the app's pull token, or leave --token out to read it from wecom-edge.config.json\n/);
+    assert.match(emptyToken.stderr, /^wecom-edge tail: --token is empty: give the destination's pull token, or leave --token out to read it from wecom-edge.config.json\n/);
     const badUrl = await run(['tail', 'not a url', '--app', 'hr', '--token', 'x']);
     assert.equal(badUrl.code, 2);
     assert.match(badUrl.stderr, /invalid base URL "not a url"/);
@@ -332,6 +425,24 @@ describe('tail against a stand-in pull API: releases, acks that fail, odd answer
       r.stderr,
       'tail: evt_b was not acked (expired: the lease ran out, so it will be delivered again; try a longer --lease)\ntail: drained, 2 events printed, 1 acked\n',
     );
+  });
+
+  test('a pull answer with "ids": each item is acked by its id there, also one without an id of its own', async () => {
+    const answer = { status: 200, body: `{"events":[{"text":"hi"},${fakeEvent('evt_b')}],"ids":["evt_a","evt_b"],"lease":"lease-1","attempts":{"evt_a":2,"evt_b":1}}` };
+    queue = await startFakeQueue({ pull: [answer] });
+    const r = await tail('--once');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `?  evt_a  transformed  (delivery 2)\n{"text":"hi"}\n\n${record('evt_b')}`);
+    assert.equal(r.stderr, 'tail: drained, 2 events printed and acked\n');
+    assert.deepEqual(queue.requests[1].body, { ids: ['evt_a', 'evt_b'], lease: 'lease-1' });
+  });
+
+  test('a pull answer whose "ids" does not match its events is refused, exit 1', async () => {
+    queue = await startFakeQueue({ pull: [{ status: 200, body: `{"events":[${fakeEvent('evt_a')}],"ids":[],"lease":"lease-1","attempts":{}}` }] });
+    const r = await tail('--once');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^wecom-edge tail: the pull answer is not the gateway's \{"events", "ids", "lease", "attempts"\}: /);
+    assert.deepEqual(verbs(), ['pull']);
   });
 
   test('events that are not the gateway\'s event objects are printed as they came, with a warning, and not acked', async () => {
