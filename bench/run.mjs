@@ -46,7 +46,8 @@ const COUNTS = {
   create: 20, // events that create the pull queue before "backlog 0" is measured
   pull0: scale(1500), // the pull queue goes 0 → 1.5k
   fillTo: scale(8000), // then → 8k
-  pull8k: scale(1500), // then → 9.5k, under the queue's 10k limit
+  pull8k: scale(1500), // then → 9.5k
+  fan: scale(1500), // per fan-out width (1, 3 and 8 push destinations), over all rounds
   bomb: QUICK ? ROUNDS * 4 : 200,
   // AI-bot streams: fewer than the others, to keep the whole run near a minute and a half.
   botMessage: scale(2000), // each opens a stream (the events go to a pull queue: 20 + 2k, far from its limit)
@@ -259,10 +260,18 @@ async function main() {
   const bot = botApp("bench_bot");
   const botWarm = botApp("bench_bot_warm");
   const nodeApp = newApp("bench_node", { webhook: { url: `${sinkUrl}/hook/bench_node`, secret: newWebhookSecret() } });
+  // Fan-out (docs/routing.md): every event matches all k push destinations of its app, each its own sink path.
+  const fanApp = (k) =>
+    newApp(`bench_fan${k}`, {
+      destinations: Object.fromEntries(
+        Array.from({ length: k }, (_, i) => [`d${i}`, { webhook: { url: `${sinkUrl}/hook/bench_fan${k}/d${i}`, secret: newWebhookSecret() } }]),
+      ),
+    });
+  const fans = { 1: fanApp(1), 3: fanApp(3), 8: fanApp(8) };
   const adminToken = randomAlnum(40);
   const text = {
     WECOM_MAX_SKEW_SECONDS: "0",
-    WECOM_APPS: JSON.stringify(Object.fromEntries([push, pull, pullWarm, bot, botWarm].map((a) => [a.name, appConfig(a)]))),
+    WECOM_APPS: JSON.stringify(Object.fromEntries([push, pull, pullWarm, bot, botWarm, ...Object.values(fans)].map((a) => [a.name, appConfig(a)]))),
     ADMIN_TOKEN: adminToken,
   };
   const bomb = Buffer.from(bombBody());
@@ -324,6 +333,35 @@ async function main() {
   r.floor.post = combine(rounds.floorPost);
   r.node.post = combine(rounds.nodePost);
   r.nodeFloor.post = combine(rounds.nodeFloorPost);
+
+  // Fan-out: a callback matched by 1, 3 and 8 push destinations, each width in turn, round after round,
+  // each round drained until every destination's sink path has every event.
+  log("fan-out");
+  const fanSent = { 1: 0, 3: 0, 8: 0 };
+  const fanRequests = (k, n) => {
+    fanSent[k] += n;
+    const total = fanSent[k];
+    const drain = async () => {
+      let waited = 0;
+      for (let i = 0; i < k; i++) waited += await untilSinkHas(sinkUrl, `/hook/bench_fan${k}/d${i}`, total);
+      return waited;
+    };
+    return { requests: many(n, () => postRequest(fans[k])), drain };
+  };
+  for (const k of [1, 3, 8]) {
+    const w = fanRequests(k, COUNTS.warmup);
+    await warm(gw, w.requests, w.drain);
+  }
+  const fanRounds = { 1: [], 3: [], 8: [] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const k of [1, 3, 8]) {
+      const f = fanRequests(k, COUNTS.fan / ROUNDS);
+      fanRounds[k].push(await measure(`workerd POST fan-out to ${k} (${round}/${ROUNDS})`, gw, f.requests, { drain: f.drain }));
+    }
+  }
+  r.gw.fan1 = combine(fanRounds[1]);
+  r.gw.fan3 = combine(fanRounds[3]);
+  r.gw.fan8 = combine(fanRounds[8]);
 
   // The pull queue under test starts (nearly) empty: the warm-up goes to another pull app, and
   // only a handful of events create the queue's Durable Object, whose one-off start is not
@@ -389,7 +427,10 @@ async function main() {
   const botEvents = COUNTS.create + COUNTS.botMessage;
   const pushed = (await sinkCounts(sinkUrl))[pushPath] ?? 0;
   const expectedPull = COUNTS.fillTo + COUNTS.pull8k;
+  const fanCounts = await sinkCounts(sinkUrl);
+  const fanMissing = [1, 3, 8].flatMap((k) => Array.from({ length: k }, (_, i) => fanCounts[`/hook/bench_fan${k}/d${i}`] ?? 0).filter((n) => n !== fanSent[k]));
   const checks = [
+    [`fan-out: every destination's sink path got every event (${fanSent[1]}, ${fanSent[3]} and ${fanSent[8]} per path)`, fanMissing.length === 0],
     [`push queue empty (queued ${pushStats.queued}, leased ${pushStats.leased})`, pushStats.queued === 0 && pushStats.leased === 0],
     [`push delivered ${pushStats.delivered} of ${pushesExpected}`, pushStats.delivered === pushesExpected],
     [`sink received ${pushed} pushes for ${pushesExpected} events`, pushed === pushesExpected],

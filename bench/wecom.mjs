@@ -244,6 +244,7 @@ export function newApp(name, extra) {
 export function appConfig(app) {
   const entry = { token: app.token, encodingAESKey: app.encodingAESKey, receiveId: app.receiveId };
   if (app.webhook) entry.webhook = app.webhook;
+  if (app.destinations) entry.destinations = app.destinations;
   if (app.pull) entry.pull = app.pull;
   if (app.bot) entry.bot = app.bot;
   return entry;
