@@ -163,14 +163,11 @@ export class DeliveryStore {
    */
   add(seq: number, routes: readonly { readonly name: string; readonly key: string | null }[], now: number): void {
     for (const { name, key } of routes) {
-      const behind =
-        key !== null &&
-        this.db.sql.exec("SELECT 1 FROM deliveries INDEXED BY deliveries_by_key WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray().length > 0;
       this.db.sql.exec(
         "INSERT INTO deliveries (dest, seq, state, available_at, order_key) VALUES (?, ?, ?, ?, ?)",
         name,
         seq,
-        behind ? "held" : "queued",
+        this.behind(name, key) ? "held" : "queued",
         now,
         key,
       );
@@ -309,6 +306,15 @@ export class DeliveryStore {
     });
   }
 
+  /** Whether an ordered destination holds an undelivered event of `key`, which a new one must wait behind: one index entry. */
+  private behind(name: string, key: string | null): boolean {
+    if (key === null) return false;
+    return (
+      this.db.sql.exec("SELECT 1 FROM deliveries INDEXED BY deliveries_by_key WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray()
+        .length > 0
+    );
+  }
+
   /** The held delivery of `key` with the lowest seq becomes due: reads the key's index entries up to it. */
   private releaseNext(name: string, key: string, now: number): void {
     const live = this.db.sql
@@ -427,12 +433,9 @@ export class DeliveryStore {
     return this.db.transaction(() => {
       const rows = this.deadRefs(name, ids);
       for (const { seq, key } of rows) {
-        const behind =
-          key !== null &&
-          this.db.sql.exec("SELECT 1 FROM deliveries INDEXED BY deliveries_by_key WHERE dest = ? AND order_key = ? AND state <> 'dead' LIMIT 1", name, key).toArray().length > 0;
         this.db.sql.exec(
           "UPDATE deliveries SET state = ?, attempts = 0, available_at = ?, last_error = NULL, lease = NULL WHERE dest = ? AND seq = ?",
-          behind ? "held" : "queued",
+          this.behind(name, key) ? "held" : "queued",
           now,
           name,
           seq,
