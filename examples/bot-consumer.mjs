@@ -9,7 +9,10 @@
 //
 //   WECOM_EDGE_URL  the gateway                   (default http://127.0.0.1:8787, the demo)
 //   APP             the bot app's name            (default demo_bot)
-//   PULL_TOKEN      the app's pull.token          (required)
+//   DESTINATION     the app's pull destination that takes the bot's messages,
+//                   e.g. bot: /queue/<APP>/<DESTINATION>/pull (default: unset,
+//                   the default destination, /queue/<APP>/pull)
+//   PULL_TOKEN      that destination's pull.token (required)
 //   BOT_TOKEN       the app's bot.token           (required)
 //
 // Ctrl-C once: finish the events in hand, then exit. Twice: exit now (what was
@@ -22,6 +25,13 @@ if (!PULL_TOKEN || !BOT_TOKEN) {
   console.error("Set PULL_TOKEN (the app's pull.token) and BOT_TOKEN (its bot.token); see examples/README.md.");
   process.exit(2);
 }
+/** The destination pulled: "default" (an app's top-level pull) keeps the path of before destinations. */
+const DESTINATION = process.env.DESTINATION || "default";
+if (!/^[a-z0-9_-]{1,32}$/.test(DESTINATION)) {
+  console.error("DESTINATION must be a destination's name: 1-32 of a-z, 0-9, _ and -");
+  process.exit(2);
+}
+const QUEUE = `/queue/${APP}${DESTINATION === "default" ? "" : `/${DESTINATION}`}`;
 
 // The lease must outlast an answer: a stream may stay open up to bot.streamTimeoutSeconds (300 s by default).
 const LEASE_SECONDS = 330;
@@ -120,11 +130,11 @@ process.on("SIGINT", () => {
   console.log("stopping after the events in hand (Ctrl-C again to exit now)");
 });
 
-console.log(`consuming ${GATEWAY}/queue/${APP}/pull`);
+console.log(`consuming ${GATEWAY}${QUEUE}/pull`);
 while (!stopping) {
   let batch;
   try {
-    batch = await call(`/queue/${APP}/pull`, PULL_TOKEN, { max: 10, leaseSeconds: LEASE_SECONDS });
+    batch = await call(`${QUEUE}/pull`, PULL_TOKEN, { max: 10, leaseSeconds: LEASE_SECONDS });
   } catch (error) {
     console.error(`pull failed: ${error.message}; trying again in 5 s`);
     await sleep(5_000);
@@ -138,8 +148,10 @@ while (!stopping) {
   const results = await Promise.allSettled(batch.events.map(handle));
   const done = [];
   const failed = [];
+  // The event ids, parallel to the events (a gateway before destinations sends no `ids`: each event's own id).
+  const ids = batch.ids ?? batch.events.map((e) => e.id);
   results.forEach((result, i) => {
-    const { id } = batch.events[i];
+    const id = ids[i];
     if (result.status === "fulfilled") done.push(id);
     else {
       failed.push(id);
@@ -148,9 +160,9 @@ while (!stopping) {
   });
   try {
     // Acked under the pull's lease: if the lease ran out, another consumer may hold the event now, and it is not ours to ack.
-    if (done.length > 0) console.log("ack", await call(`/queue/${APP}/ack`, PULL_TOKEN, { ids: done, lease: batch.lease }));
+    if (done.length > 0) console.log("ack", await call(`${QUEUE}/ack`, PULL_TOKEN, { ids: done, lease: batch.lease }));
     // Released at once would fail again at once; in 10 s a passing fault may have passed.
-    if (failed.length > 0) console.log("nack", await call(`/queue/${APP}/nack`, PULL_TOKEN, { ids: failed, lease: batch.lease, delaySeconds: 10 }));
+    if (failed.length > 0) console.log("nack", await call(`${QUEUE}/nack`, PULL_TOKEN, { ids: failed, lease: batch.lease, delaySeconds: 10 }));
   } catch (error) {
     // Not acked: the events come again when the lease runs out.
     console.error(`ack/nack failed: ${error.message}`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A pull consumer for a wecom-edge app with "pull" (docs/delivery.md,
-// "Pulling from the queue"), to copy and start from. Node 20+, no
+// "Pulling from the queue"), or for one of an app's pull destinations
+// (docs/routing.md, "Pull destinations"), to copy and start from. Node 20+, no
 // dependencies. It only makes outbound requests to the gateway, so nothing on
 // the intranet has to be reachable.
 //
@@ -8,15 +9,21 @@
 // event, ack the ones handled under the batch's lease, nack the ones that
 // failed so that they come back after RETRY_DELAY_SECONDS. An event whose id
 // was handled already (our ack was lost, or the lease ran out first) is not
-// handled again, only acked. Network errors and 5xx answers are retried with
-// backoff (1 s doubling to 30 s).
+// handled again, only acked. Events are named by the pull answer's `ids`
+// (parallel to its `events`): a destination's transform may leave `id` out.
+// Network errors and 5xx answers are retried with backoff (1 s doubling to 30 s).
 //
 //   WECOM_EDGE_URL       the gateway (default http://127.0.0.1:8787)
 //   APP                  the app's name (required)
-//   PULL_TOKEN           the app's pull token; when unset, <APP>_PULL_TOKEN
-//                        (MYAPP_PULL_TOKEN for "myapp", '-' as '_'), as
-//                        `wecom-edge keygen --dev` writes it to .dev.vars:
+//   DESTINATION          one of the app's pull destinations, e.g. bot: pulls
+//                        /queue/<APP>/<DESTINATION>/pull (default: unset, the
+//                        app's default destination, /queue/<APP>/pull)
+//   PULL_TOKEN           the destination's pull token; when unset,
+//                        <APP>_PULL_TOKEN (MYAPP_PULL_TOKEN for "myapp", '-' as
+//                        '_'), as `wecom-edge keygen --dev` writes it to .dev.vars:
 //                          APP=myapp node --env-file=.dev.vars examples/pull-consumer.mjs
+//                        or with DESTINATION, <APP>_<DESTINATION>_PULL_TOKEN
+//                        (HR_BOT_PULL_TOKEN for hr's bot)
 //   RETRY_DELAY_SECONDS  how long a failed event waits before it is due again (default 30)
 //
 // SIGINT (Ctrl-C) or SIGTERM: finish the batch in hand, ack it, and exit 0;
@@ -27,9 +34,13 @@
 const GATEWAY = (process.env.WECOM_EDGE_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
 const APP = process.env.APP;
 if (!APP) fail("Set APP (the app's name) and PULL_TOKEN (its pull token); see examples/README.md.");
-const TOKEN_SOURCE = process.env.PULL_TOKEN !== undefined ? "PULL_TOKEN" : tokenName(APP);
+/** The destination pulled: "default" (an app's top-level pull) keeps the path of before destinations. */
+const DESTINATION = process.env.DESTINATION || "default";
+if (!/^[a-z0-9_-]{1,32}$/.test(DESTINATION)) fail("DESTINATION must be a destination's name: 1-32 of a-z, 0-9, _ and -");
+const QUEUE = `${GATEWAY}/queue/${encodeURIComponent(APP)}${DESTINATION === "default" ? "" : `/${DESTINATION}`}`;
+const TOKEN_SOURCE = process.env.PULL_TOKEN !== undefined ? "PULL_TOKEN" : tokenName(APP, DESTINATION);
 const PULL_TOKEN = process.env[TOKEN_SOURCE];
-if (!PULL_TOKEN) fail(`${TOKEN_SOURCE} is not set: give the app's pull token in PULL_TOKEN, or run with --env-file=.dev.vars (see examples/README.md)`);
+if (!PULL_TOKEN) fail(`${TOKEN_SOURCE} is not set: give the ${DESTINATION === "default" ? "app" : "destination"}'s pull token in PULL_TOKEN, or run with --env-file=.dev.vars (see examples/README.md)`);
 const RETRY_DELAY_SECONDS = Number(process.env.RETRY_DELAY_SECONDS ?? 30);
 if (!Number.isInteger(RETRY_DELAY_SECONDS) || RETRY_DELAY_SECONDS < 0 || RETRY_DELAY_SECONDS > 43_200) fail("RETRY_DELAY_SECONDS must be a whole number from 0 to 43200");
 
@@ -48,13 +59,15 @@ const SEEN_MAX = 10_000;
  * comes back after RETRY_DELAY_SECONDS; after pull.maxAttempts leases, 20 by
  * default, it becomes a dead letter). `attempt` is 1 the first time the
  * event is leased. The event is the JSON of docs/delivery.md: id, app,
- * receiveId, receivedAt, format, event (WeCom's fields), raw.
+ * receiveId, receivedAt, format, event (WeCom's fields), raw; or, for a
+ * destination with a transform, what the transform made of it. `id` is the
+ * event's id, from the pull answer's `ids`.
  */
 // handle: begin (test/cli/examples.test.mjs swaps in a slow handler between these two markers)
-async function handle(event, attempt) {
+async function handle(event, attempt, id) {
   const e = event.event ?? {};
   const what = [e.MsgType, e.Event, e.ChangeType ?? e.InfoType].filter(Boolean).join("/");
-  log(`handled ${event.id} ${what}${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
+  log(`handled ${id} ${what}${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
 }
 // handle: end
 
@@ -83,7 +96,7 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
-log(`consuming ${GATEWAY}/queue/${APP}/pull`);
+log(`consuming ${QUEUE}/pull`);
 let failures = 0;
 while (!stopping) {
   let batch;
@@ -102,27 +115,30 @@ while (!stopping) {
     await pause(IDLE_MS);
     continue;
   }
+  // The event ids, parallel to the events (a gateway before destinations sends no `ids`: each event's own id).
+  const ids = batch.ids ?? batch.events.map((e) => e.id);
   if (stopping) {
     // Pulled while stopping: give the batch straight back.
-    await settle("nack", { ids: batch.events.map((e) => e.id), lease: batch.lease, delaySeconds: 0 });
+    await settle("nack", { ids, lease: batch.lease, delaySeconds: 0 });
     break;
   }
   log(`pulled ${batch.events.length} event${batch.events.length === 1 ? "" : "s"}`);
   const done = [];
   const failed = [];
-  for (const event of batch.events) {
-    if (seen.has(event.id)) {
-      log(`duplicate ${event.id}, already handled: ack only`);
-      done.push(event.id);
+  for (const [i, event] of batch.events.entries()) {
+    const id = ids[i];
+    if (seen.has(id)) {
+      log(`duplicate ${id}, already handled: ack only`);
+      done.push(id);
       continue;
     }
     try {
-      await handle(event, batch.attempts[event.id] ?? 1);
-      remember(event.id);
-      done.push(event.id);
+      await handle(event, batch.attempts[id] ?? 1, id);
+      remember(id);
+      done.push(id);
     } catch (error) {
-      log(`failed ${event.id}: ${error?.message ?? error}; due again in ${RETRY_DELAY_SECONDS} s`);
-      failed.push(event.id);
+      log(`failed ${id}: ${error?.message ?? error}; due again in ${RETRY_DELAY_SECONDS} s`);
+      failed.push(id);
     }
   }
   // Under the batch's lease: if it ran out, another consumer may hold the events now, and they are not ours to ack.
@@ -152,11 +168,11 @@ async function settle(verb, body) {
   }
 }
 
-/** POST /queue/{app}/{verb}: the answer's JSON, or an Error with `retry` set for a network error or a 5xx. */
+/** POST /queue/{app}[/{destination}]/{verb}: the answer's JSON, or an Error with `retry` set for a network error or a 5xx. */
 async function call(verb, body) {
   let response;
   try {
-    response = await fetch(`${GATEWAY}/queue/${encodeURIComponent(APP)}/${verb}`, {
+    response = await fetch(`${QUEUE}/${verb}`, {
       method: "POST",
       headers: { authorization: `Bearer ${PULL_TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify(body),
@@ -166,7 +182,10 @@ async function call(verb, body) {
     throw Object.assign(new Error(`cannot reach ${GATEWAY}: ${error.cause?.code ?? error.message}`), { retry: true });
   }
   const text = await response.text();
-  if (response.status === 401) throw new Error(`${verb}: 401: the pull token is wrong, or ${APP} is not a pull app on ${GATEWAY}`);
+  if (response.status === 401) {
+    const what = DESTINATION === "default" ? `${APP} is not a pull app` : `${APP} has no pull destination ${DESTINATION}`;
+    throw new Error(`${verb}: 401: the pull token is wrong, or ${what} on ${GATEWAY}`);
+  }
   if (!response.ok) throw Object.assign(new Error(`${verb}: ${response.status} ${text.slice(0, 200)}`), { retry: response.status >= 500 });
   return JSON.parse(text);
 }
@@ -182,10 +201,15 @@ function pause(ms) {
   });
 }
 
-/** <APP>_PULL_TOKEN, the name `wecom-edge keygen` gives the token (docs/cli.md, "keygen: new credentials for an app"). */
-function tokenName(app) {
+/**
+ * <APP>_PULL_TOKEN, the name `wecom-edge keygen` gives the token (docs/cli.md,
+ * "keygen: new credentials for an app"); for a named destination,
+ * <APP>_<DESTINATION>_PULL_TOKEN, as docs/routing.md names them (HR_BOT_PULL_TOKEN).
+ */
+function tokenName(app, destination) {
   let stem = app.toUpperCase().replaceAll("-", "_");
   if (!/^[A-Z]/.test(stem) || stem === "ADMIN") stem = `APP_${stem}`;
+  if (destination !== "default") stem += `_${destination.toUpperCase().replaceAll("-", "_")}`;
   return `${stem}_PULL_TOKEN`;
 }
 
