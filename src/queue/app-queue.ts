@@ -558,8 +558,13 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     return null;
   }
 
-  /** Puts dead letters back (all when `ids` is null) with a fresh attempt count, for `name` or every destination. */
-  async replay(ids: readonly string[] | null, name?: string): Promise<number> {
+  /**
+   * Puts dead letters back (all when `ids` is null) with a fresh attempt count, for `name` or every destination.
+   * With the app's live settings (`settingsJson`), adopted first: a dead letter replayed after a fix is
+   * pushed with the fixed webhook or transform, not the one it died with (docs/routing.md, "Transformations").
+   */
+  async replay(ids: readonly string[] | null, name?: string, app?: string, settingsJson?: string): Promise<number> {
+    if (app !== undefined && settingsJson !== undefined && this.app !== null) await this.adopt(app, settingsJson);
     const now = Date.now();
     let replayed = 0;
     for (const destination of name === undefined ? this.destinationNames() : [name]) {

@@ -184,9 +184,10 @@ async function selection(request: Request): Promise<readonly string[] | null> {
 }
 
 async function replay(context: RouteContext): Promise<Response> {
-  const { name, app } = await target(context);
+  const { name, app, settings } = await target(context);
   const destination = await destinationOf(context, name, app);
-  return jsonResponse({ replayed: await queueOf(context.env, name).replay(await selection(context.request), destination) });
+  // The live settings go along: the queue may not have seen the deploy that fixed what the dead letters died of.
+  return jsonResponse({ replayed: await queueOf(context.env, name).replay(await selection(context.request), destination, name, settings ?? undefined) });
 }
 
 async function purge(context: RouteContext): Promise<Response> {
@@ -202,9 +203,9 @@ async function pause(context: RouteContext): Promise<Response> {
 }
 
 async function resume(context: RouteContext): Promise<Response> {
-  const { name, app } = await target(context);
+  const { name, app, settings } = await target(context);
   const destination = await destinationOf(context, name, app);
-  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(false, destination) });
+  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(false, destination, name, settings ?? undefined) });
 }
 
 async function drop(context: RouteContext): Promise<Response> {
