@@ -238,3 +238,74 @@ export async function rowsRead<T>(app: string, operation: (queue: AppQueue) => P
     }
   });
 }
+
+// ---- destinations (docs/routing.md) ----
+
+/** A destination's `webhook`: the test receiver at `path` (e.g. `ok/{bucket}`), signed with WEBHOOK_SECRET. */
+export function hookTo(path: string, webhook: AppSettings = {}): AppSettings {
+  return { url: `${receiverUrl()}/${path}`, secret: WEBHOOK_SECRET, ...webhook };
+}
+
+/** An app with `destinations` (name → destination, in the order given) instead of one webhook or pull. */
+export function destinationsApp(destinations: Record<string, AppSettings>, extra: AppSettings = {}): AppSettings {
+  return { ...TEST_APP, destinations, ...extra };
+}
+
+/** A callback's plaintext as WeCom writes it: `<xml>`, the app's ToUserName, then `inner`. */
+export function xmlCallback(inner: string): string {
+  return `<xml><ToUserName><![CDATA[${TEST_APP.receiveId}]]></ToUserName>${inner}</xml>`;
+}
+
+/** The id the gateway gives a callback (src/wecom/event.ts), computed here on its own: SHA-256 of app, receiveId and plaintext, 16 bytes in hex. */
+export async function expectedEventId(app: string, plaintext: string, receiveId: string = TEST_APP.receiveId): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${app}\n${receiveId}\n${plaintext}`)));
+  return `evt_${[...digest.subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** The admin API through the Worker, with the tests' ADMIN_TOKEN; `path` follows `/admin/apps`. */
+export function adminApi(environment: Record<string, unknown>) {
+  const token = (env as unknown as { ADMIN_TOKEN: string }).ADMIN_TOKEN;
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, any> }> => {
+    const response = await callWorker(
+      new Request(`https://wecom-edge.test/admin/apps${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+      environment,
+    );
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+}
+
+/** What the queue holds: event rows (each event once), and delivery rows per destination by state. */
+export function heldRows(app: string): Promise<{ events: string[]; deliveries: Record<string, Record<string, number>> }> {
+  return runInDurableObject(queueStub(app), (_, state) => {
+    const sql = state.storage.sql;
+    const events = sql.exec<{ id: string }>("SELECT id FROM events ORDER BY seq").toArray().map((row) => row.id);
+    const deliveries: Record<string, Record<string, number>> = {};
+    for (const row of sql.exec<{ dest: string; state: string; n: number }>("SELECT dest, state, COUNT(*) AS n FROM deliveries GROUP BY dest, state ORDER BY dest, state")) {
+      (deliveries[row.dest] ??= {})[row.state] = row.n;
+    }
+    return { events, deliveries };
+  });
+}
+
+/** Runs the queue's alarm until `done` holds (pushes start at commit; the alarm brings the rest), or throws after `giveUpAfterMs`. */
+export async function waitUntil(app: string, done: () => Promise<boolean>, giveUpAfterMs = 10_000): Promise<void> {
+  const stub = queueStub(app);
+  const giveUpAt = Date.now() + giveUpAfterMs;
+  while (!(await done())) {
+    if (Date.now() > giveUpAt) throw new Error(`queue ${app}: condition not reached in ${giveUpAfterMs} ms`);
+    if (!(await runDurableObjectAlarm(stub))) await scheduler.wait(10);
+  }
+}
+
+/** As `drain`, for an app with pull destinations too: until no unpaused push destination has a delivery waiting to go or in flight. */
+export async function drainPushes(app: string, giveUpAfterMs = 20_000): Promise<void> {
+  await waitUntil(
+    app,
+    async () => (await queueStub(app).stats(app)).destinations.every((d) => d.mode !== "push" || d.paused || (d.queued === 0 && d.leased === 0)),
+    giveUpAfterMs,
+  );
+}
