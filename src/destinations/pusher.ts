@@ -151,6 +151,9 @@ export class Pusher {
       }
       store.recordFailure(this.name, last.error, last.at, health);
     }
+    // A delivery that died without an attempt (transform, maxAgeHours) still shows in lastError.
+    const unattempted = report.failures.length === 0 ? report.deadLetters.at(-1) : undefined;
+    if (unattempted) store.recordError(this.name, unattempted.error, Date.now());
     const paused = report.deadLetters.filter((dead) => dead.paused).map((dead) => dead.id);
     const died = report.deadLetters.filter((dead) => !dead.paused);
     // An app's `default` destination is the app, in alerts as before destinations.

@@ -125,7 +125,12 @@ export class DeliveryStore {
 
   /** A failed attempt: stats' last error, and the health count (./health.ts decides what it means). */
   recordFailure(name: string, error: string, at: number, health: Pick<DestinationState, "failures" | "failingSince" | "downSince">): void {
-    this.change(name, { lastError: error, lastErrorAt: at, ...health });
+    this.change(name, { failures: health.failures, failingSince: health.failingSince, downSince: health.downSince, lastError: error, lastErrorAt: at });
+  }
+
+  /** A delivery died for its own reason (its transform, its age): stats' last error, the health untouched. */
+  recordError(name: string, error: string, at: number): void {
+    this.change(name, { lastError: error, lastErrorAt: at });
   }
 
   recordSuccess(name: string, at: number): void {

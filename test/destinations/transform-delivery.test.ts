@@ -96,13 +96,14 @@ describe("transforms at delivery", () => {
     expect(await deadAt("directory")).toEqual([]);
     expect(await deadAt("audit")).toEqual([]);
 
-    const stats = (await admin("GET", `/${app}`)).body.destinations as { name: string; depth: number; delivered: number; dead: number }[];
-    expect(stats.map((d) => [d.name, d.depth, d.delivered, d.dead])).toEqual([
-      ["directory", 0, 1, 0],
-      ["broken", 0, 0, 1],
-      ["scalar", 0, 0, 1],
-      ["empty", 0, 0, 1],
-      ["audit", 0, 1, 0],
+    const stats = (await admin("GET", `/${app}`)).body.destinations as { name: string; depth: number; delivered: number; dead: number; lastError: { message: string } | null }[];
+    // A transform's failure is no failed attempt, but it shows as the destination's last error.
+    expect(stats.map((d) => [d.name, d.depth, d.delivered, d.dead, d.lastError?.message ?? null])).toEqual([
+      ["directory", 0, 1, 0, null],
+      ["broken", 0, 0, 1, "transform failed: D3030 at position 14"],
+      ["scalar", 0, 0, 1, "transform returned a string, not an object"],
+      ["empty", 0, 0, 1, "transform returned nothing, not an object"],
+      ["audit", 0, 1, 0, null],
     ]);
 
     // Fixed and replayed, the dead letter is transformed again, with the transform of the moment.
