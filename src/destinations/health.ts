@@ -22,7 +22,8 @@ export type HealthFields = Pick<DestinationState, "failures" | "failingSince" | 
  * is that event's problem, not the destination's).
  */
 export function afterFailure(state: HealthFields, now: number, sameEvent: boolean): HealthFields {
-  if (state.downSince !== null) return state;
+  // Only the health fields: a caller hands its whole DestinationState, and spreads what comes back.
+  if (state.downSince !== null) return { failures: state.failures, failingSince: state.failingSince, downSince: state.downSince };
   const failures = sameEvent ? Math.max(state.failures, 1) : state.failures + 1;
   const failingSince = state.failingSince ?? now;
   const down = failures >= HEALTH.downAfter && now - failingSince >= HEALTH.downAfterMs;
