@@ -8,6 +8,8 @@ import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { computeMsgSignature, encryptMessage, importEncodingAesKey } from "../../src/crypto/index.js";
 import worker from "../../src/index.js";
+import { parseConfig } from "../../src/config.js";
+import { encodeSettings } from "../../src/queue/settings.js";
 import type { AppQueue } from "../../src/queue/app-queue.js";
 import type { ReceivedRequest } from "./receiver.js";
 
@@ -308,4 +310,93 @@ export async function drainPushes(app: string, giveUpAfterMs = 20_000): Promise<
     async () => (await queueStub(app).stats(app)).destinations.every((d) => d.mode !== "push" || d.paused || (d.queued === 0 && d.leased === 0)),
     giveUpAfterMs,
   );
+}
+
+// ---- destinations: ordering, rate, health, restart (docs/routing.md) ----
+
+/**
+ * An app whose events go to `destinations` (given the app's name, which is
+ * also a fresh receiver bucket), its environment, and the settings JSON its queue is handed.
+ */
+export function routedApp(destinations: (app: string) => Record<string, unknown>, prefix = "routed", extra: AppSettings = {}) {
+  const app = newBucket(prefix);
+  const environment = testEnv({ apps: { [app]: { ...TEST_APP, destinations: destinations(app), ...extra } } });
+  const settings = encodeSettings(parseConfig({ WECOM_APPS: environment.WECOM_APPS as string }).apps.get(app)!);
+  return { app, environment, settings };
+}
+
+/** Sets the receiver's `toggle/{bucket}` up (200) or down (503). */
+export async function setToggle(bucket: string, state: "up" | "down"): Promise<void> {
+  const response = await fetch(`${receiverUrl()}/toggle/${bucket}/${state}`, { method: "PUT" });
+  await response.arrayBuffer();
+}
+
+/** Waits until no push pump of the app's queue is running (nothing in flight). */
+export async function settlePumps(app: string, giveUpAfterMs = 20_000): Promise<void> {
+  const giveUpAt = Date.now() + giveUpAfterMs;
+  while (Date.now() < giveUpAt) {
+    const busy = await runInDurableObject(queueStub(app), (instance) =>
+      [...(instance as unknown as { pushers: Map<string, { busy: boolean }> }).pushers.values()].some((pusher) => pusher.busy),
+    );
+    if (!busy) return;
+    await scheduler.wait(10);
+  }
+  throw new Error(`queue ${app} did not settle`);
+}
+
+export interface DeliveryView {
+  dest: string;
+  id: string;
+  state: string;
+  attempts: number;
+  available_at: number;
+  pushing: number;
+  key: string | null;
+  last_error: string | null;
+  /** The event JSON, as stored. */
+  body: string;
+}
+
+/** Every delivery of the app's queue with its event, in commit order (then destination). */
+export function deliveryRows(app: string): Promise<DeliveryView[]> {
+  return runInDurableObject(queueStub(app), (_, state) =>
+    state.storage.sql
+      .exec(
+        `SELECT d.dest AS dest, e.id AS id, d.state AS state, d.attempts AS attempts, d.available_at AS available_at, d.pushing AS pushing,
+           d.order_key AS key, d.last_error AS last_error, e.body AS body
+         FROM deliveries d JOIN events e ON e.seq = d.seq ORDER BY d.seq, d.dest`,
+      )
+      .toArray() as unknown as DeliveryView[],
+  );
+}
+
+/**
+ * As `drain`, but reads in one step whether a push destination has a
+ * delivery due and whether a pump is running: an ordered destination
+ * releases its next delivery only at the end of a batch, which `drain`'s
+ * two separate reads can miss. Pull and paused destinations are left alone.
+ */
+export async function drainPumps(app: string, giveUpAfterMs = 20_000): Promise<void> {
+  const stub = queueStub(app);
+  const giveUpAt = Date.now() + giveUpAfterMs;
+  while (Date.now() < giveUpAt) {
+    const pending = await runInDurableObject(stub, (instance, state) => {
+      const queue = instance as unknown as { pushers: Map<string, { busy: boolean }>; settings: { destinations: Map<string, { mode: string }> } | null };
+      if ([...queue.pushers.values()].some((pusher) => pusher.busy)) return true;
+      const push = [...(queue.settings?.destinations ?? new Map<string, { mode: string }>()).entries()].filter(([, d]) => d.mode === "push").map(([name]) => name);
+      return push.some(
+        (name) =>
+          state.storage.sql
+            .exec<{ n: number }>(
+              "SELECT COUNT(*) AS n FROM deliveries WHERE dest = ? AND state = 'queued' AND available_at <= ? AND dest NOT IN (SELECT name FROM destinations WHERE paused = 1)",
+              name,
+              Date.now(),
+            )
+            .one().n > 0,
+      );
+    });
+    if (!pending) return;
+    if (!(await runDurableObjectAlarm(stub))) await scheduler.wait(10);
+  }
+  throw new Error(`queue ${app} did not drain`);
 }
