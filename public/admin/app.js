@@ -22,9 +22,13 @@ let stale = false;
 let refreshFailed = false;
 let timer = null;
 
-/** What the operator opened, kept across refreshes: `refusals:hr`, `dead:hr`, `event:hr\nevt_…`. */
+/**
+ * What the operator opened, kept across refreshes: `refusals:hr`, `dead:hr`,
+ * `destination-dead:hr\noa`, `event:hr\n\nevt_…` (a dead letter of the app's
+ * list), `event:hr\noa\nevt_…` (one of destination oa's).
+ */
 const open = new Set();
-/** Event JSON of dead letters already fetched, by `app\nid`: a dead letter's event never changes. */
+/** Event JSON of dead letters already fetched, by `app\ndestination\nid` (destination "" for the app's list): a dead letter's event never changes. */
 const eventText = new Map();
 
 // ---- small helpers ----
@@ -122,6 +126,14 @@ async function call(method, path, { body, bearer = token } = {}) {
 
 const json = async (method, path, options) => (await call(method, path, options)).json();
 const appPath = (app, rest = "") => `/admin/apps/${encodeURIComponent(app)}${rest}`;
+/** A path of the app's, or under /destinations/{d}/ when `destination` is given: the same actions, for that destination alone. */
+const scopePath = (app, destination, rest = "") =>
+  destination === undefined ? appPath(app, rest) : appPath(app, `/destinations/${encodeURIComponent(destination)}${rest}`);
+/** How notices name what was acted on: `hr`, or `hr → oa` for a destination. */
+const scopeName = (app, destination) => (destination === undefined ? app : `${app} → ${destination}`);
+/** The key of a dead letter's event JSON in `eventText` (and, after `event:`, in `open`). */
+const eventKey = (app, destination, id) => `${app}\n${destination ?? ""}\n${id}`;
+const destinationDeadKey = (app, destination) => `destination-dead:${app}\n${destination}`;
 
 /** Visible ASCII only: anything else cannot be a bearer token, and fetch would refuse it as a header. */
 const plausibleToken = (value) => /^[\x21-\x7e]{1,1024}$/.test(value);
@@ -250,18 +262,29 @@ async function refreshOnce() {
     const list = await json("GET", "/admin/apps");
     const apps = await Promise.all(
       list.apps.map(async (stats) => {
-        const [refusals, dead] = await Promise.all([
+        // A destination's dead letters are fetched while their fold is open.
+        const destinations = stats.destinations ?? [];
+        const [refusals, dead, ...destinationDead] = await Promise.all([
           json("GET", appPath(stats.app, "/refusals")),
           stats.dead > 0 ? json("GET", appPath(stats.app, `/dead?limit=${DEAD_LIMIT}`)) : { events: [] },
+          ...destinations.map((d) =>
+            d.dead > 0 && open.has(destinationDeadKey(stats.app, d.name))
+              ? json("GET", scopePath(stats.app, d.name, `/dead?limit=${DEAD_LIMIT}`))
+              : { events: d.dead > 0 ? undefined : [] },
+          ),
         ]);
-        return { stats, refusals: refusals.refusals, dead: dead.events };
+        const byDestination = new Map(destinations.map((d, i) => [d.name, destinationDead[i].events]));
+        return { stats, refusals: refusals.refusals, dead: dead.events, destinationDead: byDestination };
       }),
     );
     // The event JSON of dead letters opened before: fetched once, as text, byte for byte.
     await Promise.all(
-      apps.flatMap(({ stats, dead }) =>
-        dead.filter((d) => open.has(`event:${stats.app}\n${d.id}`)).map((d) => loadEvent(stats.app, d.id)),
-      ),
+      apps.flatMap(({ stats, dead, destinationDead }) => [
+        ...dead.filter((d) => open.has(`event:${eventKey(stats.app, undefined, d.id)}`)).map((d) => loadEvent(stats.app, undefined, d.id)),
+        ...[...destinationDead].flatMap(([name, letters]) =>
+          (letters ?? []).filter((d) => open.has(`event:${eventKey(stats.app, name, d.id)}`)).map((d) => loadEvent(stats.app, name, d.id)),
+        ),
+      ]),
     );
     if (token === null) return;
     render(list, apps);
@@ -274,10 +297,14 @@ async function refreshOnce() {
   }
 }
 
-/** One dead letter's event JSON as stored: `response.text()`, never JSON.parse (a 20-digit number keeps its digits). */
-async function loadEvent(app, id) {
-  const key = `${app}\n${id}`;
-  if (!eventText.has(key)) eventText.set(key, await (await call("GET", appPath(app, `/dead/${encodeURIComponent(id)}`))).text());
+/**
+ * One dead letter's event JSON as stored: `response.text()`, never JSON.parse
+ * (a 20-digit number keeps its digits). From the app's dead letters, or with
+ * `destination`, from that destination's (…/destinations/{d}/dead/{id}).
+ */
+async function loadEvent(app, destination, id) {
+  const key = eventKey(app, destination, id);
+  if (!eventText.has(key)) eventText.set(key, await (await call("GET", scopePath(app, destination, `/dead/${encodeURIComponent(id)}`))).text());
   return eventText.get(key);
 }
 
@@ -308,9 +335,11 @@ function stat(name, label, value, alert = false) {
   return h("div", { class: `stat${alert ? " alert" : ""}`, dataset: { stat: name } }, h("dt", { text: label }), h("dd", { class: "value", text: value }));
 }
 
-function appCard({ stats, refusals, dead }) {
+function appCard({ stats, refusals, dead, destinationDead }) {
   const app = stats.app;
-  const push = stats.mode === "push";
+  const push = stats.mode === "push" || stats.mode === "mixed";
+  const destinations = stats.destinations ?? [];
+  const down = destinations.filter((d) => d.health === "down").length;
   const head = h(
     "div",
     { class: "app-head" },
@@ -318,6 +347,7 @@ function appCard({ stats, refusals, dead }) {
     h("span", { class: "badge", dataset: { field: "mode" }, text: stats.mode ?? "no mode" }),
     stats.paused && h("span", { class: "badge paused", dataset: { field: "paused" }, text: "paused" }),
     !stats.configured && h("span", { class: "badge removed", text: "no longer configured" }),
+    down > 0 && h("span", { class: "badge down", dataset: { field: "down" }, text: `${plural(down, "destination")} down` }),
     h("span", { class: "spacer" }),
     (push || stats.paused) &&
       h("button", {
@@ -338,7 +368,9 @@ function appCard({ stats, refusals, dead }) {
     stat("delivered", "delivered", stats.delivered),
     stat("dead", "dead", stats.dead, stats.dead > 0),
     stat("oldest", "oldest event", stats.oldestAgeSeconds === null ? "—" : humanAge(stats.oldestAgeSeconds)),
+    stats.events !== undefined && stat("events", "events held", stats.events),
     stat("bytes", "held", humanBytes(stats.bytes)),
+    stats.streamBytes !== undefined && stat("stream-bytes", "bot streams", humanBytes(stats.streamBytes)),
     stats.refreshes > 0 && stat("refreshes", "bot refreshes", stats.refreshes),
   );
 
@@ -346,7 +378,7 @@ function appCard({ stats, refusals, dead }) {
     "dl",
     { class: "facts" },
     h("dt", { text: "last error" }),
-    lastErrorFact(stats),
+    h("dd", ...lastError(stats)),
     h("dt", { text: "last delivered" }),
     h("dd", { dataset: { field: "last-delivered" } }, stats.lastDeliveredAt ? when(stats.lastDeliveredAt) : "never"),
     h("dt", { text: "callbacks" }),
@@ -362,64 +394,207 @@ function appCard({ stats, refusals, dead }) {
             c.lastCallbackAt ? [" (last ", when(c.lastCallbackAt), ")"] : "",
           ]),
     ),
+    stats.unrouted !== undefined && [h("dt", { text: "unrouted" }), unroutedFact(stats.unrouted)],
   );
 
-  return h("section", { class: "card app", dataset: { app } }, head, tiles, facts, deadFold(app, dead, stats.dead), refusalFold(app, refusals));
+  // An app of one destination, `default` (a top-level webhook or pull), is the figures above: no table of one row.
+  const onlyDefault = destinations.length === 1 && destinations[0].name === "default" && destinations[0].configured;
+  return h(
+    "section",
+    { class: "card app", dataset: { app } },
+    head,
+    tiles,
+    facts,
+    destinations.length > 0 && !onlyDefault && destinationsPart(app, destinations, destinationDead),
+    deadFold({ app, dead, total: stats.dead, byDestination: destinations.length > 1 || !onlyDefault }),
+    refusalFold(app, refusals),
+  );
+}
+
+/** Events that matched no destination, by kind, the most first: `event/click: 3 · text: 1`. */
+function unroutedFact(unrouted) {
+  const kinds = Object.entries(unrouted).sort(([a, m], [b, n]) => n - m || (a < b ? -1 : 1));
+  if (kinds.length === 0) return h("dd", { dataset: { field: "unrouted" } }, "none");
+  return h(
+    "dd",
+    { dataset: { field: "unrouted" }, title: "events that matched no destination: answered success, counted, not kept" },
+    kinds.map(([kind, n], i) => [i > 0 ? " · " : "", h("span", { dataset: { unrouted: kind } }, h("span", { class: "mono", text: kind }), `: ${n}`)]),
+  );
 }
 
 /**
- * The last failed attempt. An event delivered after it means the webhook has
- * recovered: the error is shown as past, not in red ("… 12 min ago, delivered since").
+ * The last failed attempt, as [props, ...children] for a dd or td. An event
+ * delivered after it means the webhook has recovered: the error is shown as
+ * past, not in red ("… 12 min ago, delivered since").
  */
-function lastErrorFact(stats) {
+function lastError(stats, props = {}) {
   const error = stats.lastError;
-  if (!error) return h("dd", { dataset: { field: "last-error", state: "none" } }, "none");
+  const at = (state) => ({ ...props, dataset: { ...props.dataset, field: "last-error", state } });
+  if (!error) return [at("none"), "none"];
   const recovered = stats.lastDeliveredAt !== null && stats.lastDeliveredAt !== undefined && Date.parse(stats.lastDeliveredAt) > Date.parse(error.at);
-  if (!recovered) return h("dd", { dataset: { field: "last-error", state: "failing" } }, h("span", { class: "error", text: error.message }), " — ", when(error.at));
+  if (!recovered) return [at("failing"), h("span", { class: "error", text: error.message }), " — ", when(error.at)];
+  return [at("recovered"), h("span", { class: "badge ok", text: "recovered" }), " ", h("span", { class: "muted", text: error.message }), " — ", when(error.at), ", delivered since"];
+}
+
+/** `5/s · 2 at once`, or — without a rate. */
+function rateText(rate) {
+  if (!rate) return "—";
+  const parts = [rate.perSecond != null && `${rate.perSecond}/s`, rate.maxInFlight != null && `${rate.maxInFlight} at once`].filter(Boolean);
+  return parts.length > 0 ? parts.join(" · ") : "—";
+}
+
+/** The app's destinations: a table of their figures and actions, then each one's dead letters. */
+function destinationsPart(app, destinations, destinationDead) {
+  const cell = (label, field, ...content) => h("td", { dataset: { label, field } }, ...content);
+  const rows = destinations.map((d) => {
+    const push = d.mode === "push";
+    const actions = h(
+      "td",
+      { class: "actions" },
+      (push || d.paused) &&
+        h("button", {
+          type: "button",
+          class: "small",
+          dataset: { action: d.paused ? "resume" : "pause" },
+          text: d.paused ? "Resume" : "Pause",
+          onclick: (e) =>
+            act(
+              e.currentTarget,
+              () => json("POST", scopePath(app, d.name, d.paused ? "/resume" : "/pause")),
+              (r) => (r.paused ? `Pushing to ${scopeName(app, d.name)} is paused; its events keep queueing.` : `Pushing to ${scopeName(app, d.name)} resumed.`),
+            ),
+        }),
+      d.dead > 0 &&
+        h("button", {
+          type: "button",
+          class: "small",
+          dataset: { action: "dead" },
+          text: "Dead letters",
+          onclick: () => {
+            const key = destinationDeadKey(app, d.name);
+            open.add(key);
+            refresh().then(() => document.querySelector(`[data-destination-dead="${CSS.escape(`${app}\n${d.name}`)}"]`)?.scrollIntoView({ block: "nearest" }));
+          },
+        }),
+    );
+    return h(
+      "tr",
+      { dataset: { destination: d.name } },
+      h("td", { class: "mono", dataset: { label: "destination", field: "name" } }, d.name, !d.configured && [" ", h("span", { class: "badge removed", text: "no longer configured" })]),
+      cell("mode", "mode", d.mode ?? "—"),
+      cell("ordered", "ordered", d.ordered ? "yes" : "no"),
+      cell("rate", "rate", rateText(d.rate)),
+      h(
+        "td",
+        { class: "nowrap", dataset: { label: "health", field: "health", state: d.health } },
+        d.health === "down"
+          ? [h("span", { class: "badge down", text: "down" }), d.downSince ? [" since ", when(d.downSince)] : ""]
+          : h("span", { class: "badge ok", text: d.health ?? "up" }),
+      ),
+      cell("paused", "paused", d.paused ? h("span", { class: "badge paused", text: "paused" }) : "no"),
+      h("td", { class: "num", dataset: { label: "depth", field: "depth" }, text: d.depth }),
+      h("td", { class: "num", dataset: { label: "queued", field: "queued" }, text: d.queued }),
+      h("td", { class: "num", dataset: { label: push ? "in flight" : "leased", field: "leased" }, text: d.leased }),
+      h("td", { class: "num", dataset: { label: "retrying", field: "retrying" }, text: push ? d.retrying : "—" }),
+      h("td", { class: "num", dataset: { label: "delivered", field: "delivered" }, text: d.delivered }),
+      h("td", { class: `num${d.dead > 0 ? " error" : ""}`, dataset: { label: "dead", field: "dead" }, text: d.dead }),
+      h("td", { class: "nowrap", dataset: { label: "oldest event", field: "oldest" }, text: d.oldestAgeSeconds === null ? "—" : humanAge(d.oldestAgeSeconds) }),
+      h("td", ...lastError(d, { class: "last-error", dataset: { label: "last error" } })),
+      h("td", { class: "nowrap", dataset: { label: "last delivered", field: "last-delivered" } }, d.lastDeliveredAt ? when(d.lastDeliveredAt) : "never"),
+      actions,
+    );
+  });
+  const headers = [
+    ["destination"],
+    ["mode"],
+    ["ordered"],
+    ["rate"],
+    ["health"],
+    ["paused"],
+    ["depth"],
+    ["queued"],
+    ["leased", "pull: leased and not yet acked; push: requests in flight"],
+    ["retrying"],
+    ["delivered"],
+    ["dead"],
+    ["oldest", "the age of the oldest undelivered event"],
+    ["last error"],
+    ["last delivered"],
+    [""],
+  ];
+  const table = h(
+    "table",
+    { class: "stack destinations" },
+    h("thead", {}, h("tr", {}, headers.map(([text, title]) => h("th", { text, title })))),
+    h("tbody", {}, rows),
+  );
   return h(
-    "dd",
-    { dataset: { field: "last-error", state: "recovered" } },
-    h("span", { class: "badge ok", text: "recovered" }),
-    " ",
-    h("span", { class: "muted", text: error.message }),
-    " — ",
-    when(error.at),
-    ", delivered since",
+    "div",
+    { class: "destinations-part" },
+    h("h3", { text: `Destinations (${destinations.length})` }),
+    h("div", { class: "wide" }, table),
+    destinations
+      .filter((d) => d.dead > 0)
+      .map((d) =>
+        deadFold({
+          app,
+          destination: d.name,
+          dead: destinationDead.get(d.name),
+          total: d.dead,
+        }),
+      ),
   );
 }
 
-/** A fold whose open state survives refreshes. */
-function fold(key, summary, ...content) {
-  const details = h("details", { dataset: { fold: key.split(":")[0] } }, h("summary", {}, ...summary), ...content);
+/** A fold whose open state survives refreshes; `onOpen` runs when the operator opens it. */
+function fold(key, summary, content = [], { name = key.split(":")[0], dataset = {}, onOpen } = {}) {
+  const details = h("details", { dataset: { fold: name, ...dataset } }, h("summary", {}, ...summary), ...content);
   details.open = open.has(key);
-  details.addEventListener("toggle", () => (details.open ? open.add(key) : open.delete(key)));
+  details.addEventListener("toggle", () => {
+    if (!details.open) return open.delete(key);
+    const opened = !open.has(key);
+    open.add(key);
+    if (opened) onOpen?.();
+  });
   return details;
 }
 
-function deadFold(app, dead, total) {
-  const key = `dead:${app}`;
-  if (total === 0) return fold(key, ["Dead letters", h("span", { class: "muted", text: "none" })]);
+/**
+ * Dead letters: the app's (every destination's, each naming its own when
+ * `byDestination`), or with `destination` that destination's, with the
+ * actions of its path. `dead` is undefined while they are not fetched yet
+ * (a destination's are fetched while its fold is open).
+ */
+function deadFold({ app, destination, dead, total, byDestination = false }) {
+  const key = destination === undefined ? `dead:${app}` : destinationDeadKey(app, destination);
+  const title = destination === undefined ? "Dead letters" : `Dead letters of ${destination}`;
+  const where = scopeName(app, destination);
+  const options = destination === undefined ? {} : { name: "destination-dead", dataset: { destination, destinationDead: `${app}\n${destination}` }, onOpen: () => refresh() };
+  if (total === 0) return fold(key, [title, h("span", { class: "muted", text: "none" })], [], options);
+  if (dead === undefined) return fold(key, [title, h("span", { class: "muted", text: String(total) })], [h("p", { class: "muted", text: "Loading…" })], options);
+  const columns = byDestination ? 6 : 5;
   const rows = dead.flatMap((letter) => {
-    const eventKey = `${app}\n${letter.id}`;
-    const shown = open.has(`event:${eventKey}`) && eventText.has(eventKey);
+    const textKey = eventKey(app, destination, letter.id);
+    const shown = open.has(`event:${textKey}`) && eventText.has(textKey);
     const row = h(
       "tr",
       { dataset: { dead: letter.id } },
       h("td", { class: "mono", dataset: { label: "id" }, text: letter.id }),
+      byDestination && h("td", { class: "mono", dataset: { label: "destination" }, text: letter.destination ?? "" }),
       h("td", { class: "nowrap", dataset: { label: "received" } }, when(letter.receivedAt)),
       h("td", { dataset: { label: "attempts" }, text: letter.attempts }),
       h("td", { class: "error", dataset: { label: "last error" }, text: letter.lastError ?? "" }),
       h(
         "td",
         { class: "actions" },
-        h("button", { type: "button", class: "small", dataset: { action: "show" }, text: shown ? "Hide event" : "Show event", onclick: (e) => toggleEvent(e.currentTarget, app, letter.id) }),
+        h("button", { type: "button", class: "small", dataset: { action: "show" }, text: shown ? "Hide event" : "Show event", onclick: (e) => toggleEvent(e.currentTarget, app, destination, letter.id) }),
         " ",
         h("button", {
           type: "button",
           class: "small",
           dataset: { action: "replay" },
           text: "Replay",
-          onclick: (e) => act(e.currentTarget, () => json("POST", appPath(app, "/replay"), { body: { ids: [letter.id] } }), (r) => `Replayed ${plural(r.replayed, "dead letter")} of ${app}: due now.`),
+          onclick: (e) => act(e.currentTarget, () => json("POST", scopePath(app, destination, "/replay"), { body: { ids: [letter.id] } }), (r) => `Replayed ${plural(r.replayed, "dead letter")} of ${where}: due now.`),
         }),
         " ",
         h("button", {
@@ -429,19 +604,19 @@ function deadFold(app, dead, total) {
           text: "Purge",
           onclick: async (e) => {
             const button = e.currentTarget;
-            if (await confirmAction(`Delete dead letter ${letter.id} of ${app} for good?`, "Purge")) {
-              act(button, () => json("POST", appPath(app, "/purge"), { body: { ids: [letter.id] } }), (r) => `Purged ${plural(r.purged, "dead letter")} of ${app}.`);
+            if (await confirmAction(`Delete dead letter ${letter.id} of ${where} for good?`, "Purge")) {
+              act(button, () => json("POST", scopePath(app, destination, "/purge"), { body: { ids: [letter.id] } }), (r) => `Purged ${plural(r.purged, "dead letter")} of ${where}.`);
             }
           },
         }),
       ),
     );
     if (!shown) return [row];
-    const text = eventText.get(eventKey);
+    const text = eventText.get(textKey);
     const detail = h(
       "tr",
       { class: "event-row", dataset: { event: letter.id } },
-      h("td", { class: "event", colSpan: 5 }, h("pre", { class: "event-json", text }), h("div", { class: "muted", text: `event JSON as stored, ${humanBytes(new TextEncoder().encode(text).length)}` })),
+      h("td", { class: "event", colSpan: columns }, h("pre", { class: "event-json", text }), h("div", { class: "muted", text: `event JSON as stored, ${humanBytes(new TextEncoder().encode(text).length)}` })),
     );
     return [row, detail];
   });
@@ -454,8 +629,8 @@ function deadFold(app, dead, total) {
       text: "Replay all",
       onclick: async (e) => {
         const button = e.currentTarget;
-        if (await confirmAction(`Put all ${plural(total, "dead letter")} of ${app} back in the queue?`, "Replay all")) {
-          act(button, () => json("POST", appPath(app, "/replay"), { body: { all: true } }), (r) => `Replayed ${plural(r.replayed, "dead letter")} of ${app}: due now.`);
+        if (await confirmAction(`Put all ${plural(total, "dead letter")} of ${where} back in the queue?`, "Replay all")) {
+          act(button, () => json("POST", scopePath(app, destination, "/replay"), { body: { all: true } }), (r) => `Replayed ${plural(r.replayed, "dead letter")} of ${where}: due now.`);
         }
       },
     }),
@@ -466,8 +641,8 @@ function deadFold(app, dead, total) {
       text: "Purge all…",
       onclick: async (e) => {
         const button = e.currentTarget;
-        if (await confirmAction(`Delete all ${plural(total, "dead letter")} of ${app} for good? This cannot be undone.`, "Purge all")) {
-          act(button, () => json("POST", appPath(app, "/purge"), { body: { all: true } }), (r) => `Purged ${plural(r.purged, "dead letter")} of ${app}.`);
+        if (await confirmAction(`Delete all ${plural(total, "dead letter")} of ${where} for good? This cannot be undone.`, "Purge all")) {
+          act(button, () => json("POST", scopePath(app, destination, "/purge"), { body: { all: true } }), (r) => `Purged ${plural(r.purged, "dead letter")} of ${where}.`);
         }
       },
     }),
@@ -476,10 +651,10 @@ function deadFold(app, dead, total) {
   const table = h(
     "table",
     { class: "stack" },
-    h("thead", {}, h("tr", {}, ["id", "received", "attempts", "last error", ""].map((t) => h("th", { text: t })))),
+    h("thead", {}, h("tr", {}, ["id", byDestination && "destination", "received", "attempts", "last error", ""].filter((t) => t !== false).map((t) => h("th", { text: t })))),
     h("tbody", {}, rows),
   );
-  return fold(key, ["Dead letters", h("span", { class: "muted", text: String(total) })], bulk, h("div", { class: "scroll" }, table));
+  return fold(key, [title, h("span", { class: "muted", text: String(total) })], [bulk, h("div", { class: "scroll" }, table)], options);
 }
 
 function refusalFold(app, refusals) {
@@ -505,18 +680,18 @@ function refusalFold(app, refusals) {
       ),
     ),
   );
-  return fold(key, ["Recent refusals", h("span", { class: "muted", text: String(refusals.length) })], h("div", { class: "scroll" }, table));
+  return fold(key, ["Recent refusals", h("span", { class: "muted", text: String(refusals.length) })], [h("div", { class: "scroll" }, table)]);
 }
 
-async function toggleEvent(button, app, id) {
-  const key = `event:${app}\n${id}`;
+async function toggleEvent(button, app, destination, id) {
+  const key = `event:${eventKey(app, destination, id)}`;
   if (open.has(key)) {
     open.delete(key);
     return refresh();
   }
   button.disabled = true;
   try {
-    await loadEvent(app, id);
+    await loadEvent(app, destination, id);
     open.add(key);
     await refresh();
   } catch (error) {

@@ -1,7 +1,7 @@
 // The admin page (docs/operating.md, "Admin page") in real headless Chromium: Debian's
 // chromium driven by playwright-core, against the gateway under `wrangler dev`
-// (test/support/gateway.mjs), with a real webhook receiver on 127.0.0.1 that
-// fails until it is told to succeed.
+// (test/support/gateway.mjs), with real webhook receivers on 127.0.0.1 that
+// fail until they are told to succeed (and one that succeeds from the start).
 //
 //   npm run test:browser                      needs /usr/bin/chromium (apt-get install chromium) or CHROMIUM_PATH
 //   WECOM_EDGE_SCREENSHOT=docs/admin-page.png  also saves a 1280×800 screenshot (npm run screenshot)
@@ -41,6 +41,25 @@ const HR = {
   webhook: { url: "", secret: `whsec_${randomBytes(32).toString("base64")}`, maxAttempts: 1, minBackoffMs: 0, maxBackoffMs: 0 },
 };
 const TICKETS = { ...credentials(), pull: { token: `pull-${randomBytes(16).toString("hex")}` } };
+/** A push that is tried once: a failure is a dead letter at once. */
+const once = () => ({ url: "", secret: `whsec_${randomBytes(32).toString("base64")}`, maxAttempts: 1, minBackoffMs: 0, maxBackoffMs: 0 });
+/** An app with two destinations (docs/routing.md): both take text messages; audit answers, oa fails until told otherwise. */
+const ROUTED = {
+  ...credentials(),
+  destinations: {
+    audit: { match: { MsgType: "text" }, ordered: true, webhook: once() },
+    oa: { match: { MsgType: "text" }, rate: { perSecond: 5, maxInFlight: 2 }, webhook: once() },
+  },
+};
+
+/** A menu click: no destination of ROUTED takes it, so it is unrouted, counted as event/click. */
+function clickEvent(key) {
+  return (
+    `<xml><ToUserName><![CDATA[${RECEIVE_ID}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>` +
+    `<CreateTime>${Math.floor(Date.now() / 1000)}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[click]]></Event>` +
+    `<EventKey><![CDATA[${key}]]></EventKey><AgentID>1000002</AgentID></xml>`
+  );
+}
 
 function textMessage(content, msgId) {
   return (
@@ -127,6 +146,8 @@ async function openPage(browser, viewport = { width: 1280, height: 800 }) {
 
 describe("the admin page", { timeout: 180_000 }, () => {
   let receiver;
+  let auditReceiver;
+  let oaReceiver;
   let gateway;
   let browser;
   const admin = (path, init = {}) => fetch(`${gateway.url}/admin/apps${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...init.headers } });
@@ -135,7 +156,12 @@ describe("the admin page", { timeout: 180_000 }, () => {
   before(async () => {
     receiver = await startReceiver();
     HR.webhook.url = receiver.url;
-    gateway = await startGateway({ apps: { hr: HR, tickets: TICKETS }, adminToken: ADMIN_TOKEN });
+    auditReceiver = await startReceiver();
+    auditReceiver.healthy = true;
+    oaReceiver = await startReceiver();
+    ROUTED.destinations.audit.webhook.url = auditReceiver.url;
+    ROUTED.destinations.oa.webhook.url = oaReceiver.url;
+    gateway = await startGateway({ apps: { hr: HR, tickets: TICKETS, routed: ROUTED }, adminToken: ADMIN_TOKEN });
     browser = await launchChromium();
   });
 
@@ -143,6 +169,8 @@ describe("the admin page", { timeout: 180_000 }, () => {
     await browser?.close();
     await gateway?.stop();
     await receiver?.close();
+    await auditReceiver?.close();
+    await oaReceiver?.close();
   });
 
   test("is served from static assets with strict headers; the API beside it keeps working", async () => {
@@ -251,11 +279,6 @@ describe("the admin page", { timeout: 180_000 }, () => {
       assert.deepEqual(await hint.locator("code").allTextContents(), ["npx wecom-edge diagnose"]);
       assert.ok(!(await page.locator("#apps").textContent()).includes("`"), "no literal backtick on the page");
 
-      if (SCREENSHOT) {
-        await page.mouse.move(0, 0);
-        await page.screenshot({ path: resolve(ROOT, SCREENSHOT), fullPage: false });
-      }
-
       // (5) The webhook is back: replay, and the page shows the event delivered.
       receiver.healthy = true;
       const before = receiver.bodies.length;
@@ -343,6 +366,125 @@ describe("the admin page", { timeout: 180_000 }, () => {
     }
   });
 
+  test("shows an app's destinations: their rows, pause and resume of one, its dead letter byte for byte, replay; the unrouted counts", async () => {
+    // A text message: audit takes it, oa fails it once, so it is oa's dead letter. A click: no destination takes it.
+    assert.deepEqual(await sendCallback(gateway, "routed", ROUTED, textMessage(CONTENT, "900100")), { status: 200, text: "success" });
+    await until("audit's delivery and oa's dead letter", async () => {
+      const { destinations } = await statsOf("routed");
+      return destinations.find((d) => d.name === "audit").delivered === 1 && destinations.find((d) => d.name === "oa").dead === 1;
+    });
+    assert.deepEqual(await sendCallback(gateway, "routed", ROUTED, clickEvent("menu-1")), { status: 200, text: "success" });
+    assert.deepEqual((await statsOf("routed")).unrouted, { "event/click": 1 });
+
+    const { context, page, problems, requested } = await openPage(browser);
+    try {
+      await page.goto(`${gateway.url}/admin`);
+      await page.fill("#token", ADMIN_TOKEN);
+      await page.click("#sign-in");
+      const routed = page.locator('[data-app="routed"]');
+      await routed.waitFor();
+
+      // The app's figures: its event held once (oa's dead letter), bot stream bytes, the unrouted counts.
+      assert.equal(await routed.locator('.app-head [data-field="mode"]').textContent(), "push");
+      assert.equal(await routed.locator('[data-stat="events"] .value').textContent(), "1");
+      assert.equal(await routed.locator('[data-stat="stream-bytes"] .value').textContent(), "0 B");
+      assert.equal(await routed.locator('[data-stat="delivered"] .value').textContent(), "1");
+      assert.equal(await routed.locator('[data-stat="dead"] .value').textContent(), "1");
+      assert.equal(await routed.locator('[data-field="unrouted"]').textContent(), "event/click: 1");
+      assert.equal(await routed.locator('[data-unrouted="event/click"] .mono').textContent(), "event/click");
+      assert.equal(await page.locator('[data-app="hr"] [data-field="unrouted"]').textContent(), "none");
+      assert.equal(await page.locator('[data-app="hr"] tr[data-destination]').count(), 0, "an app of one default destination has no table of it");
+
+      // One row per destination, in the configuration's order.
+      assert.deepEqual(await routed.locator("tr[data-destination]").evaluateAll((rows) => rows.map((r) => r.dataset.destination)), ["audit", "oa"]);
+      const row = (name) => routed.locator(`tr[data-destination="${name}"]`);
+      const field = (name, f) => row(name).locator(`[data-field="${f}"]`).textContent();
+      const cells = async (name) =>
+        Object.fromEntries(
+          await Promise.all(["name", "mode", "ordered", "rate", "health", "paused", "depth", "queued", "leased", "retrying", "delivered", "dead", "oldest", "last-delivered"].map(async (f) => [f, await field(name, f)])),
+        );
+      const audit = await cells("audit");
+      assert.match(audit["last-delivered"], /^\d+ s ago$/);
+      assert.deepEqual(
+        { ...audit, "last-delivered": "…" },
+        { name: "audit", mode: "push", ordered: "yes", rate: "—", health: "up", paused: "no", depth: "0", queued: "0", leased: "0", retrying: "0", delivered: "1", dead: "0", oldest: "—", "last-delivered": "…" },
+      );
+      assert.equal(await row("audit").locator('[data-field="last-error"]').getAttribute("data-state"), "none");
+      assert.deepEqual(await cells("oa"), {
+        name: "oa", mode: "push", ordered: "no", rate: "5/s · 2 at once", health: "up", paused: "no", depth: "0", queued: "0", leased: "0", retrying: "0", delivered: "0", dead: "1", oldest: "—", "last-delivered": "never",
+      });
+      assert.equal(await row("oa").locator('[data-field="health"]').getAttribute("data-state"), "up");
+      const oaError = row("oa").locator('[data-field="last-error"]');
+      assert.equal(await oaError.getAttribute("data-state"), "failing");
+      assert.match(await oaError.textContent(), /^attempt 1: webhook answered 503 — \d+ s ago$/);
+      assert.equal(await oaError.locator(".error").count(), 1);
+
+      // Pause oa alone, then resume it: audit and the app are not paused.
+      await row("oa").locator('[data-action="pause"]').click();
+      await page.locator("#notice", { hasText: "Pushing to routed → oa is paused; its events keep queueing." }).waitFor();
+      await row("oa").locator('[data-action="resume"]').waitFor();
+      assert.equal(await field("oa", "paused"), "paused");
+      assert.equal(await field("audit", "paused"), "no");
+      assert.deepEqual((await statsOf("routed")).destinations.map((d) => [d.name, d.paused]), [["audit", false], ["oa", true]]);
+      assert.equal(await routed.locator('.app-head [data-field="paused"]').count(), 0, "the app is paused only when every destination is");
+      await row("oa").locator('[data-action="resume"]').click();
+      await page.locator("#notice", { hasText: "Pushing to routed → oa resumed." }).waitFor();
+      await row("oa").locator('[data-action="pause"]').waitFor();
+      assert.equal(await field("oa", "paused"), "no");
+      assert.deepEqual((await statsOf("routed")).destinations.map((d) => [d.name, d.paused]), [["audit", false], ["oa", false]]);
+
+      // oa's dead letters, from …/destinations/oa/dead, and the event JSON byte for byte from …/destinations/oa/dead/{id}.
+      assert.equal(await row("audit").locator('[data-action="dead"]').count(), 0, "audit has none");
+      await row("oa").locator('[data-action="dead"]').click();
+      const fold = routed.locator('[data-fold="destination-dead"][data-destination="oa"]');
+      const letter = fold.locator("tr[data-dead]");
+      await letter.waitFor();
+      assert.equal(await fold.evaluate((e) => e.open), true);
+      assert.equal(await letter.count(), 1);
+      const id = await letter.getAttribute("data-dead");
+      await letter.locator('[data-action="show"]').click();
+      const shown = await fold.locator(`tr[data-event="${id}"] pre`).textContent();
+      const stored = Buffer.from(await (await admin(`/routed/destinations/oa/dead/${encodeURIComponent(id)}`)).arrayBuffer());
+      assert.deepEqual(Buffer.from(shown, "utf8"), stored);
+      assert.ok(shown.includes('"MsgId":"900100"'), shown);
+      assert.ok(requested.some((url) => url.endsWith(`/admin/apps/routed/destinations/oa/dead/${id}`)), "read from the destination's path");
+      assert.equal(await page.locator("#apps b").count(), 0, "event JSON is never markup");
+      // The app's own list names each dead letter's destination.
+      await routed.locator('[data-fold="dead"] > summary').click();
+      assert.equal(await routed.locator('[data-fold="dead"] tr[data-dead] [data-label="destination"]').textContent(), "oa");
+
+      if (SCREENSHOT) {
+        await routed.evaluate((e) => window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - 14));
+        await page.mouse.move(0, 0);
+        await page.screenshot({ path: resolve(ROOT, SCREENSHOT), fullPage: false });
+      }
+
+      // oa is back: replay all of its dead letters, after a confirmation.
+      oaReceiver.healthy = true;
+      await fold.locator('[data-action="replay-all"]').click();
+      assert.equal(await page.textContent("#confirm-text"), "Put all 1 dead letter of routed → oa back in the queue?");
+      await page.click("#confirm-ok");
+      await page.locator("#notice", { hasText: "Replayed 1 dead letter of routed → oa: due now." }).waitFor();
+      await until("oa's delivery on the page", async () => {
+        if ((await field("oa", "delivered")) === "1" && (await field("oa", "dead")) === "0") return true;
+        await page.click("#refresh");
+        return false;
+      });
+      assert.deepEqual(oaReceiver.bodies.at(-1), stored, "oa got the same bytes");
+      assert.equal(await auditReceiver.bodies.length, 1, "audit got the event once, and not again");
+      assert.equal(await fold.count(), 0, "no dead letters of oa left to show");
+      await until("oa's last error shown as past", async () => {
+        if ((await oaError.getAttribute("data-state")) === "recovered") return true;
+        await page.click("#refresh");
+        return false;
+      });
+
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("fits a phone: at 390 px nothing runs off the side, and the likely cause is readable", async () => {
     // A dead letter and a refusal of hr's, so that both tables have rows.
     receiver.healthy = false;
@@ -386,6 +528,14 @@ describe("the admin page", { timeout: 180_000 }, () => {
       // The table's header row is hidden: each row is a card of labelled lines.
       assert.equal(await hr.locator('[data-fold="refusals"] thead').isVisible(), false);
       assert.ok(await hr.locator('tr[data-dead] [data-action="replay"]').first().isVisible());
+      // The destinations table too: each destination a card of labelled lines, its actions on screen.
+      const routed = page.locator('[data-app="routed"]');
+      assert.equal(await routed.locator("table.destinations thead").isVisible(), false);
+      const oa = routed.locator('tr[data-destination="oa"]');
+      assert.equal(await oa.locator('[data-field="rate"]').evaluate((e) => getComputedStyle(e, "::before").content), '"rate: "');
+      await oa.locator('[data-action="pause"]').scrollIntoViewIfNeeded();
+      const pause = await oa.locator('[data-action="pause"]').boundingBox();
+      assert.ok(pause.x >= 0 && pause.x + pause.width <= 390, JSON.stringify(pause));
 
       await page.mouse.move(0, 0);
       await page.screenshot({ path: PHONE_SCREENSHOT, fullPage: true });
