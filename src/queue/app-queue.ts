@@ -27,7 +27,7 @@ import { leaseExpiry, newLease, notHeldReason, type NotHeldReason } from "./leas
 import { RefusalStore, type Refusal } from "./refusals.js";
 import { ReplyStore, type ReplyClaim } from "./replies.js";
 import { decodeSettings, type DestinationSettings, type QueueSettings } from "./settings.js";
-import { STREAM_PURGE_BATCH, StreamStore } from "./streams.js";
+import { STREAM_KEEP_MS, STREAM_PURGE_BATCH, StreamStore } from "./streams.js";
 
 /** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
 function truncateUtf8(text: string, maxBytes: number): string {
@@ -245,7 +245,11 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (size > QUEUE_LIMITS.maxEventBytes) {
       return { status: "too_large", reason: `event is ${size} bytes; at most ${QUEUE_LIMITS.maxEventBytes} are queued` };
     }
-    if (event.stream) this.streams.open(event.stream.id, event.stream.placeholder, event.stream.expiresAt, now);
+    if (event.stream) {
+      this.streams.open(event.stream.id, event.stream.placeholder, event.stream.expiresAt, now);
+      // Its purge needs the alarm, whether or not a push destination (whose pump sets it) takes the message.
+      await this.wake(event.stream.expiresAt + STREAM_KEEP_MS);
+    }
     if (event.routes.length === 0) {
       if (this.events.holds(event.id)) return this.duplicate(event.id, now);
       this.events.unrouted(event.id, event.kind, now);
