@@ -67,7 +67,7 @@ const SEEN_MAX = 10_000;
 async function handle(event, attempt, id) {
   const e = event.event ?? {};
   const what = [e.MsgType, e.Event, e.ChangeType ?? e.InfoType].filter(Boolean).join("/");
-  log(`handled ${id} ${what}${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
+  log(`handled ${id}${what ? ` ${what}` : ""}${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
 }
 // handle: end
 
