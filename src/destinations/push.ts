@@ -76,13 +76,14 @@ export interface BatchReport {
 }
 
 /**
- * Pushes `due`, oldest first, a few at a time. Each delivery is claimed in
+ * Pushes `due`, oldest first, a few at a time; each must still be due by
+ * `dueBy` when it is claimed (a probe's may not be due yet). Each delivery is claimed in
  * storage just before it leaves, so an object that dies mid-flight leaves
  * it due again (at once, when the object wakes): at-least-once. Delivered
  * ones leave storage together at the end, in one transaction
  * (docs/architecture.md, "Storage schema").
  */
-export async function pushBatch(context: PushContext, due: readonly DeliveryRow[], started: number): Promise<BatchReport> {
+export async function pushBatch(context: PushContext, due: readonly DeliveryRow[], started: number, dueBy = started): Promise<BatchReport> {
   const { store, webhook, inFlight, destination: name } = context;
   const report: BatchReport = { delivered: 0, retried: 0, failures: [], lastDeliveredAt: null, deadLetters: [] };
   const delivered: DeliveryRow[] = [];
@@ -113,7 +114,7 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
         kill(row, body.error, false, row.attempts, 0);
         continue;
       }
-      if (!store.claim(name, row, started, Date.now() + webhook.timeoutMs + backoffMs(webhook, Math.max(attempt, 1)), context.spend)) continue;
+      if (!store.claim(name, row, dueBy, Date.now() + webhook.timeoutMs + backoffMs(webhook, Math.max(attempt, 1)), context.spend)) continue;
       inFlight.add(row.id);
       let outcome: WebhookOutcome;
       try {

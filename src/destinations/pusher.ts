@@ -68,7 +68,8 @@ export class Pusher {
     if (settings?.mode !== "push" || state.paused) return null;
     const next = this.host.store.nextDue(this.name);
     if (next === null) return null;
-    return state.downSince !== null ? Math.max(next, this.probeAt) : next;
+    // Down: probes keep their own schedule, not the events' backoff (docs/routing.md, "Health").
+    return state.downSince !== null ? this.probeAt : next;
   }
 
   /** Pushes one batch of what is due now; false when there was nothing to push. */
@@ -80,7 +81,9 @@ export class Pusher {
     const started = Date.now();
     const down = state.downSince !== null;
     if (down && started < this.probeAt) return false;
-    const due = store.due(this.name, started, down ? 1 : PUSH_LIMITS.batch, this.host.readBytes);
+    // A probe takes the delivery due first, even one still waiting out its backoff or a Retry-After.
+    const dueBy = down ? Number.MAX_SAFE_INTEGER : started;
+    const due = store.due(this.name, dueBy, down ? 1 : PUSH_LIMITS.batch, this.host.readBytes);
     if (due.length === 0) return false;
     // If this object dies mid-batch, the alarm, set first, comes back for what is left.
     await this.host.wake(started + settings.webhook.timeoutMs + 1_000);
@@ -103,6 +106,7 @@ export class Pusher {
       },
       due,
       started,
+      dueBy,
     );
     if (!this.host.current(store)) return false;
     this.record(report);
