@@ -12,7 +12,7 @@ import {
   callbackRequest,
   callWorker,
   destinationsApp,
-  drainPushes,
+  drain,
   expectedEventId,
   heldRows,
   hookTo,
@@ -77,7 +77,7 @@ describe("admin API per destination", () => {
     const { app, admin, raw, send, toggle } = setup(threeHooks);
     await toggle(`${app}-hr`, "down");
     const [first, second] = await send("first", "second");
-    await drainPushes(app);
+    await drain(app);
     const audit = await received(`${app}-audit`);
     expect(audit.map((r) => r.headers["webhook-id"]).sort()).toEqual([first, second].sort());
     const bodyOf = (id: string) => audit.find((r) => r.headers["webhook-id"] === id)!.body;
@@ -153,12 +153,12 @@ describe("admin API per destination", () => {
     const { app, admin, send, toggle } = setup(threeHooks);
     await toggle(`${app}-hr`, "down");
     const [first, second] = await send("first", "second");
-    await drainPushes(app);
+    await drain(app);
     expect(await heldRows(app)).toEqual({ events: [first, second], deliveries: { hr: { dead: 2 }, oa: { dead: 2 } } });
 
     await toggle(`${app}-hr`, "up");
     expect(await admin("POST", `/${app}/destinations/hr/replay`, { all: true })).toEqual({ status: 200, body: { replayed: 2 } });
-    await drainPushes(app);
+    await drain(app);
     expect(accepted(await received(`${app}-hr`)).sort()).toEqual([first, second].sort());
     // oa's dead letters were not replayed: its receiver saw each event once.
     expect((await received(`${app}-oa`)).map((r) => r.headers["webhook-id"])).toEqual([first, second]);
@@ -184,7 +184,7 @@ describe("admin API per destination", () => {
     const { app, admin, send } = setup((a) => ({ hr: { webhook: hookTo(`ok/${a}-hr`) }, audit: { webhook: hookTo(`ok/${a}-audit`) } }));
     expect(await admin("POST", `/${app}/destinations/hr/pause`)).toEqual({ status: 200, body: { paused: true } });
     const [first, second] = await send("first", "second");
-    await drainPushes(app);
+    await drain(app);
     expect(accepted(await received(`${app}-audit`)).sort()).toEqual([first, second].sort());
     expect(await received(`${app}-hr`)).toEqual([]);
     const paused = await admin("GET", `/${app}`);
@@ -199,7 +199,7 @@ describe("admin API per destination", () => {
     expect(await received(`${app}-hr`)).toEqual([]);
 
     expect(await admin("POST", `/${app}/destinations/hr/resume`)).toEqual({ status: 200, body: { paused: false } });
-    await drainPushes(app);
+    await drain(app);
     expect(accepted(await received(`${app}-hr`)).sort()).toEqual([first, second].sort());
     expect(await heldRows(app)).toEqual({ events: [], deliveries: {} });
     expect((await admin("GET", `/${app}/destinations/hr`)).body).toMatchObject({ paused: false, depth: 0, delivered: 2 });
@@ -225,7 +225,7 @@ describe("admin API per destination", () => {
       ids.push(await expectedEventId(app, plaintext));
     }
     const [first, second, third] = ids as [string, string, string];
-    await drainPushes(app);
+    await drain(app);
     expect(await heldRows(app)).toEqual({ events: ids, deliveries: { gone: { dead: 3 }, keep: { queued: 1 }, old: { queued: 3 } } });
 
     // Removed from the configuration: listed after the configured ones, not configured, with all it held.

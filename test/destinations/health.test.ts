@@ -14,7 +14,7 @@ import {
   callbackRequest,
   callWorker,
   deliveryRows,
-  drainPumps,
+  drain,
   makeDue,
   queueStub,
   received,
@@ -205,7 +205,7 @@ describe("a destination that goes down and comes back", () => {
     const up = await hookStats(app);
     expect([up.health, up.downSince]).toEqual(["up", null]);
     const upAt = Date.parse(up.lastDeliveredAt!);
-    await drainPumps(app);
+    await drain(app);
     const got = await arrivals(app);
     expect(got.slice(0, 5)).toEqual(["e1 503", "e1 503", "e1 503", "e1 503", "e1 200"]);
     expect(got.slice(5).sort()).toEqual(["e2 200", "e3 200"]);
@@ -242,7 +242,7 @@ describe("a destination that goes down and comes back", () => {
     const up = await hookStats(app);
     expect(up.health).toBe("up");
     expect(Date.parse(up.lastDeliveredAt!)).toBeGreaterThanOrEqual(downAt! + 5_000);
-    await drainPumps(app);
+    await drain(app);
     const got = await arrivals(app);
     expect(got.length).toBe(3);
     expect(got.filter((a) => a.endsWith(" 200")).sort()).toEqual(["e1 200", "e2 200"]);
@@ -278,7 +278,7 @@ describe("a destination that goes down and comes back", () => {
     expect((await hookStats(app)).health).toBe("up");
     await setToggle(app, "up");
     await makeDue(app);
-    await drainPumps(app);
+    await drain(app);
     expect(await arrivals(app)).toEqual(["e1 503", "e1 200"]);
     expect(await destinationRow(app)).toMatchObject({ failures: 0, failing_since: null, down_since: null });
   });
@@ -306,13 +306,13 @@ describe("maxAgeHours", () => {
     useAlerts(alertsConfig(`${app}-alerts`));
     await setToggle(app, "down");
     await send("old", "young");
-    await drainPumps(app);
+    await drain(app);
     expect(await attempts(app)).toEqual(["old queued 1", "young queued 1"]);
     await age(app, "old", 72 * 3_600_000 + 1_000);
     await age(app, "young", 72 * 3_600_000 - 60_000);
     await setToggle(app, "up");
     await makeDue(app);
-    await drainPumps(app);
+    await drain(app);
     // The old one is not pushed again: it dies with its one attempt.
     expect(await arrivals(app)).toEqual(["old 503", "young 503", "young 200"]);
     expect((await deliveryRows(app)).map((r) => [contentOf(r.body), r.state, r.attempts, r.last_error])).toEqual([

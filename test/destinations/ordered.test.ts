@@ -12,7 +12,7 @@ import {
   callbackRequest,
   callWorker,
   deliveryRows,
-  drainPumps,
+  drain,
   makeDue,
   queueStub,
   received,
@@ -123,7 +123,7 @@ describe("ordered: true, pushed", () => {
     ]);
     const ids = await idsByName(app);
     await resume(app, "directory");
-    await drainPumps(app);
+    await drain(app);
     expect(await arrivals(app)).toEqual([
       ["POISON-1", 500],
       ["n2", 200],
@@ -166,7 +166,7 @@ describe("ordered: true, pushed", () => {
       ["n3", "held", 0],
     ]);
     await resume(app, "directory");
-    await drainPumps(app);
+    await drain(app);
     expect(await arrivals(app)).toEqual([
       ["n1", 503],
       ["n2", 200],
@@ -185,7 +185,7 @@ describe("ordered: true, pushed", () => {
     expect(await queueStub(app).replay(null, "directory")).toBe(1);
     expect(await rows(app)).toEqual([["n4", "queued", 0]]);
     await resume(app, "directory");
-    await drainPumps(app);
+    await drain(app);
     expect((await arrivals(app)).slice(4)).toEqual([
       ["n4", 503],
       ["n4", 200],
@@ -214,7 +214,7 @@ describe('ordered: {"key": "UserID"}, pushed', () => {
       ["b3", "held", 0, "B"],
     ]);
     await resume(app, "crm");
-    await drainPumps(app);
+    await drain(app);
     // Key B went through in its order; A and "" each wait behind their failing head.
     const got = await arrivals(app);
     expect(got.filter(([name]) => name.startsWith("b"))).toEqual([
@@ -235,7 +235,7 @@ describe('ordered: {"key": "UserID"}, pushed', () => {
     ]);
     // Another try of the heads: still nothing behind them moves.
     await makeDue(app);
-    await drainPumps(app);
+    await drain(app);
     expect((await received(app)).length).toBe(7);
     expect((await rows(app)).map(([name, state, attempts]) => `${name} ${state} ${attempts}`)).toEqual([
       "POISON-a1 queued 2",

@@ -9,7 +9,7 @@ import {
   callbackRequest,
   callWorker,
   destinationsApp,
-  drainPushes,
+  drain,
   errorOf,
   expectedEventId,
   heldRows,
@@ -116,7 +116,7 @@ describe("pull destinations", () => {
   it("keeps an event for every pull destination that holds it: an ack or nack at one leaves the other's delivery as it was", async () => {
     const { app, pull, ack, nack, send } = setup();
     const [text, click] = await send(app, textMessage("both", "8200000000000000001"), CLICK);
-    await drainPushes(app);
+    await drain(app);
     expect((await received(`${app}-hook`)).map((r) => r.headers["webhook-id"])).toEqual([click]);
     // The click went to hook and archive; hook has it, archive not yet.
     expect(await heldRows(app)).toEqual({ events: [text, click], deliveries: { archive: { queued: 2 }, bot: { queued: 1 } } });

@@ -11,7 +11,7 @@ import { pushBatch, type PushContext } from "../../src/destinations/push.js";
 import { RateWindow } from "../../src/destinations/rate.js";
 import type { DeliveryRow, DeliveryStore } from "../../src/destinations/store.js";
 import type { WebhookOutcome } from "../../src/webhook/send.js";
-import { callbackRequest, callWorker, deliveryRows, drainPumps, queueStub, received, receiverUrl, routedApp, textMessage, WEBHOOK_SECRET, webhookApp } from "../support/wecom.js";
+import { callbackRequest, callWorker, deliveryRows, drain, queueStub, received, receiverUrl, routedApp, textMessage, WEBHOOK_SECRET, webhookApp } from "../support/wecom.js";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -190,7 +190,7 @@ describe("a pump with rate {perSecond: 2} in workerd, against the real receiver"
     for (let i = 0; i < 5; i++) {
       expect((await callWorker(await callbackRequest(app, textMessage(`approval ${i}`, String(9100 + i))), environment)).status).toBe(200);
     }
-    await drainPumps(app);
+    await drain(app);
     const ids = (await received(app)).map((r) => r.headers["webhook-id"]);
     expect([ids.length, new Set(ids).size]).toEqual([5, 5]);
     expect(await deliveryRows(app)).toEqual([]);

@@ -12,7 +12,6 @@ import {
   callWorker,
   destinationsApp,
   drain,
-  drainPushes,
   expectedEventId,
   heldRows,
   hookTo,
@@ -282,7 +281,7 @@ describe("routing the company example (docs/routing.md)", () => {
     }
 
     expect(await admin("POST", `/${app}/resume`)).toEqual({ status: 200, body: { paused: false } });
-    await drainPushes(app);
+    await drain(app);
 
     const directory = await received(`${app}-directory`);
     const oa = await received(`${app}-oa`);
@@ -430,7 +429,7 @@ describe("independent delivery (docs/routing.md)", () => {
     expect((await queueStub(app).stats(app)).destinations.find((d) => d.name === "oa")).toMatchObject({ depth: 2, leased: 1, delivered: 0 });
 
     await fetch(`${receiverUrl()}/hold/${app}-oa/release`, { method: "PUT" });
-    await drainPushes(app);
+    await drain(app);
     expect(ids(await received(`${app}-oa`))).toEqual([approval1, approval2]);
     const stats = await queueStub(app).stats(app);
     expect(stats.destinations.map((d) => [d.name, d.depth, d.delivered, d.lastError])).toEqual([

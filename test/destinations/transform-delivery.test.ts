@@ -12,7 +12,7 @@ import {
   callbackRequest,
   callWorker,
   destinationsApp,
-  drainPushes,
+  drain,
   expectedEventId,
   heldRows,
   hookTo,
@@ -58,7 +58,7 @@ describe("transforms at delivery", () => {
     const response = await callWorker(await callbackRequest(app, CREATE_USER), environment);
     expect([await response.text(), response.headers.get("wecom-edge-routed")]).toEqual(["success", "directory,broken,scalar,empty,audit"]);
     const id = await expectedEventId(app, CREATE_USER);
-    await drainPushes(app);
+    await drain(app);
 
     const [directory] = (await received(`${app}-directory`)) as [Awaited<ReturnType<typeof received>>[number]];
     expect((await received(`${app}-directory`)).length).toBe(1);
@@ -109,7 +109,7 @@ describe("transforms at delivery", () => {
     // Fixed and replayed, the dead letter is transformed again, with the transform of the moment.
     const fixed = testEnv({ apps: { [app]: contactApp(app, '{"n": event.UserID}') } });
     expect(await adminApi(fixed)("POST", `/${app}/destinations/broken/replay`, { all: true })).toEqual({ status: 200, body: { replayed: 1 } });
-    await drainPushes(app);
+    await drain(app);
     const replayed = await received(`${app}-broken`);
     expect(replayed.map((r) => [r.headers["webhook-id"], r.body])).toEqual([[id, '{"n":"zhangsan"}']]);
     expect(new Webhook(WEBHOOK_SECRET).verify(replayed[0]!.body, replayed[0]!.headers)).toEqual({ n: "zhangsan" });

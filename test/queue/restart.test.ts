@@ -10,7 +10,7 @@ import {
   callbackRequest,
   callWorker,
   deliveryRows,
-  drainPumps,
+  drain,
   queueStub,
   received,
   receiverUrl,
@@ -133,7 +133,7 @@ describe("after a restart", () => {
     expect(got.map((r) => r.headers["webhook-id"])).toEqual([claimed[0]!.id, claimed[0]!.id]);
     // 1.5 s of the receiver, and a little more: well within the timeout that the claim would have waited.
     expect(Date.now() - restarted).toBeLessThan(10_000);
-    await drainPumps(app);
+    await drain(app);
     expect(await deliveryRows(app)).toEqual([]);
     expect((await queueStub(app).stats(app)).destinations[0]!.delivered).toBe(1);
   }, 30_000);

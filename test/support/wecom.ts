@@ -196,20 +196,33 @@ export function makeDue(app: string): Promise<void> {
 }
 
 /**
- * Runs the queue's alarm until no event is due (or pushing is paused) and none is in flight.
- * Workerd may also fire the alarm by itself; either way the outcome is the same.
+ * Runs the queue's alarm until no push destination has a delivery due and no
+ * pump is running, read in one step inside the object: an ordered
+ * destination releases its next delivery only at the end of a batch, which
+ * two separate reads could miss. Pull and paused destinations are left
+ * alone (their deliveries wait for a consumer or a resume). Workerd may also
+ * fire the alarm by itself; either way the outcome is the same.
  */
 export async function drain(app: string, giveUpAfterMs = 20_000): Promise<void> {
   const stub = queueStub(app);
   const giveUpAt = Date.now() + giveUpAfterMs;
   while (Date.now() < giveUpAt) {
-    const due = await runInDurableObject(stub, (_, state) =>
-      state.storage.sql
-        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'queued' AND available_at <= ?", Date.now())
-        .one().n,
-    );
-    const { leased, paused } = await stub.stats(app);
-    if ((due === 0 || paused) && leased === 0) return;
+    const pending = await runInDurableObject(stub, (instance, state) => {
+      const queue = instance as unknown as { pushers: Map<string, { busy: boolean }>; settings: { destinations: Map<string, { mode: string }> } | null };
+      if ([...queue.pushers.values()].some((pusher) => pusher.busy)) return true;
+      const push = [...(queue.settings?.destinations ?? new Map<string, { mode: string }>()).entries()].filter(([, d]) => d.mode === "push").map(([name]) => name);
+      return push.some(
+        (name) =>
+          state.storage.sql
+            .exec<{ n: number }>(
+              "SELECT COUNT(*) AS n FROM deliveries WHERE dest = ? AND state = 'queued' AND available_at <= ? AND dest NOT IN (SELECT name FROM destinations WHERE paused = 1)",
+              name,
+              Date.now(),
+            )
+            .one().n > 0,
+      );
+    });
+    if (!pending) return;
     if (!(await runDurableObjectAlarm(stub))) await scheduler.wait(10);
   }
   throw new Error(`queue ${app} did not drain`);
@@ -303,14 +316,6 @@ export async function waitUntil(app: string, done: () => Promise<boolean>, giveU
   }
 }
 
-/** As `drain`, for an app with pull destinations too: until no unpaused push destination has a delivery waiting to go or in flight. */
-export async function drainPushes(app: string, giveUpAfterMs = 20_000): Promise<void> {
-  await waitUntil(
-    app,
-    async () => (await queueStub(app).stats(app)).destinations.every((d) => d.mode !== "push" || d.paused || (d.queued === 0 && d.leased === 0)),
-    giveUpAfterMs,
-  );
-}
 
 // ---- destinations: ordering, rate, health, restart (docs/routing.md) ----
 
@@ -370,33 +375,3 @@ export function deliveryRows(app: string): Promise<DeliveryView[]> {
   );
 }
 
-/**
- * As `drain`, but reads in one step whether a push destination has a
- * delivery due and whether a pump is running: an ordered destination
- * releases its next delivery only at the end of a batch, which `drain`'s
- * two separate reads can miss. Pull and paused destinations are left alone.
- */
-export async function drainPumps(app: string, giveUpAfterMs = 20_000): Promise<void> {
-  const stub = queueStub(app);
-  const giveUpAt = Date.now() + giveUpAfterMs;
-  while (Date.now() < giveUpAt) {
-    const pending = await runInDurableObject(stub, (instance, state) => {
-      const queue = instance as unknown as { pushers: Map<string, { busy: boolean }>; settings: { destinations: Map<string, { mode: string }> } | null };
-      if ([...queue.pushers.values()].some((pusher) => pusher.busy)) return true;
-      const push = [...(queue.settings?.destinations ?? new Map<string, { mode: string }>()).entries()].filter(([, d]) => d.mode === "push").map(([name]) => name);
-      return push.some(
-        (name) =>
-          state.storage.sql
-            .exec<{ n: number }>(
-              "SELECT COUNT(*) AS n FROM deliveries WHERE dest = ? AND state = 'queued' AND available_at <= ? AND dest NOT IN (SELECT name FROM destinations WHERE paused = 1)",
-              name,
-              Date.now(),
-            )
-            .one().n > 0,
-      );
-    });
-    if (!pending) return;
-    if (!(await runDurableObjectAlarm(stub))) await scheduler.wait(10);
-  }
-  throw new Error(`queue ${app} did not drain`);
-}
