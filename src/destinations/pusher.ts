@@ -132,7 +132,7 @@ export class Pusher {
     if (report.lastDeliveredAt !== null) {
       this.probes = 0;
       this.lastFailedSeq = null;
-      store.recordSuccess(this.name, report.lastDeliveredAt);
+      store.recordSuccess(this.name);
       if (before.downSince !== null) {
         logQueue({ app, destination: this.name, outcome: "up", detail: "a probe was delivered" });
         this.host.raise(destinationUpAlert(app, this.name, report.lastDeliveredAt - before.downSince, before.live));

@@ -70,12 +70,17 @@ const SELECT_DELIVERY_DUE = `SELECT d.seq AS seq, e.id AS id, e.body AS body, e.
 
 export class DeliveryStore {
   private readonly states = new Map<string, DestinationState>();
+  /** Destinations whose row is written (the rest exist only as defaults in memory). */
+  private readonly rows = new Set<string>();
 
   constructor(
     private readonly db: QueueDb,
     private readonly events: EventStore,
   ) {
-    for (const row of db.sql.exec<Row>("SELECT * FROM destinations")) this.states.set(row.name, fromRow(row));
+    for (const row of db.sql.exec<Row>("SELECT * FROM destinations")) {
+      this.states.set(row.name, fromRow(row));
+      this.rows.add(row.name);
+    }
   }
 
   // ---- destinations ----
@@ -94,6 +99,17 @@ export class DeliveryStore {
     const before = this.state(name);
     const { live = 0, dead = 0, delivered = 0 } = counts;
     const after: DestinationState = { ...before, ...change, live: before.live + live, dead: before.dead + dead, delivered: before.delivered + delivered };
+    this.states.set(name, after);
+    this.db.onRollback(() => this.states.set(name, before));
+    if (Object.keys(change).length === 0 && this.rows.has(name)) {
+      // Counts alone, on a row that exists: the cheap statement (every commit and batch makes one).
+      this.db.sql.exec("UPDATE destinations SET live = live + ?, dead = dead + ?, delivered = delivered + ? WHERE name = ?", live, dead, delivered, name);
+      return;
+    }
+    if (!this.rows.has(name)) {
+      this.rows.add(name);
+      this.db.onRollback(() => this.rows.delete(name));
+    }
     this.db.sql.exec(
       `INSERT INTO destinations (name, live, dead, delivered, paused, last_error, last_error_at, last_delivered, down_since, failures, failing_since)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -115,8 +131,6 @@ export class DeliveryStore {
       dead,
       delivered,
     );
-    this.states.set(name, after);
-    this.db.onRollback(() => this.states.set(name, before));
   }
 
   setPaused(name: string, paused: boolean): void {
@@ -133,10 +147,11 @@ export class DeliveryStore {
     this.change(name, { lastError: error, lastErrorAt: at });
   }
 
-  recordSuccess(name: string, at: number): void {
+  /** A push went through: the health count starts again (the time of the delivery is written with it, by `delivered`). */
+  recordSuccess(name: string): void {
     const state = this.state(name);
-    if (state.lastDelivered === at && state.failures === 0 && state.downSince === null) return;
-    this.change(name, { lastDelivered: at, failures: 0, failingSince: null, downSince: null });
+    if (state.failures === 0 && state.failingSince === null && state.downSince === null) return;
+    this.change(name, { failures: 0, failingSince: null, downSince: null });
   }
 
   /**
@@ -153,8 +168,12 @@ export class DeliveryStore {
       }
       this.db.sql.exec("DELETE FROM destinations WHERE name = ?", name);
       const before = this.states.get(name);
+      const hadRow = this.rows.delete(name);
       this.states.delete(name);
-      if (before) this.db.onRollback(() => this.states.set(name, before));
+      this.db.onRollback(() => {
+        if (before) this.states.set(name, before);
+        if (hadRow) this.rows.add(name);
+      });
       return n;
     });
   }
@@ -275,7 +294,7 @@ export class DeliveryStore {
         this.events.finish(row.seq, 1, now, true, row);
         if (row.key !== null) this.releaseNext(name, row.key, now);
       }
-      if (n > 0) this.change(name, {}, { live: -n, delivered: n });
+      if (n > 0) this.change(name, { lastDelivered: now }, { live: -n, delivered: n });
       return n;
     });
   }
