@@ -142,10 +142,10 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
       }
     }
   };
-  try {
-    await Promise.all(Array.from({ length: Math.min(context.concurrency, due.length) }, worker));
-  } finally {
-    report.delivered = context.current() ? store.delivered(name, delivered, Date.now()) : 0;
-  }
+  // Every worker ends before the batch is recorded: one that throws must not leave the others' successes unrecorded.
+  const ends = await Promise.allSettled(Array.from({ length: Math.min(context.concurrency, due.length) }, worker));
+  report.delivered = context.current() ? store.delivered(name, delivered, Date.now()) : 0;
+  const failed = ends.find((end): end is PromiseRejectedResult => end.status === "rejected");
+  if (failed) throw failed.reason;
   return report;
 }

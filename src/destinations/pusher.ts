@@ -27,6 +27,10 @@ export interface PumpHost {
   /** Makes sure the alarm comes at or before `at`. */
   wake(at: number): Promise<void>;
   raise(alert: Alert): void;
+  /** How alerts name destination `name` (undefined: as the app). */
+  label(name: string): string | undefined;
+  /** False once the destination was dropped: a batch that outlived it records nothing. */
+  known(name: string): boolean;
   readBytes: number;
 }
 
@@ -108,7 +112,7 @@ export class Pusher {
       started,
       dueBy,
     );
-    if (!this.host.current(store)) return false;
+    if (!this.host.current(store) || !this.host.known(this.name)) return false;
     this.record(report);
     return true;
   }
@@ -160,8 +164,7 @@ export class Pusher {
     if (unattempted) store.recordError(this.name, unattempted.error, Date.now());
     const paused = report.deadLetters.filter((dead) => dead.paused).map((dead) => dead.id);
     const died = report.deadLetters.filter((dead) => !dead.paused);
-    // An app's `default` destination is the app, in alerts as before destinations.
-    const named = this.name === "default" ? undefined : this.name;
+    const named = this.host.label(this.name);
     if (paused.length > 0) this.host.raise(pushPausedAlert(app, paused, named));
     if (died.length > 0) this.host.raise(deadLetterAlert(app, "push", died.map((dead) => dead.id), died[died.length - 1]!.error, named));
   }

@@ -99,8 +99,9 @@ export class DeliveryStore {
     const before = this.state(name);
     const { live = 0, dead = 0, delivered = 0 } = counts;
     const after: DestinationState = { ...before, ...change, live: before.live + live, dead: before.dead + dead, delivered: before.delivered + delivered };
+    const existed = this.states.has(name);
     this.states.set(name, after);
-    this.db.onRollback(() => this.states.set(name, before));
+    this.db.onRollback(() => (existed ? this.states.set(name, before) : this.states.delete(name)));
     if (Object.keys(change).length === 0 && this.rows.has(name)) {
       // Counts alone, on a row that exists: the cheap statement (every commit and batch makes one).
       this.db.sql.exec("UPDATE destinations SET live = live + ?, dead = dead + ?, delivered = delivered + ? WHERE name = ?", live, dead, delivered, name);
@@ -486,7 +487,11 @@ export class DeliveryStore {
   private deadRefs(name: string, ids: readonly string[] | null): { seq: number; key: string | null }[] {
     if (ids === null) {
       return this.db.sql
-        .exec<{ seq: number; key: string | null }>("SELECT seq, order_key AS key FROM deliveries WHERE dest = ? AND state = 'dead'", name)
+        .exec<{ seq: number; key: string | null }>(
+          // The dead rows alone, in commit order: a replayed key's dead letters go back in the order they came.
+          "SELECT seq, order_key AS key FROM deliveries INDEXED BY deliveries_due WHERE dest = ? AND state = 'dead' ORDER BY seq",
+          name,
+        )
         .toArray();
     }
     return [...new Set(ids)].flatMap((id) =>

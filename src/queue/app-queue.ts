@@ -361,7 +361,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     let lastError: string | null = null;
     let bytes = 0;
     // Each round reads only what it returns or kills; a round that killed nothing is the last.
-    for (let round = 0; round < PULL_REFILLS && pulled.ids.length < max; round++) {
+    let full = false;
+    for (let round = 0; round < PULL_REFILLS && pulled.ids.length < max && !full; round++) {
       const due = this.deliveries.due(name, now, max - pulled.ids.length, QUEUE_LIMITS.readBytes - bytes);
       let killed = 0;
       const store = this.deliveries;
@@ -379,16 +380,22 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
           }
           continue;
         }
+        // What goes out counts, not what is stored: a transform's result may be larger than its event.
+        const size = settings.transform === null ? row.size : encodeUtf8(body.body).length;
+        if (pulled.ids.length > 0 && bytes + size > QUEUE_LIMITS.readBytes) {
+          full = true;
+          break;
+        }
         this.deliveries.lease(name, row, lease, until);
         pulled.events.push(body.body);
         pulled.attempts.push(row.attempts + 1);
         pulled.ids.push(row.id);
-        bytes += row.size;
+        bytes += size;
       }
       if (killed === 0 || due.length === 0) break;
     }
     // After the writes above: a rare pull that dead-letters waits for one call to the alert outbox.
-    if (dead.length > 0) await this.alerts.raise(this.env, deadLetterAlert(app, "pull", dead, lastError, destinationLabel(name)));
+    if (dead.length > 0) await this.alerts.raise(this.env, deadLetterAlert(app, "pull", dead, lastError, this.alertLabel(name)));
     return pulled.events.length > 0 ? { ...pulled, lease } : pulled;
   }
 
@@ -453,6 +460,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       current: (store: DeliveryStore) => this.deliveries === store,
       wake: (at: number) => this.wake(at),
       raise: (alert: Alert) => this.ctx.waitUntil(this.alerts.raise(this.env, alert)),
+      label: (name: string) => this.alertLabel(name),
+      known: (name: string) => this.deliveries.names().includes(name) || this.destinationSettings(name) !== undefined,
     };
   }
 
@@ -641,7 +650,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   }
 
   /** Forgets destination `name`, no longer configured, and everything it holds; null when it is configured. */
-  async dropDestination(name: string): Promise<number | null> {
+  async dropDestination(name: string, app?: string, settingsJson?: string): Promise<number | null> {
+    if (app !== undefined && settingsJson !== undefined) await this.adopt(app, settingsJson);
     if (this.destinationSettings(name) !== undefined) return null;
     this.pushers.delete(name);
     return this.deliveries.drop(name, Date.now());
@@ -672,6 +682,11 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const names = [...(settings?.destinations.keys() ?? [])];
     for (const name of this.deliveries.names()) if (!names.includes(name)) names.push(name);
     return names;
+  }
+
+  /** Alerts name a destination, but not the `default` one of an app that has only that (as before destinations). */
+  private alertLabel(name: string): string | undefined {
+    return name === "default" && this.settings?.destinations.size === 1 ? undefined : name;
   }
 
   private destinationSettings(name: string): DestinationSettings | undefined {
@@ -718,7 +733,13 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   private async schedule(): Promise<void> {
     let next: number | null = null;
     for (const name of this.destinationNames()) {
-      if (this.pushers.get(name)?.busy) continue;
+      const settings = this.destinationSettings(name);
+      // A batch under way: should this object stop meanwhile, the alarm comes back for it (a batch may outlast its first alarm).
+      if (this.pushers.get(name)?.busy) {
+        const at = Date.now() + (settings?.webhook?.timeoutMs ?? 0) + 1_000;
+        if (next === null || at < next) next = at;
+        continue;
+      }
       const at = this.pushers.get(name)?.nextWake() ?? (this.destinationSettings(name)?.mode === "push" && !this.deliveries.state(name).paused ? this.deliveries.nextDue(name) : null);
       if (at !== null && (next === null || at < next)) next = at;
     }
@@ -748,10 +769,6 @@ function stores(db: QueueDb) {
   };
 }
 
-/** Alerts name a destination, but not the `default` one of an app that has only that. */
-function destinationLabel(name: string): string | undefined {
-  return name === "default" ? undefined : name;
-}
 
 function iso(at: number | null): string | null {
   return at === null ? null : new Date(at).toISOString();

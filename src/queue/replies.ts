@@ -17,8 +17,8 @@ export type ReplyClaim =
   | { readonly ask: false; readonly reply: string | undefined };
 
 export class ReplyStore {
-  /** Event ids whose question is out, with the copies waiting for its answer. */
-  private readonly asking = new Map<string, ((reply: string | undefined) => void)[]>();
+  /** Event ids whose question is out: since when, and the copies waiting for its answer. */
+  private readonly asking = new Map<string, { readonly since: number; readonly waiting: ((reply: string | undefined) => void)[] }>();
 
   constructor(
     private readonly db: QueueDb,
@@ -35,13 +35,14 @@ export class ReplyStore {
   async claim(id: string, now: number): Promise<ReplyClaim> {
     const known = this.get(id, now);
     if (known !== undefined) return { ask: false, reply: known };
-    const waiting = this.asking.get(id);
-    if (waiting === undefined) {
-      this.asking.set(id, []);
+    const out = this.asking.get(id);
+    // A question out for longer than any copy waits was abandoned (its Worker was cancelled, say): this copy asks.
+    if (out === undefined || now - out.since > REPLY_WAIT_MS) {
+      this.asking.set(id, { since: now, waiting: out?.waiting ?? [] });
       return { ask: true };
     }
     const reply = await new Promise<string | undefined>((resolve) => {
-      waiting.push(resolve);
+      out.waiting.push(resolve);
       setTimeout(() => resolve(undefined), REPLY_WAIT_MS);
     });
     return { ask: false, reply };
@@ -49,7 +50,7 @@ export class ReplyStore {
 
   /** Remembers the reply to event `id` ("" for none; undefined: the endpoint gave none in time, nothing kept) and hands it to waiting copies. */
   remember(id: string, reply: string | undefined, now: number): void {
-    const waiting = this.asking.get(id) ?? [];
+    const waiting = this.asking.get(id)?.waiting ?? [];
     this.asking.delete(id);
     if (reply !== undefined) {
       this.db.sql.exec("INSERT INTO replies (id, reply, at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING", id, reply, now);

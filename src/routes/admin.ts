@@ -106,8 +106,8 @@ async function named(stats: QueueStats, app?: AppConfig) {
  * own routes, which act on every destination): one the app configures, or
  * one its queue still holds.
  */
-async function destinationOf(context: RouteContext, name: string, app?: AppConfig): Promise<string | undefined> {
-  if (!context.url.pathname.includes("/destinations/")) return undefined;
+async function destinationOf(context: RouteContext, name: string, app: AppConfig | undefined, scoped: boolean): Promise<string | undefined> {
+  if (!scoped) return undefined;
   const destination = context.params[1]!;
   if (app?.destinations.some((d) => d.name === destination)) return destination;
   const held = (await queueOf(context.env, name).stats(name)).destinations.some((d) => d.name === destination);
@@ -115,27 +115,28 @@ async function destinationOf(context: RouteContext, name: string, app?: AppConfi
   return destination;
 }
 
-async function destinationStats(context: RouteContext): Promise<Response> {
+async function destinationStats(context: RouteContext, scoped = false): Promise<Response> {
   const { name, settings, app } = await target(context);
-  const destination = await destinationOf(context, name, app);
+  const destination = await destinationOf(context, name, app, scoped);
   const stats = await queueOf(context.env, name).stats(name, settings);
   return jsonResponse({ app: name, ...stats.destinations.find((d) => d.name === destination)! });
 }
 
-async function dropDestination(context: RouteContext): Promise<Response> {
-  const { name, app } = await target(context);
-  const destination = (await destinationOf(context, name, app))!;
+async function dropDestination(context: RouteContext, scoped = false): Promise<Response> {
+  const { name, app, settings } = await target(context);
+  const destination = (await destinationOf(context, name, app, scoped))!;
   if (configOf(context).problem !== undefined || app?.destinations.some((d) => d.name === destination)) {
     throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
   }
-  const dropped = await queueOf(context.env, name).dropDestination(destination);
+  // The queue takes the live settings first: a destination just removed is no longer configured there either.
+  const dropped = await queueOf(context.env, name).dropDestination(destination, name, settings ?? undefined);
   if (dropped === null) throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
   return jsonResponse({ dropped: destination, deliveries: dropped });
 }
 
-async function dead(context: RouteContext): Promise<Response> {
+async function dead(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app } = await target(context);
-  const destination = await destinationOf(context, name, app);
+  const destination = await destinationOf(context, name, app, scoped);
   const limit = context.url.searchParams.get("limit") ?? "100";
   if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
     throw new WecomError("invalid_parameter", "limit must be a whole number from 1 to 1000");
@@ -150,9 +151,9 @@ async function dead(context: RouteContext): Promise<Response> {
 }
 
 /** One dead letter's event JSON as stored, as the whole body: what a browser shows with `response.text()`. */
-async function deadOne(context: RouteContext): Promise<Response> {
+async function deadOne(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app } = await target(context);
-  const destination = await destinationOf(context, name, app);
+  const destination = await destinationOf(context, name, app, scoped);
   const id = context.params[destination === undefined ? 1 : 2]!;
   const body = id.length > 0 && id.length <= 128 ? await queueOf(context.env, name).deadLetterBody(id, destination) : null;
   if (body === null) throw new WecomError("not_found", `no dead letter "${id.slice(0, 128)}" in "${name.slice(0, 64)}"`);
@@ -183,28 +184,28 @@ async function selection(request: Request): Promise<readonly string[] | null> {
   return idsField(body, "ids", MAX_IDS);
 }
 
-async function replay(context: RouteContext): Promise<Response> {
+async function replay(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, settings } = await target(context);
-  const destination = await destinationOf(context, name, app);
+  const destination = await destinationOf(context, name, app, scoped);
   // The live settings go along: the queue may not have seen the deploy that fixed what the dead letters died of.
   return jsonResponse({ replayed: await queueOf(context.env, name).replay(await selection(context.request), destination, name, settings ?? undefined) });
 }
 
-async function purge(context: RouteContext): Promise<Response> {
+async function purge(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app } = await target(context);
-  const destination = await destinationOf(context, name, app);
+  const destination = await destinationOf(context, name, app, scoped);
   return jsonResponse({ purged: await queueOf(context.env, name).purgeDead(await selection(context.request), destination) });
 }
 
-async function pause(context: RouteContext): Promise<Response> {
+async function pause(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, settings } = await target(context);
-  const destination = await destinationOf(context, name, app);
+  const destination = await destinationOf(context, name, app, scoped);
   return jsonResponse({ paused: await queueOf(context.env, name).setPaused(true, destination, name, settings ?? undefined) });
 }
 
-async function resume(context: RouteContext): Promise<Response> {
+async function resume(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, settings } = await target(context);
-  const destination = await destinationOf(context, name, app);
+  const destination = await destinationOf(context, name, app, scoped);
   return jsonResponse({ paused: await queueOf(context.env, name).setPaused(false, destination, name, settings ?? undefined) });
 }
 
@@ -241,12 +242,13 @@ export const adminRoutes: Route[] = [
   admin(new RegExp(`^/admin/apps/${APP}/resume/?$`), { POST: resume }, 0),
   admin(new RegExp(`^/admin/apps/${APP}/drop/?$`), { POST: drop }, 0),
   admin(new RegExp(`^/admin/apps/${APP}/routes/test/?$`), { POST: testRoutes }, 0),
-  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/?$`), { GET: destinationStats }, 0),
-  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/dead/?$`), { GET: dead }, 0),
-  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/dead/([^/]+)$`), { GET: deadOne }, 0),
-  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/replay/?$`), { POST: replay }, 0),
-  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/purge/?$`), { POST: purge }, 0),
-  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/pause/?$`), { POST: pause }, 0),
-  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/resume/?$`), { POST: resume }, 0),
-  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/drop/?$`), { POST: dropDestination }, 0),
+  // One destination's routes: the same handlers, scoped (params[1] is the destination).
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/?$`), { GET: (c) => destinationStats(c, true) }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/dead/?$`), { GET: (c) => dead(c, true) }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/dead/([^/]+)$`), { GET: (c) => deadOne(c, true) }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/replay/?$`), { POST: (c) => replay(c, true) }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/purge/?$`), { POST: (c) => purge(c, true) }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/pause/?$`), { POST: (c) => pause(c, true) }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/resume/?$`), { POST: (c) => resume(c, true) }, 0),
+  admin(new RegExp(`^/admin/apps/${APP}/destinations/${APP}/drop/?$`), { POST: (c) => dropDestination(c, true) }, 0),
 ];

@@ -80,7 +80,14 @@ async function fromEndpoint(context: ReplyContext, endpoint: EndpointConfig): Pr
     log.reply = claim.reply === "" ? "endpoint (asked by another copy): no reply" : "endpoint (asked by another copy)";
     return claim.reply === "" ? null : (JSON.parse(claim.reply) as ReplyObject);
   }
-  const answer = await askEndpoint(endpoint, event.id, serializeEvent(event), MAX_ENDPOINT_ANSWER_BYTES);
+  let answer: Awaited<ReturnType<typeof askEndpoint>>;
+  try {
+    answer = await askEndpoint(endpoint, event.id, serializeEvent(event), MAX_ENDPOINT_ANSWER_BYTES);
+  } catch (error) {
+    // Copies waiting for this question are let go at once, with no reply.
+    await rememberReply(env, app, event.id, undefined).catch(() => {});
+    throw error;
+  }
   let reply: ReplyObject | null = null;
   if ("error" in answer) log.reply = `endpoint: no reply, ${answer.error}`;
   else if (answer.status !== 200) log.reply = `endpoint: no reply, it answered ${answer.status}`;

@@ -284,4 +284,16 @@ describe("admin API per destination", () => {
     expect(left.body.destinations.map((d: Record<string, unknown>) => d.name)).toEqual(["keep", "audit"]);
     expect(left.body).toMatchObject({ depth: 1, events: 1, dead: 0 });
   });
+
+  it("serves an app named `destinations` on its own routes: a path is scoped to a destination by its route, not by its text", async () => {
+    // `destinations` is a valid app name ([a-z0-9_-]{1,64}); its app-level routes once read it as a destination and answered 503.
+    const environment = testEnv({ apps: { destinations: destinationsApp({ a: { webhook: hookTo(`ok/${newBucket("dn")}`) } }) } });
+    const admin = adminApi(environment);
+    expect(await admin("GET", "/destinations/dead")).toEqual({ status: 200, body: { events: [] } });
+    expect(await admin("POST", "/destinations/pause")).toEqual({ status: 200, body: { paused: true } });
+    expect(await admin("POST", "/destinations/resume")).toEqual({ status: 200, body: { paused: false } });
+    expect(await admin("POST", "/destinations/replay", { all: true })).toEqual({ status: 200, body: { replayed: 0 } });
+    expect((await admin("GET", "/destinations/dead/evt_none")).status).toBe(404);
+    expect((await admin("GET", "/destinations/destinations/a")).body).toMatchObject({ app: "destinations", name: "a", configured: true });
+  });
 });

@@ -182,3 +182,17 @@ describe("cost per operation with several destinations, each holding 10,000 of i
     expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.push * PUSH_LIMITS.batch + 10);
   }, 60_000);
 });
+
+describe("replaying or purging all dead letters of a destination", () => {
+  it("reads its dead letters, not its 10,000 live deliveries", async () => {
+    const app = newBucket("scale-dead");
+    await queueStub(app).enqueue(app, PULL, event(0));
+    await fillQueue(app, DEPTH);
+    const replay = await rowsRead(app, (queue) => queue.replay(null, "default"));
+    expect(replay.result).toBe(0);
+    expect(replay.rows, replay.perQuery).toBeLessThanOrEqual(10);
+    const purge = await rowsRead(app, (queue) => queue.purgeDead(null, "default"));
+    expect(purge.result).toBe(0);
+    expect(purge.rows, purge.perQuery).toBeLessThanOrEqual(10);
+  }, 60_000);
+});

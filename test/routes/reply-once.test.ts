@@ -15,7 +15,10 @@ const parser = new XMLParser({ parseTagValue: false, trimValues: false });
 
 /** Copies of event `id` waiting for the first copy's answer in the app's queue; -1: no question out. */
 function waiting(app: string, id: string): Promise<number> {
-  return runInDurableObject(queueStub(app), (instance) => (instance as unknown as { replies: { asking: Map<string, unknown[]> } }).replies.asking.get(id)?.length ?? -1);
+  return runInDurableObject(
+    queueStub(app),
+    (instance) => (instance as unknown as { replies: { asking: Map<string, { waiting: unknown[] }> } }).replies.asking.get(id)?.waiting.length ?? -1,
+  );
 }
 
 afterEach(() => vi.restoreAllMocks());
@@ -144,5 +147,26 @@ describe("two copies of one callback, the endpoint still thinking", () => {
     // The slow receiver records a request once it has answered it.
     await scheduler.wait(700);
     expect((await received(endpoint)).length).toBe(1);
+  });
+});
+
+describe("a reply question that was abandoned", () => {
+  it("is asked again by the next copy once it is older than a copy waits (4.5 s), instead of every later copy waiting for nothing", async () => {
+    const app = newBucket("abandoned");
+    const stub = queueStub(app);
+    await runInDurableObject(stub, async (queue) => {
+      let now = 1_900_000_000_000;
+      const clock = vi.spyOn(Date, "now").mockImplementation(() => now);
+      try {
+        // The first copy's Worker asks and is never heard from again (cancelled when WeCom hung up).
+        expect(await queue.claimReply("evt_lost")).toEqual({ ask: true });
+        now += 4_501;
+        expect(await queue.claimReply("evt_lost")).toEqual({ ask: true });
+        await queue.rememberReply("evt_lost", "");
+        expect(await queue.claimReply("evt_lost")).toEqual({ ask: false, reply: "" });
+      } finally {
+        clock.mockRestore();
+      }
+    });
   });
 });
