@@ -83,13 +83,18 @@ export const MAX_API_BODY_BYTES = 64 * 1024;
 export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
   const text = await readBodyLimited(request, MAX_API_BODY_BYTES);
   if (text.trim() === "") return {};
+  return parseJsonObject(text, "body must be a JSON object");
+}
+
+/** `text` as a JSON object, or invalid_parameter with `problem`. */
+export function parseJsonObject(text: string, problem: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new WecomError("invalid_parameter", "body must be a JSON object");
+    throw new WecomError("invalid_parameter", problem);
   }
-  if (!isPlainObject(value)) throw new WecomError("invalid_parameter", "body must be a JSON object");
+  if (!isPlainObject(value)) throw new WecomError("invalid_parameter", problem);
   return value;
 }
 

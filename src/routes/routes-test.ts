@@ -17,7 +17,7 @@ import { WecomError } from "../errors.js";
 import { isPlainObject } from "../lib/checks.js";
 import { serializeEvent } from "../wecom/event.js";
 import { authoriseAdmin } from "./admin-auth.js";
-import { jsonResponse, MAX_BODY_BYTES, readBodyLimited } from "./http.js";
+import { jsonResponse, MAX_BODY_BYTES, parseJsonObject, readBodyLimited } from "./http.js";
 import type { RouteContext } from "./table.js";
 
 /** The id of the event JSON built around an event-only body. */
@@ -34,13 +34,7 @@ export async function testRoutes(context: RouteContext): Promise<Response> {
   const app = configuredApp(context);
   // As large as a callback's body may be: any event the gateway accepted fits.
   const text = await readBodyLimited(context.request, MAX_BODY_BYTES);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new WecomError("invalid_parameter", "body must be a JSON object: an event as the intranet receives it, or its event object");
-  }
-  if (!isPlainObject(body)) throw new WecomError("invalid_parameter", "body must be a JSON object: an event as the intranet receives it, or its event object");
+  const body = parseJsonObject(text, "body must be a JSON object: an event as the intranet receives it, or its event object");
   const full = isPlainObject(body.event) && typeof body.id === "string";
   const event = full ? body.event : body;
   const eventJson = full ? text : testEventJson(app, text, body, new Date(context.started));
