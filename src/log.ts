@@ -25,7 +25,7 @@ export function logRequest(line: RequestLog): void {
   else console.warn(JSON.stringify(record));
 }
 
-/** One JSON line per push attempt that failed, one per batch that delivered anything, and one per change of a destination's health. */
+/** One JSON line per push attempt that failed, one per batch that delivered anything, one per change of a destination's health, and one per pump that threw. */
 export type QueueLog =
   | {
       app: string;
@@ -38,7 +38,7 @@ export type QueueLog =
       retryInMs?: number;
     }
   | { app: string; destination: string; outcome: "pushed"; delivered: number; retried: number; dead: number }
-  | { app: string; destination: string; outcome: "down" | "up"; detail: string };
+  | { app: string; destination: string; outcome: "down" | "up" | "pump_failed"; detail: string };
 
 export function logQueue(line: QueueLog): void {
   const record = { msg: "wecom-edge", route: "queue", ...line };

@@ -22,9 +22,9 @@ export function alertSubject(alert: Pick<Alert, "app" | "destination">): string 
   return alert.destination === undefined ? alert.app : `${alert.app}/${alert.destination}`;
 }
 
-/** `app "hr"`, or `destination "oa" of app "hr"`. */
+/** `app "hr"` (no destination: the app's only one, `default`, is the app), or `destination "oa" of app "hr"`. */
 function named(app: string, destination: string | undefined): string {
-  return destination === undefined || destination === "default" ? `app "${app}"` : `destination "${destination}" of app "${app}"`;
+  return destination === undefined ? `app "${app}"` : `destination "${destination}" of app "${app}"`;
 }
 
 function adminPath(app: string, destination: string | undefined): string {
@@ -77,24 +77,24 @@ export function deadLetterAlert(app: string, mode: "push" | "pull", ids: readonl
 }
 
 /** A destination failed HEALTH.downAfter times in a row, on different events: it is down, and probed (docs/routing.md, "Health"). */
-export function destinationDownAlert(app: string, destination: string, failures: number, lastError: string): Alert {
+export function destinationDownAlert(app: string, destination: string, failures: number, lastError: string, label: string | undefined = destination): Alert {
   return {
     kind: "destination_down",
     app,
     destination,
-    summary: `${named(app, destination)} is down: ${failures} consecutive deliveries failed`,
+    summary: `${named(app, label)} is down: ${failures} consecutive deliveries failed`,
     hint: `Its events wait without spending attempts, and one is tried now and then; they flow again once it answers. See lastError in GET ${adminPath(app, destination)}`,
     details: { destination, failures, lastError: safeMessage(lastError) },
   };
 }
 
 /** A probe of a destination that was down was delivered: it is up, and its backlog drains. */
-export function destinationUpAlert(app: string, destination: string, downMs: number, backlog: number): Alert {
+export function destinationUpAlert(app: string, destination: string, downMs: number, backlog: number, label: string | undefined = destination): Alert {
   return {
     kind: "destination_up",
     app,
     destination,
-    summary: `${named(app, destination)} is up again after ${Math.round(downMs / 60_000)} minutes; ${backlog} events to deliver`,
+    summary: `${named(app, label)} is up again after ${Math.round(downMs / 60_000)} minutes; ${backlog} events to deliver`,
     hint: "Nothing to do: the backlog drains at the destination's rate limit",
     details: { destination, downSeconds: Math.round(downMs / 1000), backlog },
   };

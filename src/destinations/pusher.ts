@@ -1,6 +1,6 @@
 /**
- * One push destination's pump: it pushes what is due, batch after batch,
- * until nothing is, and then tells its queue when it next needs waking. Each
+ * One push destination's pump: each run pushes one batch of what is due,
+ * and tells its queue when it next needs waking (`nextWake`). Each
  * destination has its own, so one that fails or hangs never delays another
  * (docs/routing.md, "Independent delivery"). It also keeps the destination's
  * rate window and its health (./health.ts) between batches.
@@ -139,7 +139,7 @@ export class Pusher {
       store.recordSuccess(this.name);
       if (before.downSince !== null) {
         logQueue({ app, destination: this.name, outcome: "up", detail: "a probe was delivered" });
-        this.host.raise(destinationUpAlert(app, this.name, report.lastDeliveredAt - before.downSince, before.live));
+        this.host.raise(destinationUpAlert(app, this.name, report.lastDeliveredAt - before.downSince, before.live, this.host.label(this.name)));
       }
     } else if (report.failures.length > 0) {
       let health: Parameters<typeof afterFailure>[0] = before;
@@ -155,7 +155,7 @@ export class Pusher {
         this.probes = 0;
         this.probeAt = last.at + probeDelayMs(0);
         logQueue({ app, destination: this.name, outcome: "down", detail: `${health.failures} consecutive failures: ${last.error}` });
-        this.host.raise(destinationDownAlert(app, this.name, health.failures, last.error));
+        this.host.raise(destinationDownAlert(app, this.name, health.failures, last.error, this.host.label(this.name)));
       }
       store.recordFailure(this.name, last.error, last.at, health);
     }

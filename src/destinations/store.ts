@@ -312,7 +312,7 @@ export class DeliveryStore {
   }
 
   /** Makes a live delivery a dead letter; the next event of its key, if held, goes on. */
-  kill(name: string, row: Pick<DeliveryRow, "seq" | "id" | "key">, error: string, now: number): boolean {
+  kill(name: string, row: Pick<DeliveryRow, "seq" | "key">, error: string, now: number): boolean {
     return this.db.transaction(() => {
       const killed = written(
         this.db.sql.exec(

@@ -11,6 +11,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Alert } from "../alerts/alerts.js";
 import { deadLetterAlert, refusalBurstAlert } from "../alerts/alerts.js";
 import { currentAlerts } from "../alerts/config.js";
+import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { AlertGate, type RaiseEnv } from "../alerts/raise.js";
 import { deliveryBody } from "../destinations/body.js";
 import { Pusher } from "../destinations/pusher.js";
@@ -319,7 +320,6 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (stream.finish === 0 && stream.expiresAt <= now) {
       const content = truncateUtf8(stream.content + timeoutText, MAX_STREAM_BYTES);
       this.streams.update(stream, content, true, null, true);
-      await this.schedule();
       return { id, content, finish: true, msgItem: null };
     }
     return { id, content: stream.content, finish: stream.finish === 1, msgItem: stream.msgItem };
@@ -336,7 +336,6 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const bytes = encodeUtf8(content).length;
     if (bytes > MAX_STREAM_BYTES) return { status: "too_large" };
     this.streams.update(stream, content, update.finish, update.msgItem);
-    if (update.finish) await this.schedule();
     return { status: "ok", finish: update.finish, bytes };
   }
 
@@ -426,19 +425,18 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   // ---- push: the pumps and the alarm ----
 
   /** Starts destination `name`'s pump, if it pushes and is not pumping already. */
-  private kick(name: string): Promise<void> | undefined {
-    if (this.app === null || this.destinationSettings(name)?.mode !== "push" || this.deliveries.state(name).paused) return undefined;
+  private kick(name: string): void {
+    if (this.app === null || this.destinationSettings(name)?.mode !== "push" || this.deliveries.state(name).paused) return;
     const pusher = this.pusher(this.app, name);
-    if (pusher.busy) return undefined;
+    if (pusher.busy) return;
     const run = pusher.kick().then(
       () => this.schedule(),
       (error: unknown) => {
-        console.error(JSON.stringify({ msg: "wecom-edge", route: "queue", app: this.app, destination: name, outcome: "pump_failed", detail: error instanceof Error ? error.name : "unknown" }));
+        logQueue({ app: this.app!, destination: name, outcome: "pump_failed", detail: error instanceof Error ? error.name : "unknown" });
         return this.schedule();
       },
     );
     this.ctx.waitUntil(run);
-    return run;
   }
 
   private pusher(app: string, name: string): Pusher {
@@ -475,8 +473,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const now = Date.now();
     this.streams.purge(now, STREAM_PURGE_BATCH);
     for (const name of this.destinationNames()) {
-      const next = this.deliveries.nextDue(name);
-      if (next !== null && next <= now) this.kick(name);
+      const at = this.wakeAt(name);
+      if (at !== null && at <= now) this.kick(name);
     }
     await this.schedule();
   }
@@ -686,7 +684,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
 
   /** Alerts name a destination, but not the `default` one of an app that has only that (as before destinations). */
   private alertLabel(name: string): string | undefined {
-    return name === "default" && this.settings?.destinations.size === 1 ? undefined : name;
+    return name === DEFAULT_DESTINATION && this.settings?.destinations.size === 1 ? undefined : name;
   }
 
   private destinationSettings(name: string): DestinationSettings | undefined {
@@ -740,12 +738,17 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
         if (next === null || at < next) next = at;
         continue;
       }
-      const at = this.pushers.get(name)?.nextWake() ?? (this.destinationSettings(name)?.mode === "push" && !this.deliveries.state(name).paused ? this.deliveries.nextDue(name) : null);
+      const at = this.wakeAt(name);
       if (at !== null && (next === null || at < next)) next = at;
     }
     const streams = this.streams.nextExpiry();
     if (streams !== null && (next === null || streams < next)) next = streams;
     if (next !== null) await this.wake(Math.max(next, Date.now()));
+  }
+
+  /** When destination `name`'s pump next needs to run (its Pusher decides: push, not paused, due or probing), or null. */
+  private wakeAt(name: string): number | null {
+    return this.app === null ? null : this.pusher(this.app, name).nextWake();
   }
 
   private async setAlarm(at: number): Promise<void> {

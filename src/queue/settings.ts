@@ -8,7 +8,7 @@
  * WECOM_APPS (docs/operating.md, "Apps that are removed").
  */
 import type { AppConfig, WebhookConfig } from "../config.js";
-import type { RateConfig } from "../config/destinations.js";
+import { DEFAULT_DESTINATION, DESTINATION_DEFAULTS, type RateConfig } from "../config/destinations.js";
 import { decodeBase64, encodeBase64 } from "../lib/bytes.js";
 
 export interface DestinationSettings {
@@ -64,13 +64,13 @@ export function decodeSettings(json: string): QueueSettings {
     "destinations" in parsed
       ? parsed.destinations
       : {
-          default: {
+          [DEFAULT_DESTINATION]: {
             mode: parsed.mode,
             ...(parsed.mode === "push" ? { webhook: parsed.webhook } : {}),
             maxAttempts: parsed.mode === "push" ? parsed.webhook.maxAttempts : parsed.maxAttempts,
             ordered: false,
             rate: null,
-            maxAgeHours: 72,
+            maxAgeHours: DESTINATION_DEFAULTS.maxAgeHours,
             transform: null,
           },
         };

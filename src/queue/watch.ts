@@ -9,6 +9,7 @@ import { invalidConfigAlert, oldestEventAlert } from "../alerts/alerts.js";
 import { currentAlerts } from "../alerts/config.js";
 import { raiseAlert, type RaiseEnv } from "../alerts/raise.js";
 import { loadConfig, type AppConfig, type ConfigEnv, type GatewayConfig } from "../config.js";
+import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { WecomError } from "../errors.js";
 import { queueOf, type QueueEnv } from "./bindings.js";
 
@@ -42,7 +43,7 @@ async function checkOldest(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConf
   for (const { destination, mode, oldestAgeSeconds, depth, paused } of backlog) {
     if (oldestAgeSeconds === null || oldestAgeSeconds <= minutes * 60) continue;
     // An app's one `default` destination is the app (alerts as before 0.4).
-    const named = app.destinations.length === 1 && destination === "default" ? undefined : destination;
+    const named = app.destinations.length === 1 && destination === DEFAULT_DESTINATION ? undefined : destination;
     await raiseAlert(env, oldestEventAlert(app.name, mode, oldestAgeSeconds, minutes, depth, paused, named));
   }
 }

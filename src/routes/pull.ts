@@ -13,6 +13,7 @@
  * API does not tell names apart before the caller is authenticated.
  */
 import { loadConfig, type AppConfig } from "../config.js";
+import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { WecomError } from "../errors.js";
 import { queueOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
@@ -31,7 +32,7 @@ export const PULL_LIMITS = {
 async function authorise({ request, env, params, log }: RouteContext): Promise<{ app: AppConfig; destination: string }> {
   const config = loadConfig(env);
   const app = config.apps.get(params[0]!);
-  const name = params[1] || "default";
+  const name = params[1] || DEFAULT_DESTINATION;
   const destination = app?.destinations.find((d) => d.name === name);
   if (!app || !destination?.pull) {
     log.detail = config.invalidApps.has(params[0]!)
