@@ -72,6 +72,11 @@ export class DeliveryStore {
   private readonly states = new Map<string, DestinationState>();
   /** Destinations whose row is written (the rest exist only as defaults in memory). */
   private readonly rows = new Set<string>();
+  /**
+   * Destinations that may hold deliveries with an order key (ordered now, or
+   * once): only their acks read a delivery's key back.
+   */
+  private readonly keyed = new Set<string>();
 
   constructor(
     private readonly db: QueueDb,
@@ -80,6 +85,11 @@ export class DeliveryStore {
     for (const row of db.sql.exec<Row>("SELECT * FROM destinations")) {
       this.states.set(row.name, fromRow(row));
       this.rows.add(row.name);
+      const key = db.sql.exec(
+        "SELECT 1 FROM deliveries INDEXED BY deliveries_by_key WHERE dest = ? AND order_key IS NOT NULL AND state <> 'dead' LIMIT 1",
+        row.name,
+      );
+      if (key.toArray().length > 0) this.keyed.add(row.name);
     }
   }
 
@@ -188,6 +198,7 @@ export class DeliveryStore {
    */
   add(seq: number, routes: readonly { readonly name: string; readonly key: string | null }[], now: number): void {
     for (const { name, key } of routes) {
+      if (key !== null) this.keyed.add(name);
       this.db.sql.exec(
         "INSERT INTO deliveries (dest, seq, state, available_at, order_key) VALUES (?, ?, ?, ?, ?)",
         name,
@@ -367,36 +378,32 @@ export class DeliveryStore {
 
   /**
    * Acks each id that `lease` still holds at `now` (with a null lease, each
-   * live one), in one transaction. Answers the ids acked.
+   * live one), in one transaction. Answers the ids acked. Reads three rows
+   * an id when the event goes to this destination alone: the event through
+   * its id, the delivery it deletes, the event it deletes; a destination that
+   * may hold order keys reads the delivery's key too, to release the next.
    */
   ack(name: string, ids: readonly string[], lease: string | null, now: number): Set<string> {
+    const keyed = this.keyed.has(name);
     return this.db.transaction(() => {
       const acked = new Set<string>();
       for (const id of ids) {
-        const row =
-          lease === null
-            ? this.db.sql
-                .exec<{ seq: number; key: string | null }>(
-                  `DELETE FROM deliveries WHERE dest = ? AND seq = (SELECT seq FROM events WHERE id = ?) AND state = 'queued'
-                   RETURNING seq, order_key AS key`,
-                  name,
-                  id,
-                )
-                .toArray()[0]
-            : this.db.sql
-                .exec<{ seq: number; key: string | null }>(
-                  `DELETE FROM deliveries WHERE dest = ? AND seq = (SELECT seq FROM events WHERE id = ?) AND state = 'queued'
-                     AND lease = ? AND available_at > ? RETURNING seq, order_key AS key`,
-                  name,
-                  id,
-                  lease,
-                  now,
-                )
-                .toArray()[0];
-        if (!row) continue;
+        const event = this.db.sql.exec<{ seq: number; size: number }>("SELECT seq, size FROM events WHERE id = ?", id).toArray()[0];
+        if (event === undefined) continue;
+        const where = `DELETE FROM deliveries WHERE dest = ? AND seq = ? AND state = 'queued'${lease === null ? "" : " AND lease = ? AND available_at > ?"}`;
+        const bindings = lease === null ? [name, event.seq] : [name, event.seq, lease, now];
+        let key: string | null = null;
+        if (keyed) {
+          // RETURNING costs a read of its own: only where a key may be there to release.
+          const row = this.db.sql.exec<{ key: string | null }>(`${where} RETURNING order_key AS key`, ...bindings).toArray()[0];
+          if (row === undefined) continue;
+          key = row.key;
+        } else if (written(this.db.sql.exec(where, ...bindings)) === 0) {
+          continue;
+        }
         acked.add(id);
-        this.events.finish(row.seq, 1, now);
-        if (row.key !== null) this.releaseNext(name, row.key, now);
+        this.events.finish(event.seq, 1, now, true, { id, size: event.size });
+        if (key !== null) this.releaseNext(name, key, now);
       }
       if (acked.size > 0) this.change(name, { lastDelivered: now }, { live: -acked.size, delivered: acked.size });
       return acked;
@@ -458,6 +465,7 @@ export class DeliveryStore {
     return this.db.transaction(() => {
       const rows = this.deadRefs(name, ids);
       for (const { seq, key } of rows) {
+        if (key !== null) this.keyed.add(name);
         this.db.sql.exec(
           "UPDATE deliveries SET state = ?, attempts = 0, available_at = ?, last_error = NULL, lease = NULL WHERE dest = ? AND seq = ?",
           this.behind(name, key) ? "held" : "queued",
