@@ -37,6 +37,7 @@ export type ErrorName =
   | "stream_expired"
   | "body_incomplete"
   | "too_many_requests"
+  | "upgrade_required"
   | "internal_error";
 
 export type ErrorCode = WXBizMsgCryptCode | ErrorName;
@@ -65,6 +66,7 @@ const STATUS: Record<string, number> = {
   stream_expired: 410,
   payload_too_large: 413,
   too_many_requests: 429,
+  upgrade_required: 426,
   not_configured: 503,
   invalid_config: 503,
   queue_full: 503,

@@ -38,7 +38,7 @@ export type QueueLog =
       retryInMs?: number;
     }
   | { app: string; destination: string; outcome: "pushed"; delivered: number; retried: number; dead: number }
-  | { app: string; destination: string; outcome: "down" | "up" | "pump_failed"; detail: string };
+  | { app: string; destination: string; outcome: "down" | "up" | "pump_failed" | "feed_failed"; detail: string };
 
 export function logQueue(line: QueueLog): void {
   const record = { msg: "wecom-edge", route: "queue", ...line };

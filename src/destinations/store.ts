@@ -427,6 +427,21 @@ export class DeliveryStore {
     );
   }
 
+  /**
+   * Every delivery still leased under `lease` is due at `now`: a WebSocket
+   * that closed (docs/feed.md). Reads the lease's index entries.
+   */
+  releaseLease(lease: string, now: number): number {
+    return written(
+      this.db.sql.exec(
+        "UPDATE deliveries INDEXED BY deliveries_leased SET available_at = ?, lease = NULL WHERE lease = ? AND state = 'queued' AND available_at > ?",
+        now,
+        lease,
+        now,
+      ),
+    );
+  }
+
   // ---- dead letters ----
 
   /** Destination `name`'s dead letters, in the order they died, within `maxBytes` (always at least one). */

@@ -16,6 +16,9 @@ import { AlertGate, type RaiseEnv } from "../alerts/raise.js";
 import { deliveryBody } from "../destinations/body.js";
 import { Pusher } from "../destinations/pusher.js";
 import { DeliveryStore, type DestinationState } from "../destinations/store.js";
+import { Feed } from "../feed/feed.js";
+import { SocketStore } from "../feed/sockets.js";
+import { Waiters } from "../feed/waiters.js";
 import { encodeUtf8 } from "../lib/bytes.js";
 import { logQueue } from "../log.js";
 import type { StreamState } from "../wecom/bot.js";
@@ -24,7 +27,7 @@ import { registryOf, type QueueEnv } from "./bindings.js";
 import { CredentialStore } from "./credentials.js";
 import { QueueDb } from "./db.js";
 import { EventStore } from "./events.js";
-import { leaseExpiry, newLease, notHeldReason, type NotHeldReason } from "./lease.js";
+import { isLease, newLease, notHeldReason, type NotHeldReason } from "./lease.js";
 import { RefusalStore, type Refusal } from "./refusals.js";
 import { ReplyStore, type ReplyClaim } from "./replies.js";
 import { decodeSettings, type DestinationSettings, type QueueSettings } from "./settings.js";
@@ -201,6 +204,11 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   private replies: ReplyStore;
   private credentials: CredentialStore;
   private refusalLog: RefusalStore;
+  private sockets: SocketStore;
+  /** WebSocket consumers of pull destinations (docs/feed.md). */
+  private readonly feed: Feed;
+  /** Long-polls waiting for something to lease. */
+  private readonly waiters = new Waiters();
   /** The app this queue serves, once it has stored anything. */
   private app: string | null;
   /** The app's settings as last handed over (JSON, and parsed). */
@@ -218,8 +226,9 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   constructor(ctx: DurableObjectState, env: QueueEnv & RaiseEnv) {
     super(ctx, env);
     this.db = new QueueDb(ctx.storage);
-    ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog } =
+    ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog, sockets: this.sockets } =
       stores(this.db));
+    this.feed = new Feed(ctx, this.feedHost());
     this.app = this.db.getMeta("app");
     this.settingsJson = this.db.getMeta("settings");
     this.settings = this.settingsJson === null ? null : decodeSettings(this.settingsJson);
@@ -230,6 +239,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       if (this.app !== null && this.db.getMeta("registered") === null) await this.register(this.app);
       // Pushes in flight when this object stopped are due at once, not after their timeout.
       this.deliveries.resumeInFlight(Date.now());
+      // What sockets gone with the restart held is due now, for those that reconnect.
+      for (const name of this.feed.releaseGone()) this.changed(name);
       await this.schedule();
     });
   }
@@ -269,8 +280,12 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       if (seq !== null) this.deliveries.add(seq, event.routes, now);
       return seq !== null;
     });
-    // Held already, or new: either way its push destinations get going (in case starting them failed then).
-    for (const { name } of event.routes) this.kick(name);
+    // Held already, or new: either way its push destinations get going (in case starting them failed then),
+    // and its pull destinations' waiting consumers hear of it.
+    for (const { name } of event.routes) {
+      this.kick(name);
+      if (stored) this.changed(name);
+    }
     return stored ? { status: "queued" } : this.duplicate(event.id, now);
   }
 
@@ -343,17 +358,33 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
 
   /**
    * Leases up to `max` of destination `name`'s due deliveries, oldest first,
-   * for `leaseSeconds`, under one new lease handle. Fewer come back when
-   * their JSON would pass QUEUE_LIMITS.readBytes. A delivery leased
-   * `maxAttempts` times, older than maxAgeHours, or whose transform fails
-   * becomes a dead letter instead, and the batch is refilled.
+   * for `leaseSeconds`, under one new lease handle. With nothing to lease
+   * and `waitSeconds` > 0, waits until something can be leased (a commit,
+   * a release, a lease or backoff running out) or the time is up (docs/feed.md, "Long-poll").
    */
-  async pull(app: string, settingsJson: string, name: string, max: number, leaseSeconds: number): Promise<Pulled> {
+  async pull(app: string, settingsJson: string, name: string, max: number, leaseSeconds: number, waitSeconds = 0): Promise<Pulled> {
     await this.adopt(app, settingsJson);
+    const deadline = Date.now() + waitSeconds * 1000;
+    for (;;) {
+      const now = Date.now();
+      const until = now + leaseSeconds * 1000;
+      const pulled = await this.lease(app, name, max, newLease(until), until);
+      if (pulled.ids.length > 0 || now >= deadline || !this.waiters.room(name)) return pulled;
+      const next = this.deliveries.nextDue(name);
+      await this.waiters.wait(name, next === null ? deadline : Math.min(deadline, Math.max(next, now + 1)));
+    }
+  }
+
+  /**
+   * Leases up to `max` of destination `name`'s due deliveries under `lease`
+   * until `until`: a pull's batch, or a socket's. Fewer come back when their
+   * JSON would pass QUEUE_LIMITS.readBytes. A delivery leased `maxAttempts`
+   * times, older than maxAgeHours, or whose transform fails becomes a dead
+   * letter instead, and the batch is refilled.
+   */
+  private async lease(app: string, name: string, max: number, lease: string, until: number): Promise<Pulled> {
     const settings = this.settings?.destinations.get(name);
     const now = Date.now();
-    const until = now + leaseSeconds * 1000;
-    const lease = newLease(until);
     const pulled: Pulled = { events: [], attempts: [], ids: [], lease: null };
     if (settings?.mode !== "pull") return pulled;
     const dead: string[] = [];
@@ -404,6 +435,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     // Each id once, as nack counts them.
     const unique = [...new Set(ids)];
     const acked = this.deliveries.ack(name, unique, lease, now);
+    // An ordered destination's next event of a key may be due now.
+    if (acked.size > 0 && this.destinationSettings(name)?.ordered) this.changed(name);
     const reason = lease === null ? "unknown" : notHeldReason(lease, now);
     const notAcked = unique.filter((id) => !acked.has(id)).map((id) => ({ id, reason }));
     return { acked: acked.size, notAcked };
@@ -416,10 +449,71 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     let released = 0;
     // Each id once, as ack counts them.
     for (const id of new Set(ids)) {
-      if (leaseExpiry(lease) !== null && this.deliveries.release(name, id, lease, now, now + delaySeconds * 1000)) released++;
+      if (isLease(lease) && this.deliveries.release(name, id, lease, now, now + delaySeconds * 1000)) released++;
       else notReleased.push({ id, reason: notHeldReason(lease, now) });
     }
+    if (released > 0) this.changed(name);
     return { released, notReleased };
+  }
+
+  // ---- the WebSocket feed (docs/feed.md) ----
+
+  /**
+   * Opens a feed socket (the Worker checked the token): the request carries
+   * the destination and lease time in headers. 101, or 429 when full.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const name = request.headers.get(FEED_HEADERS.destination);
+    const leaseSeconds = Number(request.headers.get(FEED_HEADERS.leaseSeconds));
+    if (name === null || request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !Number.isInteger(leaseSeconds) || leaseSeconds < 1) {
+      return new Response(null, { status: 400 });
+    }
+    const response = this.feed.open(name, leaseSeconds, Date.now());
+    // What waits already goes out as soon as credit comes; nothing to send before.
+    return response;
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.feed.message(ws, message);
+    await this.schedule();
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.feed.closed(ws);
+    try {
+      // Complete the closing handshake (1005 and 1006 are not codes one may send).
+      ws.close(code === 1005 || code === 1006 ? 1000 : code);
+    } catch {
+      // Closed already.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.feed.closed(ws);
+  }
+
+  /** Something of destination `name` may be leasable now: its waiting pulls try again, its sockets are fed. */
+  private changed(name: string): void {
+    if (this.destinationSettings(name)?.mode !== "pull") return;
+    this.waiters.notify(name);
+    const app = this.app;
+    this.ctx.waitUntil(
+      this.feed.feed(name).then(
+        () => this.schedule(),
+        (error: unknown) => logQueue({ app: app ?? "", destination: name, outcome: "feed_failed", detail: error instanceof Error ? error.name : "unknown" }),
+      ),
+    );
+  }
+
+  private feedHost() {
+    return {
+      lease: (name: string, max: number, lease: string, until: number) => this.lease(this.app ?? "", name, max, lease, until),
+      ack: (name: string, ids: readonly string[], lease: string) => this.ack(name, ids, lease),
+      nack: (name: string, ids: readonly string[], lease: string, delaySeconds: number) => this.nack(name, ids, lease, delaySeconds),
+      release: (lease: string) => this.deliveries.releaseLease(lease, Date.now()),
+      changed: (name: string) => this.changed(name),
+      sockets: () => this.sockets,
+    };
   }
 
   // ---- push: the pumps and the alarm ----
@@ -474,7 +568,10 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     this.streams.purge(now, STREAM_PURGE_BATCH);
     for (const name of this.destinationNames()) {
       const at = this.wakeAt(name);
-      if (at !== null && at <= now) this.kick(name);
+      if (at === null || at > now) continue;
+      this.kick(name);
+      // A socket's lease or a nack's delay ran out.
+      if (this.destinationSettings(name)?.mode === "pull") this.changed(name);
     }
     await this.schedule();
   }
@@ -581,7 +678,10 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     for (const destination of name === undefined ? this.destinationNames() : [name]) {
       const n = this.deliveries.replay(destination, ids, now);
       replayed += n;
-      if (n > 0) this.kick(destination);
+      if (n > 0) {
+        this.kick(destination);
+        this.changed(destination);
+      }
     }
     await this.schedule();
     return replayed;
@@ -626,7 +726,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     await this.db.deleteAll();
     this.alarmAt = null;
     this.db = new QueueDb(this.ctx.storage);
-    ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog } =
+    ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog, sockets: this.sockets } =
       stores(this.db));
     this.pushers.clear();
     this.app = null;
@@ -746,9 +846,15 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (next !== null) await this.wake(Math.max(next, Date.now()));
   }
 
-  /** When destination `name`'s pump next needs to run (its Pusher decides: push, not paused, due or probing), or null. */
+  /**
+   * When destination `name` next needs the alarm, or null: its pump (its
+   * Pusher decides: push, not paused, due or probing), or, for a pull
+   * destination whose sockets have credit, its next delivery due.
+   */
   private wakeAt(name: string): number | null {
-    return this.app === null ? null : this.pusher(this.app, name).nextWake();
+    if (this.app === null) return null;
+    if (this.destinationSettings(name)?.mode === "pull") return this.feed.wantsEvents(name) ? this.deliveries.nextDue(name) : null;
+    return this.pusher(this.app, name).nextWake();
   }
 
   private async setAlarm(at: number): Promise<void> {
@@ -756,6 +862,9 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     this.alarmAt = at;
   }
 }
+
+/** How the Worker tells the queue which destination a feed socket is for, and its lease time. */
+export const FEED_HEADERS = { destination: "wecom-edge-destination", leaseSeconds: "wecom-edge-lease-seconds" } as const;
 
 /** How many times one pull refills a batch whose deliveries died on the way. */
 const PULL_REFILLS = 10;
@@ -769,6 +878,7 @@ function stores(db: QueueDb) {
     replies: new ReplyStore(db, QUEUE_LIMITS.dedupWindowMs),
     credentials: new CredentialStore(db),
     refusals: new RefusalStore(db),
+    sockets: new SocketStore(db),
   };
 }
 

@@ -7,6 +7,18 @@ import { toHex } from "../lib/bytes.js";
 
 const HANDLE = /^([0-9a-z]{1,11})\.[0-9a-f]{24}$/;
 
+/** A WebSocket's lease (docs/feed.md): one for the socket's life, so with no expiry of its own, and never a pull handle. */
+const SOCKET = /^ws:[0-9a-f]{24}$/;
+
+export function newSocketLease(): string {
+  return `ws:${toHex(crypto.getRandomValues(new Uint8Array(12)))}`;
+}
+
+/** Whether `handle` could hold deliveries: a pull handle or a socket's lease. */
+export function isLease(handle: string): boolean {
+  return HANDLE.test(handle) || SOCKET.test(handle);
+}
+
 export function newLease(expiresAt: number): string {
   return `${expiresAt.toString(36)}.${toHex(crypto.getRandomValues(new Uint8Array(12)))}`;
 }
@@ -23,6 +35,7 @@ export type NotHeldReason = "expired" | "unknown";
  * Why an id was not acked (or released) under `handle`: the lease ran out
  * (another consumer may hold the event now), or the event is not held under
  * it (never pulled with it, already acked, released, or no such event).
+ * A socket's lease has no expiry: "unknown" covers both there.
  */
 export function notHeldReason(handle: string, now: number): NotHeldReason {
   const expiry = leaseExpiry(handle);

@@ -1,9 +1,9 @@
 /**
  * The queue's SQLite schema, as migrations from an empty database (v0) or
  * any earlier wecom-edge, applied in one transaction when the object wakes.
- * docs/architecture.md, "Storage schema" lists the tables as v7 leaves them.
+ * docs/architecture.md, "Storage schema" lists the tables as v8 leaves them.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
@@ -165,4 +165,13 @@ export const MIGRATIONS: readonly string[] = [
      kind TEXT    PRIMARY KEY,
      n    INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // v8. The WebSocket feed (docs/feed.md): each open socket's lease, so that
+  // a restarted object releases at once what sockets that are gone held;
+  // leased deliveries found by their lease, for that release and a socket's close.
+  `CREATE TABLE sockets (
+     lease     TEXT    PRIMARY KEY,
+     dest      TEXT    NOT NULL,
+     opened_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX deliveries_leased ON deliveries (lease) WHERE lease IS NOT NULL;`,
 ];

@@ -3,9 +3,11 @@
  * make outbound connections, lease events and ack or release them.
  * docs/delivery.md, "Pulling from the queue"; docs/routing.md.
  *
- *   POST /queue/{app}[/{destination}]/pull  {"max", "leaseSeconds"}         → {"events", "ids", "lease", "attempts"}
+ *   POST /queue/{app}[/{destination}]/pull  {"max", "leaseSeconds", "waitSeconds"} → {"events", "ids", "lease", "attempts"}
  *   POST /queue/{app}[/{destination}]/ack   {"ids", "lease"}                 → {"acked", "notAcked"}
  *   POST /queue/{app}[/{destination}]/nack  {"ids", "lease", "delaySeconds"} → {"released", "notReleased"}
+ *
+ *   GET  /queue/{app}[/{destination}]/ws    WebSocket feed (docs/feed.md), ?leaseSeconds=
  *
  * Without a destination, the `default` one (an app's top-level `pull`).
  * Each destination has its own token, which opens no other. An unknown app
@@ -15,6 +17,7 @@
 import { loadConfig, type AppConfig } from "../config.js";
 import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { WecomError } from "../errors.js";
+import { FEED_HEADERS } from "../queue/app-queue.js";
 import { queueOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
 import { refuseBearer, requireBearer } from "./auth.js";
@@ -25,6 +28,8 @@ export const PULL_LIMITS = {
   max: { fallback: 10, min: 1, max: 100 },
   leaseSeconds: { fallback: 60, min: 1, max: 43_200 },
   delaySeconds: { fallback: 0, min: 0, max: 43_200 },
+  /** Long-poll: how long a pull with nothing to lease waits (docs/feed.md, "Long-poll"). */
+  waitSeconds: { fallback: 0, min: 0, max: 25 },
   ids: 1_000,
 } as const;
 
@@ -51,13 +56,14 @@ async function authorise({ request, env, params, log }: RouteContext): Promise<{
 async function pull(context: RouteContext): Promise<Response> {
   const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
-  const { max, leaseSeconds } = PULL_LIMITS;
+  const { max, leaseSeconds, waitSeconds } = PULL_LIMITS;
   const pulled = await queueOf(context.env, app.name).pull(
     app.name,
     encodeSettings(app),
     destination,
     intField(body, "max", max.fallback, max.min, max.max),
     intField(body, "leaseSeconds", leaseSeconds.fallback, leaseSeconds.min, leaseSeconds.max),
+    intField(body, "waitSeconds", waitSeconds.fallback, waitSeconds.min, waitSeconds.max),
   );
   // Each event is stored as the JSON text that a push would carry: splice, don't re-encode.
   const attempts = Object.fromEntries(pulled.ids.map((id, i) => [id, pulled.attempts[i]]));
@@ -85,6 +91,25 @@ async function nack(context: RouteContext): Promise<Response> {
   return jsonResponse(await queueOf(context.env, app.name).nack(destination, ids, lease, delay));
 }
 
+/** Opens a WebSocket feed on a pull destination: the queue answers 101 with the socket, or 429 when 32 are open. */
+async function feed(context: RouteContext): Promise<Response> {
+  const { app, destination } = await authorise(context);
+  if (context.request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    throw new WecomError("upgrade_required", "the feed is a WebSocket: send Upgrade: websocket");
+  }
+  const { leaseSeconds } = PULL_LIMITS;
+  const given = context.url.searchParams.get("leaseSeconds");
+  const seconds = given === null ? leaseSeconds.fallback : /^[0-9]{1,5}$/.test(given) ? Number(given) : NaN;
+  if (!(seconds >= leaseSeconds.min && seconds <= leaseSeconds.max)) {
+    throw new WecomError("invalid_parameter", `leaseSeconds must be a whole number from ${leaseSeconds.min} to ${leaseSeconds.max}`);
+  }
+  const response = await queueOf(context.env, app.name).fetch("https://queue/feed", {
+    headers: { upgrade: "websocket", [FEED_HEADERS.destination]: destination, [FEED_HEADERS.leaseSeconds]: String(seconds) },
+  });
+  if (response.status === 429) throw new WecomError("too_many_requests", "at most 32 sockets may be open on one destination");
+  return response;
+}
+
 function leaseField(body: Record<string, unknown>, required: boolean): string | null {
   const lease = body.lease;
   if (lease === undefined && !required) return null;
@@ -98,4 +123,5 @@ export const queueRoute: Route[] = [
   { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?pull\/?$/, methods: { POST: pull }, appParam: 0 },
   { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?ack\/?$/, methods: { POST: ack }, appParam: 0 },
   { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?nack\/?$/, methods: { POST: nack }, appParam: 0 },
+  { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?ws\/?$/, methods: { GET: feed }, appParam: 0 },
 ];

@@ -1,0 +1,230 @@
+/**
+ * The WebSocket feed (docs/feed.md): pull destinations' consumers hold a
+ * socket open to their app's queue, give credit, and get each event the
+ * moment it can be leased. Every event sent is leased to its socket (one
+ * lease handle a socket); a socket that closes has its events due again at
+ * once. Sockets use the Hibernation API: an idle one keeps the object asleep,
+ * and its state lives in its attachment.
+ */
+import { newSocketLease } from "../queue/lease.js";
+import { eventFrame, FrameError, MAX_OUTSTANDING, parseFrame, PING_FRAME, PONG_FRAME, type ClientFrame } from "./frames.js";
+import type { SocketStore } from "./sockets.js";
+
+/** Sockets open at once on one destination; the next is refused with 429. */
+export const MAX_SOCKETS = 32;
+/** Events leased to one socket in one go (a pull's largest batch). */
+const FEED_BATCH = 100;
+
+/** What a socket carries through hibernation (its attachment, well under 2 KiB). */
+interface SocketState {
+  readonly dest: string;
+  readonly lease: string;
+  readonly leaseSeconds: number;
+  /** Events the client still allows. */
+  credit: number;
+  /** Events sent and not yet named by an ack or nack frame. */
+  outstanding: number;
+}
+
+/** Events leased in one go, in the order they were leased. */
+export interface Leased {
+  readonly ids: readonly string[];
+  readonly events: readonly string[];
+  readonly attempts: readonly number[];
+}
+
+/** What the feed needs of its queue. */
+export interface FeedHost {
+  /** Leases up to `max` due deliveries of `name` under `lease` until `until`, as a pull does (dead letters, refills). */
+  lease(name: string, max: number, lease: string, until: number): Promise<Leased>;
+  /** The pull API's ack and nack, under the socket's lease: their answers go back as `acked` and `released` frames. */
+  ack(name: string, ids: readonly string[], lease: string): Promise<{ readonly acked: number; readonly notAcked: readonly object[] }>;
+  nack(name: string, ids: readonly string[], lease: string, delaySeconds: number): Promise<{ readonly released: number; readonly notReleased: readonly object[] }>;
+  /** Makes every delivery leased under `lease` due now; answers how many. */
+  release(lease: string): number;
+  /** Something of `name` may be due now: wake long-polls and feed sockets. */
+  changed(name: string): void;
+  /** The socket table of the queue as it is now (a purge makes a new one). */
+  sockets(): SocketStore;
+}
+
+const tagOf = (name: string): string => `feed:${name}`;
+
+export class Feed {
+  /** The live state of each socket this object has touched since it woke, by lease. */
+  private readonly states = new Map<string, SocketState>();
+  /** Destinations being fed now, and those asked again meanwhile. */
+  private readonly feeding = new Set<string>();
+  private readonly again = new Set<string>();
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly host: FeedHost,
+  ) {
+    // A ping is answered by the runtime, without waking this object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  /**
+   * After a restart, sockets are gone but their rows are not: their
+   * deliveries are due again now. Answers the destinations that got some back.
+   */
+  releaseGone(): Set<string> {
+    const live = new Set(this.ctx.getWebSockets().map((ws) => this.state(ws)?.lease));
+    const changed = new Set<string>();
+    for (const { lease, dest } of this.host.sockets().all()) {
+      if (live.has(lease)) continue;
+      if (this.host.release(lease) > 0) changed.add(dest);
+      this.host.sockets().closed(lease);
+    }
+    return changed;
+  }
+
+  /** Whether destination `name` has a socket with credit (the alarm then wakes for its leases and backoffs). */
+  wantsEvents(name: string): boolean {
+    return this.sockets(name).some((ws) => (this.state(ws)?.credit ?? 0) > 0);
+  }
+
+  /** Opens a socket on destination `name`: the 101 answer, or a 429 when MAX_SOCKETS are open. */
+  open(name: string, leaseSeconds: number, now: number): Response {
+    if (this.sockets(name).length >= MAX_SOCKETS) return new Response(null, { status: 429 });
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    const state: SocketState = { dest: name, lease: newSocketLease(), leaseSeconds, credit: 0, outstanding: 0 };
+    this.ctx.acceptWebSocket(server, [tagOf(name)]);
+    this.save(server, state);
+    this.host.sockets().opened(state.lease, name, now);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** One client frame; a bad one closes its socket with 1008 and releases what it held. */
+  async message(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const state = this.state(ws);
+    if (!state) return;
+    let frame: ClientFrame;
+    try {
+      frame = parseFrame(message);
+      if (frame.type === "credit" && state.credit + state.outstanding + frame.n > MAX_OUTSTANDING) {
+        throw new FrameError(`credit would allow more than ${MAX_OUTSTANDING} events outstanding`);
+      }
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.close(ws, 1008, error.message);
+      return;
+    }
+    switch (frame.type) {
+      case "credit":
+        state.credit += frame.n;
+        this.save(ws, state);
+        await this.feed(state.dest);
+        return;
+      case "ack": {
+        const result = await this.host.ack(state.dest, frame.ids, state.lease);
+        this.answered(ws, state, frame.ids);
+        send(ws, JSON.stringify({ type: "acked", ...result }));
+        this.host.changed(state.dest);
+        return;
+      }
+      case "nack": {
+        const result = await this.host.nack(state.dest, frame.ids, state.lease, frame.delaySeconds);
+        this.answered(ws, state, frame.ids);
+        send(ws, JSON.stringify({ type: "released", ...result }));
+        this.host.changed(state.dest);
+        return;
+      }
+    }
+  }
+
+  /** The socket closed or failed: its events are due again at once, for the others. */
+  closed(ws: WebSocket): void {
+    const state = this.state(ws);
+    if (!state) return;
+    this.states.delete(state.lease);
+    this.host.sockets().closed(state.lease);
+    if (this.host.release(state.lease) > 0) this.host.changed(state.dest);
+  }
+
+  /**
+   * Sends destination `name`'s due events to its sockets with credit, one
+   * batch a socket in turn, until credit or events run out. One feed a
+   * destination at a time; a call meanwhile makes it go round once more.
+   */
+  async feed(name: string): Promise<void> {
+    if (this.feeding.has(name)) {
+      this.again.add(name);
+      return;
+    }
+    this.feeding.add(name);
+    try {
+      do {
+        this.again.delete(name);
+        await this.round(name);
+      } while (this.again.has(name));
+    } finally {
+      this.feeding.delete(name);
+    }
+  }
+
+  private async round(name: string): Promise<void> {
+    for (;;) {
+      const ready = this.sockets(name).filter((ws) => (this.state(ws)?.credit ?? 0) > 0);
+      if (ready.length === 0) return;
+      for (const ws of ready) {
+        const state = this.state(ws)!;
+        const pulled = await this.host.lease(name, Math.min(state.credit, FEED_BATCH), state.lease, Date.now() + state.leaseSeconds * 1000);
+        if (pulled.ids.length === 0) return;
+        if (!this.states.has(state.lease) || ws.readyState !== WebSocket.OPEN) {
+          // Closed while its events were being leased: they go back at once.
+          this.host.release(state.lease);
+          continue;
+        }
+        for (let i = 0; i < pulled.ids.length; i++) send(ws, eventFrame(pulled.ids[i]!, pulled.attempts[i]!, pulled.events[i]!));
+        state.credit -= pulled.ids.length;
+        state.outstanding += pulled.ids.length;
+        this.save(ws, state);
+      }
+    }
+  }
+
+  /** Ids named by an ack or nack frame are no longer outstanding, whatever the answer for each. */
+  private answered(ws: WebSocket, state: SocketState, ids: readonly string[]): void {
+    state.outstanding = Math.max(0, state.outstanding - new Set(ids).size);
+    this.save(ws, state);
+  }
+
+  private close(ws: WebSocket, code: number, reason: string): void {
+    this.closed(ws);
+    try {
+      ws.close(code, reason.slice(0, 120));
+    } catch {
+      // Closed already.
+    }
+  }
+
+  private sockets(name: string): WebSocket[] {
+    return this.ctx.getWebSockets(tagOf(name));
+  }
+
+  private state(ws: WebSocket): SocketState | undefined {
+    const stored = ws.deserializeAttachment() as SocketState | null;
+    if (!stored) return undefined;
+    let state = this.states.get(stored.lease);
+    if (!state && this.host.sockets().has(stored.lease)) {
+      state = { ...stored };
+      this.states.set(state.lease, state);
+    }
+    return state;
+  }
+
+  private save(ws: WebSocket, state: SocketState): void {
+    this.states.set(state.lease, state);
+    ws.serializeAttachment(state);
+  }
+}
+
+function send(ws: WebSocket, frame: string): void {
+  try {
+    ws.send(frame);
+  } catch {
+    // The socket closed meanwhile: its close releases what it held.
+  }
+}
