@@ -47,6 +47,26 @@ export default defineConfig({
             },
           }),
         },
+        // A second Worker bound as the service INTRANET (docs/routing.md, "Reaching the intranet"): it stands
+        // for the intranet behind a Workers VPC service, passing each push on to the receiver, whose
+        // paths it keeps, and marking it as having come through the binding.
+        serviceBindings: { INTRANET: "intranet" },
+        workers: [
+          {
+            name: "intranet",
+            modules: true,
+            compatibilityDate: "2026-11-01",
+            bindings: { RECEIVER: receiverUrl },
+            script: `export default {
+              async fetch(request, env) {
+                const url = new URL(request.url);
+                const headers = new Headers(request.headers);
+                headers.set("x-through", "INTRANET " + url.origin);
+                return fetch(env.RECEIVER + url.pathname + url.search, { method: request.method, headers, body: await request.text() });
+              },
+            };`,
+          },
+        ],
       },
     }),
   ],

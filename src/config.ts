@@ -17,7 +17,14 @@ import { compileRules, RuleError, type ReplyRule } from "./wecom/rules.js";
 
 /** An outbound endpoint the gateway signs its POSTs to (Standard Webhooks). */
 export interface EndpointConfig {
+  /** Where the POST goes; for a service binding, `http://localhost` + its path, through the binding. */
   readonly url: string;
+  /**
+   * A webhook may name a Worker service binding (another Worker, or a
+   * Workers VPC service into the intranet) instead of a URL (docs/routing.md,
+   * "Reaching the intranet"): the binding's name in wrangler.toml.
+   */
+  readonly service?: string;
   /** The signing keys: the bytes behind each `whsec_…`; every request carries one signature per key. */
   readonly signingKeys: readonly Uint8Array<ArrayBuffer>[];
   readonly headers: Readonly<Record<string, string>>;
@@ -220,7 +227,10 @@ export function parseConfig(env: ConfigEnv, file: unknown = NO_FILE): GatewayCon
       continue;
     }
     try {
-      apps.set(name, parseApp(name, value, source));
+      const app = parseApp(name, value, source);
+      const problem = bindingProblem(source.root, app, secrets);
+      if (problem !== null) throw new ConfigFieldError(problem);
+      apps.set(name, app);
     } catch (error) {
       if (!(error instanceof ConfigFieldError)) throw error;
       invalidApps.set(name, error.message);
@@ -306,7 +316,11 @@ const CREDENTIAL_KEYS = new Set(["token", "encodingAESKey"]);
 export const MAX_PREVIOUS_CREDENTIALS = 3;
 const BOT_KEYS = new Set(["token", "placeholder", "welcome", "streamTimeoutSeconds", "timeoutText"]);
 const REPLY_KEYS = new Set(["rules", "url", "secret", "headers", "timeoutMs"]);
-const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs", "maxAttempts", "minBackoffMs", "maxBackoffMs"]);
+const WEBHOOK_KEYS = new Set(["url", "service", "path", "secret", "headers", "timeoutMs", "maxAttempts", "minBackoffMs", "maxBackoffMs"]);
+/** A binding's name as wrangler.toml gives it: a JavaScript identifier. */
+const BINDING_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
+/** The origin of a request through a service binding: a VPC service sends it to the host and port it was made with, a Worker sees it as is. */
+export const SERVICE_ORIGIN = "http://localhost";
 const PULL_KEYS = new Set(["token", "maxAttempts"]);
 /** Headers the gateway sets itself; a configured value would break the signature or the framing. */
 const RESERVED_HEADERS = new Set([
@@ -399,12 +413,37 @@ function parseReceiveId(path: string, value: unknown): "*" | readonly string[] {
 export function parseWebhook(path: string, value: unknown, read: ValueReader): WebhookConfig {
   if (!isObject(value)) fail(path, "must be an object");
   rejectUnknownKeys(path, value, WEBHOOK_KEYS);
-  const endpoint = parseEndpoint(path, value, WEBHOOK_DEFAULTS.timeoutMs, 300_000, read);
+  if (value.service === undefined && value.path !== undefined) fail(`${path}.path`, "goes with service, not url");
+  const endpoint = value.service === undefined ? parseEndpoint(path, value, WEBHOOK_DEFAULTS.timeoutMs, 300_000, read) : serviceEndpoint(path, value, read);
   const maxAttempts = integer(`${path}.maxAttempts`, value.maxAttempts, WEBHOOK_DEFAULTS.maxAttempts, 1, 1_000);
   const minBackoffMs = integer(`${path}.minBackoffMs`, value.minBackoffMs, WEBHOOK_DEFAULTS.minBackoffMs, 0, 86_400_000);
   const maxBackoffMs = integer(`${path}.maxBackoffMs`, value.maxBackoffMs, WEBHOOK_DEFAULTS.maxBackoffMs, 0, 604_800_000);
   if (maxBackoffMs < minBackoffMs) fail(`${path}.maxBackoffMs`, "must not be less than minBackoffMs");
   return { ...endpoint, maxAttempts, minBackoffMs, maxBackoffMs };
+}
+
+/** A webhook through a service binding: `service` and `path` instead of `url`. Whether the binding exists is checked with the apps (bindingProblem). */
+function serviceEndpoint(path: string, value: Record<string, unknown>, read: ValueReader): EndpointConfig {
+  if (value.url !== undefined) fail(path, "must have either url or service, not both");
+  if (typeof value.service !== "string" || !BINDING_NAME.test(value.service)) {
+    fail(`${path}.service`, "must be the name of a service binding in wrangler.toml (letters, digits and _)");
+  }
+  const target = value.path ?? "/";
+  if (typeof target !== "string" || !/^\/[\x21-\x7e]{0,1023}$/.test(target)) fail(`${path}.path`, "must be a path starting with / (visible ASCII, at most 1024 characters)");
+  return { ...parseEndpoint(path, { ...value, url: `${SERVICE_ORIGIN}${target}` }, WEBHOOK_DEFAULTS.timeoutMs, 300_000, read), service: value.service };
+}
+
+/** The first webhook of `app` whose service binding the Worker lacks, as a configuration problem with its path; null when none. */
+function bindingProblem(root: string, app: AppConfig, env: Readonly<Record<string, unknown>>): string | null {
+  for (const destination of app.destinations) {
+    const service = destination.webhook?.service;
+    if (service === undefined) continue;
+    const binding = env[service] as { fetch?: unknown } | undefined;
+    if (typeof binding === "object" && binding !== null && typeof binding.fetch === "function") continue;
+    const where = app.webhook ? `${root}.${app.name}.webhook.service` : `${root}.${app.name}.destinations.${destination.name}.webhook.service`;
+    return `${where} names "${service}", which is not a service binding of this Worker: add it to wrangler.toml ([[services]] or [[vpc_services]])`;
+  }
+  return null;
 }
 
 /** A receiver rotating its secret lists the new one and the old: each request is signed with both. */

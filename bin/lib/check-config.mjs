@@ -63,8 +63,10 @@ export async function checkConfig(argv, out) {
 
   const env = {};
   const wranglerPath = o.wrangler ?? 'wrangler.toml';
-  const vars = await readVars(wranglerPath);
+  const { vars, services } = await readWrangler(wranglerPath);
   lines.push(`vars      ${wranglerPath}: ${Object.keys(vars).length}`);
+  // A webhook may go through a service binding: the Worker checks it is there, so these stand in for them.
+  for (const name of services) env[name] = { fetch() {} };
   for (const [name, value] of Object.entries(vars)) {
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     env[name] = text;
@@ -134,11 +136,16 @@ function readConfigFile(path) {
   return parseSecretJson(text, path, 'check-config');
 }
 
-/** [vars] as wrangler itself reads them (wrangler's own reader, so TOML is parsed as at deploy). */
-async function readVars(path) {
+/**
+ * [vars], and the names of the service bindings ([[services]], [[vpc_services]]),
+ * as wrangler itself reads them (wrangler's own reader, so TOML is parsed as at deploy).
+ */
+async function readWrangler(path) {
   if (!existsSync(path)) throw new UsageError(`no ${path} here: run this in the project's folder, or give --wrangler FILE`, 'check-config');
   const { unstable_readConfig } = await import('wrangler');
-  return unstable_readConfig({ config: resolve(path) }, { hideWarnings: true }).vars ?? {};
+  const config = unstable_readConfig({ config: resolve(path) }, { hideWarnings: true });
+  const services = [...(config.services ?? []), ...(config.vpc_services ?? [])].map((binding) => binding.binding);
+  return { vars: config.vars ?? {}, services };
 }
 
 async function remoteSecretNames(wranglerPath) {

@@ -32,6 +32,8 @@ export interface PumpHost {
   /** False once the destination was dropped: a batch that outlived it records nothing. */
   known(name: string): boolean;
   readBytes: number;
+  /** The Worker's binding called `name`, for a webhook through a service binding; undefined when there is none. */
+  binding(name: string): Fetcher | undefined;
 }
 
 export class Pusher {
@@ -105,7 +107,8 @@ export class Pusher {
         current: () => this.host.current(store),
         pause: () => this.host.current(store) && store.setPaused(this.name, true),
         body: (row: DeliveryRow) => deliveryBody(settings, row, Date.now()),
-        send: (row: DeliveryRow, body: string, attempt: number) => sendWebhook(settings.webhook!, row.id, body, attempt),
+        send: (row: DeliveryRow, body: string, attempt: number) =>
+          sendWebhook(settings.webhook!, row.id, body, attempt, new Date(), settings.webhook!.service === undefined ? undefined : this.host.binding(settings.webhook!.service)),
         sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
       },
       due,

@@ -554,6 +554,10 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       raise: (alert: Alert) => this.ctx.waitUntil(this.alerts.raise(this.env, alert)),
       label: (name: string) => this.alertLabel(name),
       known: (name: string) => this.deliveries.names().includes(name) || this.destinationSettings(name) !== undefined,
+      binding: (name: string) => {
+        const binding = (this.env as unknown as Record<string, unknown>)[name] as Fetcher | undefined;
+        return typeof binding?.fetch === "function" ? binding : undefined;
+      },
     };
   }
 

@@ -5,7 +5,8 @@
  * being evicted) waiting for it. Used by every outbound POST: pushes, reply
  * endpoints (send.ts) and the alerts' group robot (alerts/send.ts). Never
  * throws. A fetch error may quote the URL: a caller whose URL holds a
- * secret cleans the error (alerts/send.ts does).
+ * secret cleans the error (alerts/send.ts does). With `via`, a service
+ * binding, the POST goes through it instead of to the internet.
  */
 export type PostOutcome<T> = { readonly response: Response; readonly value: T } | { readonly error: string };
 
@@ -15,11 +16,13 @@ export async function postWithin<T>(
   body: string,
   timeoutMs: number,
   consume: (response: Response) => Promise<T>,
+  via?: Fetcher,
 ): Promise<PostOutcome<T>> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException("no answer in time", "TimeoutError")), timeoutMs);
   try {
-    const response = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: controller.signal });
+    const init: RequestInit = { method: "POST", headers, body, redirect: "manual", signal: controller.signal };
+    const response = await (via ? via.fetch(url, init) : fetch(url, init));
     return { response, value: await consume(response) };
   } catch (error) {
     return { error: controller.signal.aborted ? `no answer within ${timeoutMs} ms` : `request failed: ${describe(error)}` };

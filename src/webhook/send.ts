@@ -25,7 +25,8 @@ export const USER_AGENT = `wecom-edge/${VERSION} (+Standard Webhooks)`;
 /**
  * Pushes one event. `attempt` (1 for the first delivery) goes out as
  * `wecom-edge-attempt`, so a receiver can see a redelivery without the event
- * JSON changing.
+ * JSON changing. A webhook that names a service binding is sent through
+ * `binding`, the Worker's binding of that name (undefined: missing).
  */
 export async function sendWebhook(
   webhook: EndpointConfig,
@@ -33,11 +34,23 @@ export async function sendWebhook(
   body: string,
   attempt: number,
   now: Date = new Date(),
+  binding?: Fetcher,
 ): Promise<WebhookOutcome> {
-  const answer = await signedPost(webhook, id, body, { "wecom-edge-attempt": String(attempt) }, now, async (response) => {
-    // The answer's body is never needed; release the connection.
-    await response.body?.cancel().catch(() => {});
-  });
+  if (webhook.service !== undefined && binding === undefined) {
+    return { ok: false, status: 0, error: `service binding ${webhook.service} is missing from this Worker` };
+  }
+  const answer = await signedPost(
+    webhook,
+    id,
+    body,
+    { "wecom-edge-attempt": String(attempt) },
+    now,
+    async (response) => {
+      // The answer's body is never needed; release the connection.
+      await response.body?.cancel().catch(() => {});
+    },
+    binding,
+  );
   if ("error" in answer) return { ok: false, status: 0, error: answer.error };
   const { response } = answer;
   if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
@@ -70,6 +83,7 @@ async function signedPost<T>(
   extra: Record<string, string>,
   now: Date,
   consume: (response: Response) => Promise<T>,
+  via?: Fetcher,
 ): Promise<PostOutcome<T>> {
   const timestamp = Math.floor(now.getTime() / 1000);
   const headers = new Headers(endpoint.headers);
@@ -79,7 +93,7 @@ async function signedPost<T>(
   headers.set("webhook-timestamp", String(timestamp));
   headers.set("webhook-signature", await signWebhook(endpoint.signingKeys, id, timestamp, body));
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
-  return postWithin(endpoint.url, headers, body, endpoint.timeoutMs, consume);
+  return postWithin(endpoint.url, headers, body, endpoint.timeoutMs, consume, via);
 }
 
 /** The body as text, or null when it is longer than `maxBytes` or not UTF-8. */

@@ -14,11 +14,11 @@ const WHSEC = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const ref = (secret) => ({ secret });
 
 /** A project folder: wecom-edge.config.json, wrangler.toml, and the files given. */
-function project({ apps, vars = { WECOM_MAX_SKEW_SECONDS: '300' }, files = {} }) {
+function project({ apps, vars = { WECOM_MAX_SKEW_SECONDS: '300' }, files = {}, extraToml = '' }) {
   const dir = mkdtempSync(join(tmpdir(), 'wecom-edge-check-'));
   writeFileSync(join(dir, 'wecom-edge.config.json'), JSON.stringify({ apps }, null, 2));
   const toml = Object.entries(vars).map(([name, value]) => `${name} = ${JSON.stringify(value)}\n`).join('');
-  writeFileSync(join(dir, 'wrangler.toml'), `name = "check"\nmain = "src/index.ts"\ncompatibility_date = "2026-11-01"\n\n[vars]\n${toml}`);
+  writeFileSync(join(dir, 'wrangler.toml'), `name = "check"\nmain = "src/index.ts"\ncompatibility_date = "2026-11-01"\n\n[vars]\n${toml}${extraToml}`);
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), text);
@@ -163,6 +163,24 @@ test('says where a broken file is broken, and refuses a secret written into the 
   const broken = await run(dir);
   assert.equal(broken.code, 2);
   assert.match(broken.stderr, /wecom-edge\.config\.json is not valid JSON at line 1, column 21 \(the text is not shown: it may hold secrets\)/);
+});
+
+test('knows the service bindings of wrangler.toml: a webhook through one that is there passes, one that is not is named', async () => {
+  const through = (service) => ({ ...hr, webhook: { service, path: '/wecom', secret: ref('HR_WEBHOOK_SECRET') } });
+  const bindings = '\n[[services]]\nbinding = "OTHER_WORKER"\nservice = "other"\n\n[[vpc_services]]\nbinding = "INTRANET"\nservice_id = "0199b8f5-e2b7-7a11-9c4e-8e1a2bd8c3f7"\n';
+  const files = { 'secrets/secrets.json': JSON.stringify(HR_SECRETS) };
+  const dir = project({ apps: { vpc: through('INTRANET'), worker: through('OTHER_WORKER'), lost: through('NOWHERE') }, files, extraToml: bindings });
+  const r = await run(dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^ok {8}vpc$/m);
+  assert.match(r.stdout, /^ok {8}worker$/m);
+  assert.match(r.stdout, /^invalid {3}lost$/m);
+  assert.ok(
+    r.stdout.includes(
+      '  - wecom-edge.config.json: apps.lost.webhook.service names "NOWHERE", which is not a service binding of this Worker: add it to wrangler.toml ([[services]] or [[vpc_services]])\n',
+    ),
+    r.stdout,
+  );
 });
 
 test('checks ADMIN_TOKEN when the secrets hold it', async () => {
