@@ -362,17 +362,24 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
    * and `waitSeconds` > 0, waits until something can be leased (a commit,
    * a release, a lease or backoff running out) or the time is up (docs/feed.md, "Long-poll").
    */
-  async pull(app: string, settingsJson: string, name: string, max: number, leaseSeconds: number, waitSeconds = 0): Promise<Pulled> {
+  async pull(app: string, settingsJson: string, name: string, max: number, leaseSeconds: number, waitSeconds = 0, waitId?: string): Promise<Pulled> {
     await this.adopt(app, settingsJson);
     const deadline = Date.now() + waitSeconds * 1000;
     for (;;) {
       const now = Date.now();
+      // Its client went away (cancelWait): what it would lease would sit out a lease nobody holds.
+      if (this.waiters.isCancelled(waitId)) return { events: [], attempts: [], ids: [], lease: null };
       const until = now + leaseSeconds * 1000;
       const pulled = await this.lease(app, name, max, newLease(until), until);
       if (pulled.ids.length > 0 || now >= deadline || !this.waiters.room(name)) return pulled;
       const next = this.deliveries.nextDue(name);
-      await this.waiters.wait(name, next === null ? deadline : Math.min(deadline, Math.max(next, now + 1)));
+      await this.waiters.wait(name, next === null ? deadline : Math.min(deadline, Math.max(next, now + 1)), waitId);
     }
+  }
+
+  /** The client of a waiting pull went away (the Worker saw its request end): that pull answers empty, leasing nothing. */
+  async cancelWait(waitId: string): Promise<void> {
+    this.waiters.cancel(waitId, Date.now());
   }
 
   /**

@@ -57,14 +57,26 @@ async function pull(context: RouteContext): Promise<Response> {
   const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const { max, leaseSeconds, waitSeconds } = PULL_LIMITS;
-  const pulled = await queueOf(context.env, app.name).pull(
-    app.name,
-    encodeSettings(app),
-    destination,
-    intField(body, "max", max.fallback, max.min, max.max),
-    intField(body, "leaseSeconds", leaseSeconds.fallback, leaseSeconds.min, leaseSeconds.max),
-    intField(body, "waitSeconds", waitSeconds.fallback, waitSeconds.min, waitSeconds.max),
-  );
+  const queue = queueOf(context.env, app.name);
+  const wait = intField(body, "waitSeconds", waitSeconds.fallback, waitSeconds.min, waitSeconds.max);
+  // A long-poll whose client goes away stops waiting, so that it leases nothing to nobody.
+  const waitId = wait > 0 ? crypto.randomUUID() : undefined;
+  const onAbort = () => context.ctx.waitUntil(queue.cancelWait(waitId!));
+  if (waitId !== undefined) context.request.signal.addEventListener("abort", onAbort, { once: true });
+  let pulled;
+  try {
+    pulled = await queue.pull(
+      app.name,
+      encodeSettings(app),
+      destination,
+      intField(body, "max", max.fallback, max.min, max.max),
+      intField(body, "leaseSeconds", leaseSeconds.fallback, leaseSeconds.min, leaseSeconds.max),
+      wait,
+      waitId,
+    );
+  } finally {
+    if (waitId !== undefined) context.request.signal.removeEventListener("abort", onAbort);
+  }
   // Each event is stored as the JSON text that a push would carry: splice, don't re-encode.
   const attempts = Object.fromEntries(pulled.ids.map((id, i) => [id, pulled.attempts[i]]));
   // `ids` beside `events`: a transformed item need not carry the event's id (docs/routing.md, "Transformations").

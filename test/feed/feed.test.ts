@@ -4,7 +4,7 @@
  */
 import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { errorOf, queueStub, xmlCallback } from "../support/wecom.js";
+import { callWorker, errorOf, queueStub, xmlCallback } from "../support/wecom.js";
 import { FEED_TOKEN, FeedClient, feedSetup, OTHER_TOKEN } from "./support.js";
 
 const UNAUTHORIZED = { status: 401, code: "unauthorized", message: "a valid bearer token is required" };
@@ -325,6 +325,26 @@ describe("long-poll", () => {
     expect(first.ids).toEqual([id]);
     const again = (await (await setup.api("pull", { waitSeconds: 10 })).json()) as { ids: string[]; attempts: Record<string, number> };
     expect([again.ids, again.attempts]).toEqual([[id], { [id!]: 2 }]);
+  });
+
+  it("stops a waiting pull whose client went away: the next event is not leased to nobody", async () => {
+    const setup = feedSetup();
+    const controller = new AbortController();
+    const request = new Request(`https://wecom-edge.test/queue/${setup.app}/feed/pull`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${FEED_TOKEN}` },
+      body: JSON.stringify({ waitSeconds: 20, leaseSeconds: 600 }),
+      signal: controller.signal,
+    });
+    const left = callWorker(request, setup.environment);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    controller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Committed while the abandoned pull would still be waiting: it does not take it.
+    const [id] = await setup.send(text(1));
+    expect(await (await left).json()).toEqual({ events: [], ids: [], lease: null, attempts: {} });
+    const next = (await (await setup.api("pull", {})).json()) as { ids: string[]; attempts: Record<string, number> };
+    expect([next.ids, next.attempts]).toEqual([[id], { [id!]: 1 }]);
   });
 
   it("refuses a waitSeconds outside 0–25", async () => {
