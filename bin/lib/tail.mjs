@@ -1,5 +1,6 @@
-// tail: a pull consumer for the terminal. Pulls the events of an app's pull
-// destination (`default`, or --destination NAME) as they arrive, prints each
+// tail: a pull consumer for the terminal. Takes the events of an app's pull
+// destination (`default`, or --destination NAME) as they arrive (over the
+// WebSocket feed when following, else by long-poll pulls), prints each
 // (its JSON exactly as the gateway stored it, or what the destination's
 // transform made of it), and acks them under the pull's lease, by the ids of
 // the pull answer; with --once --no-ack it looks, then releases every lease
@@ -16,12 +17,15 @@ export const TAIL_HELP = `Usage: wecom-edge tail <base-url> --app NAME [--config
                       [--once [--no-ack]] [--json] [--raw] [--max N] [--lease SECONDS]
                       [--interval SECONDS] [--timeout MS]
 
-Pulls the events of a pull app (one with "pull" in WECOM_APPS) as they arrive
+Takes the events of a pull app (one with "pull" in WECOM_APPS) as they arrive
 and prints each: a header line (when it was received, its id, its MsgType and
-Event), then its JSON exactly as the gateway keeps it. Each batch is acked
-under its lease once printed, so the events leave the queue: tail is then the
-app's consumer, and competes with any other (use a test app, or run it while
-the real consumer does not).
+Event), then its JSON exactly as the gateway keeps it. Each is acked once
+printed, so the events leave the queue: tail is then the app's consumer, and
+competes with any other (use a test app, or run it while the real consumer
+does not). Following, it holds the WebSocket feed open (docs/feed.md) and gets
+each event the moment it is committed; where no socket can be opened (a proxy
+that refuses WebSockets, a Node without WebSocket), it says so once and
+long-polls instead. --once pulls.
 
 With --destination NAME it pulls that pull destination of the app
 (/queue/{app}/{NAME}/pull, with destinations.NAME.pull.token) instead of the
@@ -60,7 +64,8 @@ a dead letter. --no-ack without --once is refused.
                       terminal (see "Terminal safety")
   --max N             events per pull, 1..100 (default 10)
   --lease SECONDS     how long a pull leases its events, 1..43200 (default 60)
-  --interval SECONDS  how long to wait after an empty pull (default 2)
+  --interval SECONDS  how long to wait after an empty pull that did not wait at
+                      the gateway (one before long-poll; default 2)
   --timeout MS        how long to wait for each answer (default 30000)
   -h, --help          show this help
 
@@ -210,6 +215,10 @@ function pullToken(o, name, base, destination) {
 }
 
 const GIVE_UP_ONCE = 3;
+/** How long a following pull waits at the gateway for an event (its maximum is 25). */
+const LONG_POLL_SECONDS = 20;
+/** followSocket's answer when no socket could be opened. */
+const FALLBACK = Symbol('fallback');
 const SETTLE_ATTEMPTS = 3;
 const backoffMs = (failures) => Math.min(30_000, 1000 * 2 ** (failures - 1));
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -217,6 +226,11 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 async function consume(s, out, signal) {
   const headers = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json', 'user-agent': 'wecom-edge tail' };
   const tally = { printed: 0, settled: 0 };
+  if (s.ack && !s.once) {
+    const code = await followSocket(s, out, signal, tally);
+    if (code !== FALLBACK) return code ?? stopped(s, out, signal, tally, 'acked');
+    out.stderr('tail: the WebSocket feed could not be opened; long-polling instead\n');
+  }
   if (s.ack) {
     const code = await pullLoop(s, headers, out, signal, tally, (batch) => settle(s, headers, 'ack', batch, out));
     return code ?? stopped(s, out, signal, tally, 'acked');
@@ -268,12 +282,15 @@ async function pullLoop(s, headers, out, signal, tally, onBatch) {
     }
     let problem;
     let answer;
+    let asked;
     try {
+      asked = performance.now();
       answer = await exchange(`${s.queueUrl}/pull`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ max: s.max, leaseSeconds: s.leaseSeconds }),
-        timeoutMs: s.timeoutMs,
+        // Following, a pull with nothing to lease waits at the gateway for the next event (long-poll).
+        body: JSON.stringify(s.once ? { max: s.max, leaseSeconds: s.leaseSeconds } : { max: s.max, leaseSeconds: s.leaseSeconds, waitSeconds: LONG_POLL_SECONDS }),
+        timeoutMs: s.once ? s.timeoutMs : Math.max(s.timeoutMs, (LONG_POLL_SECONDS + 10) * 1000),
         signal,
       });
     } catch (error) {
@@ -313,7 +330,8 @@ async function pullLoop(s, headers, out, signal, tally, onBatch) {
     }
     if (batch.events.length === 0) {
       if (s.once) break;
-      if (!(await pause(s.intervalMs, signal))) break;
+      // An empty answer that waited at the gateway is the long-poll's end: ask again at once.
+      if (performance.now() - asked < 1000 && !(await pause(s.intervalMs, signal))) break;
       continue;
     }
     firstLease ??= performance.now();
@@ -331,6 +349,70 @@ async function pullLoop(s, headers, out, signal, tally, onBatch) {
     const settled = await onBatch({ ids, lease: batch.lease });
     if (settled === undefined) return 1;
     tally.settled += settled;
+  }
+  return undefined;
+}
+
+/**
+ * Follows over the WebSocket feed (docs/feed.md): credit --max, each event
+ * printed and acked on arrival, and a credit given back for it. A socket
+ * that closes is opened again with backoff. Answers FALLBACK when none could
+ * be opened at all (then the pulls say why, a 401 included), or undefined when stopped.
+ */
+async function followSocket(s, out, signal, tally) {
+  if (typeof WebSocket !== 'function') return FALLBACK;
+  let failures = 0;
+  let everOpened = false;
+  while (!signal.aborted) {
+    const { opened, code } = await new Promise((resolve) => {
+      const ws = new WebSocket(`${s.queueUrl.replace(/^http/, 'ws')}/ws?leaseSeconds=${s.leaseSeconds}`, {
+        headers: { authorization: `Bearer ${s.token}`, 'user-agent': 'wecom-edge tail' },
+      });
+      let open = false;
+      let ended = false;
+      const end = (code) => {
+        if (ended) return;
+        ended = true;
+        signal.removeEventListener('abort', onAbort);
+        resolve({ opened: open, code });
+      };
+      const onAbort = () => ws.close(1000, 'stopped');
+      signal.addEventListener('abort', onAbort, { once: true });
+      ws.addEventListener('open', () => {
+        open = true;
+        ws.send(JSON.stringify({ type: 'credit', n: s.max }));
+      });
+      ws.addEventListener('message', (message) => {
+        const data = String(message.data);
+        let frame;
+        try {
+          frame = JSON.parse(data);
+        } catch {
+          return;
+        }
+        if (frame?.type === 'event' && typeof frame.id === 'string') {
+          // The event's text exactly as the gateway spliced it in: `…"event":<text>}`.
+          const at = data.indexOf(',"event":');
+          print(out, at === -1 ? JSON.stringify(frame.event) : data.slice(at + ',"event":'.length, -1), { [frame.id]: frame.attempts }, s.json, frame.id);
+          tally.printed++;
+          ws.send(JSON.stringify({ type: 'ack', ids: [frame.id] }));
+          ws.send(JSON.stringify({ type: 'credit', n: 1 }));
+        } else if (frame?.type === 'acked') {
+          tally.settled += typeof frame.acked === 'number' ? frame.acked : 0;
+          settled(JSON.stringify({ acked: frame.acked, notAcked: frame.notAcked }), 'ack', out);
+        }
+      });
+      // Node's WebSocket fires no close after a refused handshake: the error ends it then.
+      ws.addEventListener('error', () => !open && end(1006));
+      ws.addEventListener('close', (event) => end(event.code));
+    });
+    if (signal.aborted) return undefined;
+    if (!opened && !everOpened) return FALLBACK;
+    everOpened ||= opened;
+    failures = opened ? 1 : failures + 1;
+    const wait = backoffMs(failures);
+    out.stderr(`tail: the feed closed (${code}); reconnecting in ${wait / 1000} s\n`);
+    if (!(await pause(wait, signal))) return undefined;
   }
   return undefined;
 }

@@ -239,6 +239,9 @@ class Model {
     internals.deliveries = new DeliveryStore(internals.db, internals.events);
     internals.deliveries.resumeInFlight(this.clock);
     this.resetRates();
+    // The window lives in memory: a restarted queue starts with an empty one (docs/routing.md, "Rate limits"),
+    // so the rate is checked within each life of the object.
+    for (const starts of this.starts.values()) starts.length = 0;
   }
 
   /** Storage agrees with the model: each destination's live and dead counts, from its rows and its counters. */
