@@ -24,6 +24,7 @@ import { percentile, runLoad } from "./load.mjs";
 import { CLK_TCK, cpuMs, freePort, machineCpuMs, settle, start, startedCpuMs, stop, stopAll, waitForHttp } from "./processes.mjs";
 import { chartSvg, machineInfo, markdown, percentOfCpu, printTables } from "./report.mjs";
 import { Streams, snapshot } from "./bots.mjs";
+import { LATENCY_APPS, latencyMarkdown, latencyPhase } from "./latency.mjs";
 import { appConfig, bombBody, bombRequest, getRequest, newApp, newWebhookSecret, postRequest, randomAlnum, textMessage } from "./wecom.mjs";
 import { supportedDate, workerdConfig } from "./workerd-config.mjs";
 
@@ -53,6 +54,8 @@ const COUNTS = {
   botMessage: scale(2000), // each opens a stream (the events go to a pull queue: 20 + 2k, far from its limit)
   refresh: scale(2000), // round the open streams, each about once
   update: scale(2000), // round every 4th of them: 4 growing snapshots each, ~150 to ~550 bytes
+  latency: QUICK ? 200 : 1000, // per consumer of the delivery-latency phase (bench/latency.mjs)
+  idleSeconds: QUICK ? 5 : 60, // ten idle sockets, watched this long
 };
 
 // Children run on the same Node 22 as npm scripts (node_modules/.bin/node), whatever runs this file.
@@ -268,10 +271,12 @@ async function main() {
       ),
     });
   const fans = { 1: fanApp(1), 3: fanApp(3), 8: fanApp(8) };
+  // Delivery latency (bench/latency.mjs): pull apps, each with one consumer of its own.
+  const latencyApps = Object.fromEntries(LATENCY_APPS.map((name) => [name, newApp(name, { pull: { token: randomAlnum(40) } })]));
   const adminToken = randomAlnum(40);
   const text = {
     WECOM_MAX_SKEW_SECONDS: "0",
-    WECOM_APPS: JSON.stringify(Object.fromEntries([push, pull, pullWarm, bot, botWarm, ...Object.values(fans)].map((a) => [a.name, appConfig(a)]))),
+    WECOM_APPS: JSON.stringify(Object.fromEntries([push, pull, pullWarm, bot, botWarm, ...Object.values(fans), ...Object.values(latencyApps)].map((a) => [a.name, appConfig(a)]))),
     ADMIN_TOKEN: adminToken,
   };
   const bomb = Buffer.from(bombBody());
@@ -420,6 +425,9 @@ async function main() {
   r.floor.bomb = combine(bombs.floor);
   await stop(floor.proc);
 
+  log("delivery latency into a closed intranet: WebSocket feed, long-poll, pull with a sleep");
+  r.latency = await latencyPhase(gw, latencyApps, { n: COUNTS.latency, idleSeconds: COUNTS.idleSeconds, log });
+
   // After the measurements (the admin API costs workerd CPU too): did everything land?
   const pushStats = await adminStats(gw, adminToken, push.name);
   const pullStats = await adminStats(gw, adminToken, pull.name);
@@ -475,7 +483,7 @@ async function main() {
     };
     mkdirSync(join(root, "docs"), { recursive: true });
     writeFileSync(join(root, "docs", "benchmarks.svg"), chartSvg(r));
-    writeFileSync(join(root, "BENCHMARKS.md"), markdown(r, machine, config));
+    writeFileSync(join(root, "BENCHMARKS.md"), `${markdown(r, machine, config)}\n${latencyMarkdown(r.latency, { n: COUNTS.latency })}`);
     log("wrote BENCHMARKS.md and docs/benchmarks.svg");
   } else if (WRITE) log("--quick: BENCHMARKS.md and docs/benchmarks.svg left as they were");
   if (failures || failedChecks) process.exitCode = 1;

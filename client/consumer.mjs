@@ -13,6 +13,8 @@ const POLL_SPELL_MS = 5 * 60_000;
 /** Reconnect backoff: 1 s doubling to 30 s, each with up to a third more at random. */
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
+/** Acks, nacks and the credit they give back are gathered this long, then sent as one frame each. */
+const SETTLE_EVERY_MS = 5;
 
 /**
  * Consumes destination `destination` of app `app` at the gateway `url`.
@@ -208,12 +210,36 @@ class Consumer {
       socket.send(JSON.stringify({ type: 'nack', ids: [id], delaySeconds: 0 }));
       return;
     }
-    const run = this.handled(event, id, attempt).then((outcome) => {
-      if (socket.readyState !== WebSocket.OPEN) return; // Closed meanwhile: the gateway released it; it comes back.
-      socket.send(JSON.stringify(outcome.ok ? { type: 'ack', ids: [id] } : { type: 'nack', ids: [id], delaySeconds: outcome.delaySeconds }));
-      this.credit(socket, 1);
-    });
+    const run = this.handled(event, id, attempt).then((outcome) => this.settle(socket, id, outcome));
     this.track(run);
+  }
+
+  /**
+   * Acks or nacks `id` on `socket`, with a credit for it: gathered for
+   * SETTLE_EVERY_MS, so that a busy consumer sends a frame per batch, not per
+   * event. Resolves once sent (or once the socket is gone: the gateway then
+   * released the event, and it comes back).
+   */
+  settle(socket, id, outcome) {
+    let batch = this.batches?.get(socket);
+    if (!batch) {
+      batch = { acks: [], nacks: new Map(), sent: null };
+      batch.sent = new Promise((resolve) =>
+        setTimeout(() => {
+          this.batches.delete(socket);
+          if (socket.readyState === WebSocket.OPEN) {
+            if (batch.acks.length > 0) socket.send(JSON.stringify({ type: 'ack', ids: batch.acks }));
+            for (const [delaySeconds, ids] of batch.nacks) socket.send(JSON.stringify({ type: 'nack', ids, delaySeconds }));
+            this.credit(socket, batch.acks.length + [...batch.nacks.values()].reduce((n, ids) => n + ids.length, 0));
+          }
+          resolve();
+        }, SETTLE_EVERY_MS),
+      );
+      (this.batches ??= new Map()).set(socket, batch);
+    }
+    if (outcome.ok) batch.acks.push(id);
+    else batch.nacks.set(outcome.delaySeconds, [...(batch.nacks.get(outcome.delaySeconds) ?? []), id]);
+    return batch.sent;
   }
 
   /** One long-poll, and the events it leased handled and settled under its lease. */

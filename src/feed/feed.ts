@@ -42,7 +42,7 @@ export interface FeedHost {
   nack(name: string, ids: readonly string[], lease: string, delaySeconds: number): Promise<{ readonly released: number; readonly notReleased: readonly object[] }>;
   /** Makes every delivery leased under `lease` due now; answers how many. */
   release(lease: string): number;
-  /** Something of `name` may be due now: wake long-polls and feed sockets. */
+  /** Something of `name` may be due now: wake long-polls, feed sockets, and set the alarm for what is due later. */
   changed(name: string): void;
   /** The socket table of the queue as it is now (a purge makes a new one). */
   sockets(): SocketStore;
@@ -115,20 +115,20 @@ export class Feed {
       case "credit":
         state.credit += frame.n;
         this.save(ws, state);
-        await this.feed(state.dest);
+        // Fed, and the alarm set for what falls due later (a lease or a backoff running out).
+        this.host.changed(state.dest);
         return;
+      // The queue's ack and nack say themselves when something became due (the next of an ordered key, a release).
       case "ack": {
         const result = await this.host.ack(state.dest, frame.ids, state.lease);
         this.answered(ws, state, frame.ids);
         send(ws, JSON.stringify({ type: "acked", ...result }));
-        this.host.changed(state.dest);
         return;
       }
       case "nack": {
         const result = await this.host.nack(state.dest, frame.ids, state.lease, frame.delaySeconds);
         this.answered(ws, state, frame.ids);
         send(ws, JSON.stringify({ type: "released", ...result }));
-        this.host.changed(state.dest);
         return;
       }
     }

@@ -482,7 +482,6 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     await this.feed.message(ws, message);
-    await this.schedule();
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -1,0 +1,213 @@
+// bench/latency.mjs — the delivery-latency phase of `npm run bench`
+// (docs/feed.md): how long from WeCom's `success` to the event in an
+// intranet consumer's hands, for three consumers side by side, each on its
+// own pull app: the WebSocket feed, long-poll, and a pull that sleeps 1 s
+// when it comes back empty. Then the gateway's CPU per event delivered over
+// a socket against a pull-and-ack of the same events, and the CPU of ten
+// idle sockets over 60 s.
+//
+// The consumers run in this process, beside the load: a receipt is stamped
+// when the consumer's code sees the event, and WeCom's `success` when the
+// load's response arrives, on the same clock.
+import { setTimeout as sleep } from "node:timers/promises";
+import { percentile } from "./load.mjs";
+import { cpuMs, settle } from "./processes.mjs";
+import { postRequest } from "./wecom.mjs";
+
+const CONCURRENCY = 20;
+const SLEEP_MS = 1_000;
+/** How long a socket consumer gathers acks before it sends them (wecom-edge/consumer's figure). */
+const ACK_EVERY_MS = 5;
+
+/** The pull apps this phase needs, made by the caller's newApp: name → settings. */
+export const LATENCY_APPS = ["bench_ws", "bench_lp", "bench_sleep", "bench_cpu_ws", "bench_cpu_pull", "bench_idle"];
+
+/** Sends `requests` at CONCURRENCY in flight; records when each one's `success` arrived, by event id. */
+async function load(baseUrl, requests, answered) {
+  let next = 0;
+  const worker = async () => {
+    while (next < requests.length) {
+      const request = requests[next++];
+      const response = await fetch(`${baseUrl}${request.path}`, { method: request.method, body: request.body });
+      // WeCom has its answer when the response comes; its body ("success") follows in the same packet.
+      const at = performance.now();
+      const text = await response.text();
+      const id = response.headers.get("wecom-edge-event-id");
+      if (response.status !== 200 || text !== "success" || id === null) throw new Error(`callback answered ${response.status}: ${text.slice(0, 200)}`);
+      answered.set(id, at);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+async function call(baseUrl, app, verb, body) {
+  const response = await fetch(`${baseUrl}/queue/${app.name}/${verb}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${app.pull.token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${verb} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  return response.json();
+}
+
+/** A socket consumer: every event stamped and acked as it comes; `credit` given at once. */
+function socketConsumer(baseUrl, app, received, credit = 1000) {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/queue/${app.name}/ws`, { headers: { authorization: `Bearer ${app.pull.token}` } });
+  const opened = new Promise((resolve, reject) => {
+    ws.addEventListener("open", () => {
+      ws.send(JSON.stringify({ type: "credit", n: credit }));
+      resolve();
+    });
+    ws.addEventListener("error", () => reject(new Error(`the socket of ${app.name} did not open`)));
+  });
+  // Acks, and the credit they give back, go in one frame each every few ms, as wecom-edge/consumer sends them.
+  let pending = [];
+  let timer = null;
+  const flush = () => {
+    timer = null;
+    if (pending.length === 0 || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify({ type: "ack", ids: pending }));
+    ws.send(JSON.stringify({ type: "credit", n: pending.length }));
+    pending = [];
+  };
+  ws.addEventListener("message", (message) => {
+    const frame = JSON.parse(String(message.data));
+    if (frame.type !== "event") return;
+    received.set(frame.id, performance.now());
+    pending.push(frame.id);
+    timer ??= setTimeout(flush, ACK_EVERY_MS);
+  });
+  return { opened, close: () => ws.close(1000, "done") };
+}
+
+/** A pull consumer: long-polls (`waitSeconds` 20), or sleeps SLEEP_MS after an empty pull; acks each batch. */
+function pullConsumer(baseUrl, app, received, { longPoll }) {
+  let stopped = false;
+  const acks = [];
+  const done = (async () => {
+    while (!stopped) {
+      const batch = await call(baseUrl, app, "pull", longPoll ? { max: 100, waitSeconds: stopped ? 0 : 5 } : { max: 100 });
+      const now = performance.now();
+      for (const id of batch.ids) received.set(id, now);
+      // Acked beside the next pull, not before it.
+      if (batch.ids.length > 0) acks.push(call(baseUrl, app, "ack", { ids: batch.ids, lease: batch.lease }));
+      else if (!longPoll && !stopped) await sleep(SLEEP_MS);
+    }
+    await Promise.all(acks);
+  })();
+  return { opened: Promise.resolve(), stop: () => ((stopped = true), done) };
+}
+
+const latencies = (answered, received) => [...answered].map(([id, at]) => received.get(id) - at);
+
+async function until(what, done, maxMs = 120_000) {
+  const t0 = Date.now();
+  while (!done()) {
+    if (Date.now() - t0 > maxMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/**
+ * Runs the phase against the gateway `gw` ({url, proc}); `apps` maps
+ * LATENCY_APPS to pull apps. `n`: callbacks per consumer (≥ 1000 for figures
+ * worth quoting). Returns the figures for the report.
+ */
+export async function latencyPhase(gw, apps, { n, idleSeconds, log }) {
+  const result = {};
+
+  // 1. Latency: the three consumers in turn, each on its own app, loaded with n distinct callbacks at 20 in flight.
+  const kinds = [
+    ["websocket", apps.bench_ws, (received) => socketConsumer(gw.url, apps.bench_ws, received)],
+    ["long-poll", apps.bench_lp, (received) => pullConsumer(gw.url, apps.bench_lp, received, { longPoll: true })],
+    ["pull, 1 s sleep", apps.bench_sleep, (received) => pullConsumer(gw.url, apps.bench_sleep, received, { longPoll: false })],
+  ];
+  for (const [kind, app, consumerOf] of kinds) {
+    const received = new Map();
+    const answered = new Map();
+    const consumer = consumerOf(received);
+    await consumer.opened;
+    await load(gw.url, Array.from({ length: n }, () => postRequest(app)), answered);
+    await until(`${kind}: every event received`, () => received.size >= n);
+    await (consumer.close ?? consumer.stop)();
+    const values = latencies(answered, received);
+    result[kind] = { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: Math.max(...values) };
+    log(`  ${kind.padEnd(16)} ${String(values.length).padStart(5)} events  p50 ${result[kind].p50.toFixed(1)} ms  p99 ${result[kind].p99.toFixed(1)} ms  max ${result[kind].max.toFixed(1)} ms`);
+  }
+
+  // 2. Gateway CPU per event delivered: n events queued, then drained over a socket, or by pull-and-ack (100 a pull).
+  const cpuOf = async (label, fill, drain) => {
+    await load(gw.url, Array.from({ length: n }, () => postRequest(fill)), new Map());
+    await settle(gw.proc.pid);
+    const before = cpuMs(gw.proc.pid);
+    await drain();
+    await settle(gw.proc.pid);
+    const perEvent = (cpuMs(gw.proc.pid) - before) / n;
+    log(`  ${label.padEnd(40)} ${perEvent.toFixed(3)} ms CPU per event`);
+    return perEvent;
+  };
+  result.cpuSocket = await cpuOf(`drained over a socket (acks every ${ACK_EVERY_MS} ms)`, apps.bench_cpu_ws, async () => {
+    const got = new Map();
+    const consumer = socketConsumer(gw.url, apps.bench_cpu_ws, got, 100);
+    await consumer.opened;
+    await until("the socket drain", () => got.size >= n);
+    // The last acks land before the socket closes.
+    await sleep(200);
+    consumer.close();
+  });
+  result.cpuPull = await cpuOf("drained by pull-and-ack (100 a pull)", apps.bench_cpu_pull, async () => {
+    for (let got = 0; got < n; ) {
+      const batch = await call(gw.url, apps.bench_cpu_pull, "pull", { max: 100 });
+      if (batch.ids.length === 0) throw new Error("pull-and-ack: the queue ran dry early");
+      await call(gw.url, apps.bench_cpu_pull, "ack", { ids: batch.ids, lease: batch.lease });
+      got += batch.ids.length;
+    }
+  });
+
+  // 3. Ten idle sockets: the object hibernates; the CPU over idleSeconds is the figure, beside the same
+  // time without them (workerd also runs the other queues' alarms).
+  await settle(gw.proc.pid);
+  const bare0 = cpuMs(gw.proc.pid);
+  await sleep(idleSeconds * 1000);
+  const bareMs = cpuMs(gw.proc.pid) - bare0;
+  const idle = [];
+  for (let i = 0; i < 10; i++) {
+    const consumer = socketConsumer(gw.url, apps.bench_idle, new Map(), 10);
+    await consumer.opened;
+    idle.push(consumer);
+  }
+  await settle(gw.proc.pid);
+  const before = cpuMs(gw.proc.pid);
+  await sleep(idleSeconds * 1000);
+  result.idle = { sockets: idle.length, seconds: idleSeconds, cpuMs: cpuMs(gw.proc.pid) - before, bareMs };
+  for (const consumer of idle) consumer.close();
+  log(`  10 idle sockets over ${idleSeconds} s: ${result.idle.cpuMs.toFixed(0)} ms of workerd CPU (${bareMs.toFixed(0)} ms over as long with none)`);
+  return result;
+}
+
+/** The report's section: a table, and what each figure means. */
+export function latencyMarkdown(result, { n }) {
+  const row = (kind) => `| ${kind} | ${result[kind].n} | ${result[kind].p50.toFixed(1)} | ${result[kind].p99.toFixed(1)} | ${result[kind].max.toFixed(1)} |`;
+  return `## Delivery latency into a closed intranet
+
+From WeCom's \`success\` (the response to the callback) to the event in the consumer's
+hands ([docs/feed.md](docs/feed.md)), ${n} distinct callbacks per consumer at ${CONCURRENCY} in
+flight, the three consumers in turn, each on a pull app of its own, in the same process
+as the load (one clock). A negative figure is an event that reached the consumer before
+the load had read WeCom's answer: the commit comes first. The pull consumers ack beside
+their next pull, 100 events a pull at most; the long-poll waits 5 s at a time.
+
+| consumer | events | p50 ms | p99 ms | max ms |
+| --- | ---: | ---: | ---: | ---: |
+${row("websocket")}
+${row("long-poll")}
+${row("pull, 1 s sleep")}
+
+Gateway CPU per event delivered, ${n} events queued and then drained: over a socket
+(acks and credit sent every ${ACK_EVERY_MS} ms, as wecom-edge/consumer sends them) **${result.cpuSocket.toFixed(3)} ms**; by pull-and-ack
+(100 a pull) **${result.cpuPull.toFixed(3)} ms**. Ten idle sockets over ${result.idle.seconds} s cost
+workerd **${result.idle.cpuMs.toFixed(0)} ms** of CPU in all, against ${result.idle.bareMs.toFixed(0)} ms over as long
+with no socket open (workerd also runs the other queues' alarms); pings are answered by the
+runtime without waking the queue.
+`;
+}
