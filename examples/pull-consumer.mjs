@@ -5,7 +5,8 @@
 // dependencies. It only makes outbound requests to the gateway, so nothing on
 // the intranet has to be reachable.
 //
-// The loop: pull a batch (the events are leased, not removed), handle each
+// The loop: pull a batch (the events are leased, not removed; a pull with
+// nothing to lease waits at the gateway for the next event), handle each
 // event, ack the ones handled under the batch's lease, nack the ones that
 // failed so that they come back after RETRY_DELAY_SECONDS. An event whose id
 // was handled already (our ack was lost, or the lease ran out first) is not
@@ -48,7 +49,10 @@ if (!Number.isInteger(RETRY_DELAY_SECONDS) || RETRY_DELAY_SECONDS < 0 || RETRY_D
 const MAX = 10;
 /** How long a batch is ours: longer than handling a batch takes, or its events come again (docs/delivery.md). */
 const LEASE_SECONDS = 120;
-/** Pull again this soon after an empty answer. */
+/** How long a pull with nothing to lease waits at the gateway for the next event (long-poll, docs/feed.md; 0 to 25). */
+const WAIT_SECONDS = Number(process.env.WAIT_SECONDS ?? 20);
+if (!Number.isInteger(WAIT_SECONDS) || WAIT_SECONDS < 0 || WAIT_SECONDS > 25) fail("WAIT_SECONDS must be a whole number from 0 to 25");
+/** Pull again this soon after an empty answer that did not wait (a gateway before long-poll). */
 const IDLE_MS = 2_000;
 /** How many handled ids are remembered. */
 const SEEN_MAX = 10_000;
@@ -100,10 +104,15 @@ log(`consuming ${QUEUE}/pull`);
 let failures = 0;
 while (!stopping) {
   let batch;
+  const asked = Date.now();
   try {
-    batch = await call("pull", { max: MAX, leaseSeconds: LEASE_SECONDS });
+    // A signal while the pull waits ends the wait: the gateway then leases nothing to it.
+    const waiting = new AbortController();
+    wake = () => waiting.abort();
+    batch = await call("pull", { max: MAX, leaseSeconds: LEASE_SECONDS, waitSeconds: WAIT_SECONDS }, waiting.signal);
     failures = 0;
   } catch (error) {
+    if (stopping) break;
     if (!error.retry) fail(error.message, 1);
     failures++;
     const ms = Math.min(30_000, 1000 * 2 ** (failures - 1));
@@ -112,7 +121,8 @@ while (!stopping) {
     continue;
   }
   if (batch.events.length === 0) {
-    await pause(IDLE_MS);
+    // The long-poll's time ran out: ask again at once (an older gateway answers at once: wait a little).
+    if (Date.now() - asked < 1000) await pause(IDLE_MS);
     continue;
   }
   // The event ids, parallel to the events (a gateway before destinations sends no `ids`: each event's own id).
@@ -169,14 +179,16 @@ async function settle(verb, body) {
 }
 
 /** POST /queue/{app}[/{destination}]/{verb}: the answer's JSON, or an Error with `retry` set for a network error or a 5xx. */
-async function call(verb, body) {
+async function call(verb, body, signal) {
   let response;
   try {
+    // A hung connection must not stall the loop: 30 s beyond what a long-poll may wait.
+    const timeout = AbortSignal.timeout(30_000 + (body.waitSeconds ?? 0) * 1000);
     response = await fetch(`${QUEUE}/${verb}`, {
       method: "POST",
       headers: { authorization: `Bearer ${PULL_TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000), // a hung connection must not stall the loop
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
   } catch (error) {
     throw Object.assign(new Error(`cannot reach ${GATEWAY}: ${error.cause?.code ?? error.message}`), { retry: true });

@@ -3,7 +3,8 @@
 // standardwebhooks package (an implementation independent of the gateway's),
 // the pull consumer against the gateway in workerd, with an app made by
 // `keygen --dev` and its secrets read by `node --env-file=.dev.vars`.
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -127,7 +128,10 @@ describe('examples/webhook-receiver.mjs', () => {
 describe('examples/pull-consumer.mjs against the gateway in workerd', { timeout: 240_000 }, () => {
   let dir;
   let gateway;
-  const env = () => ({ APP: 'tickets', WECOM_EDGE_URL: gateway.url });
+  // Short long-polls: `wrangler dev` does not tell the gateway that a consumer stopped mid-wait (Cloudflare does),
+  // so a poll left waiting at a SIGTERM could lease the next test's events; each test waits its end out.
+  const env = () => ({ APP: 'tickets', WECOM_EDGE_URL: gateway.url, WAIT_SECONDS: '1' });
+  afterEach(() => sleep(1500));
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'wecom-edge-examples-'));
