@@ -1,0 +1,160 @@
+// wecom-edge/events (client/events.d.ts, docs/events.md): each callback that
+// `simulate` sends (bin/lib/catalogue.mjs), shaped into the event JSON by the
+// gateway's own XML code (src/wecom/xml.ts, bundled with esbuild), is compiled
+// against its type with tsc, object literals and all (a field the type lacks is
+// an error); the guards narrow, and refuse a ChangeType the event has not.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { APP_CATALOGUE, BOT_CATALOGUE, newAibotId } from '../../bin/lib/catalogue.mjs';
+import { isBot, isEvent, isMessage, isSuiteInfo } from 'wecom-edge/events';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Each callback of the catalogues, by name, and the type its event must have. */
+const TYPES = {
+  app: {
+    text: 'MessageOf<"text">',
+    image: 'MessageOf<"image">',
+    voice: 'MessageOf<"voice">',
+    location: 'MessageOf<"location">',
+    subscribe: 'EventOf<"subscribe">',
+    enter_agent: 'EventOf<"enter_agent">',
+    click: 'EventOf<"click">',
+    view: 'EventOf<"view">',
+    scancode_waitmsg: 'EventOf<"scancode_waitmsg">',
+    create_user: 'EventOf<"change_contact", "create_user">',
+    update_user: 'EventOf<"change_contact", "update_user">',
+    delete_party: 'EventOf<"change_contact", "delete_party">',
+    sys_approval_change: 'EventOf<"sys_approval_change">',
+    add_external_contact: 'EventOf<"change_external_contact", "add_external_contact">',
+    template_card_event: 'EventOf<"template_card_event">',
+    kf_msg_or_event: 'EventOf<"kf_msg_or_event">',
+    suite_ticket: 'SuiteInfoOf<"suite_ticket">',
+  },
+  bot: {
+    text: 'BotMessageOf<"text">',
+    stream: 'BotMessageOf<"stream">',
+    enter_chat: 'BotEvent<"enter_chat">',
+  },
+};
+
+/** The gateway's XML shaping, for Node. */
+async function gatewayXml() {
+  const { build } = await import('esbuild');
+  const result = await build({
+    stdin: { contents: 'export { parseXml } from "./src/wecom/xml.ts";', resolveDir: ROOT, loader: 'ts' },
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'node',
+    logLevel: 'silent',
+  });
+  return import(`data:text/javascript;base64,${Buffer.from(result.outputFiles[0].text).toString('base64')}`);
+}
+
+/** Every callback the catalogues hold, as the event JSON the intranet gets: [catalogue, name, event JSON]. */
+async function fixtures() {
+  const { parseXml } = await gatewayXml();
+  const ctx = { corpId: 'ww3e40cde07cc21a01', agentId: '1000002', aibotId: newAibotId(), user: 'zhangsan', createTime: 1_765_000_000, streamId: 'stream-1' };
+  const out = [];
+  for (const [catalogue, items, format] of [['app', APP_CATALOGUE, 'xml'], ['bot', BOT_CATALOGUE, 'json']]) {
+    for (const item of items) {
+      if (item.kind !== 'callback' && item.kind !== 'refresh') continue;
+      const { plaintext } = item.build(ctx);
+      const event = format === 'xml' ? parseXml(plaintext) : JSON.parse(plaintext);
+      out.push([catalogue, item.name, { id: 'evt_0123', app: 'hr', receiveId: ctx.corpId, receivedAt: '2026-12-06T00:00:00.000Z', format, event, raw: plaintext }]);
+    }
+  }
+  return out;
+}
+
+/** Runs tsc on `files` (name → source) against client/events.d.ts: { code, output }. */
+async function compile(files) {
+  const dir = mkdtempSync(join(tmpdir(), 'wecom-edge-events-'));
+  for (const [name, source] of Object.entries(files)) writeFileSync(join(dir, name), source);
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { strict: true, noEmit: true, target: 'es2022', module: 'es2022', moduleResolution: 'bundler', skipLibCheck: false, types: [], baseUrl: dir, paths: { 'wecom-edge/events': [join(ROOT, 'client', 'events.d.ts')] } },
+      files: Object.keys(files).map((name) => join(dir, name)),
+    }),
+  );
+  try {
+    const { stdout } = await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(dir, 'tsconfig.json')], { encoding: 'utf8' });
+    return { code: 0, output: stdout };
+  } catch (error) {
+    return { code: error.code, output: `${error.stdout}${error.stderr}` };
+  }
+}
+
+const IMPORTS = 'import type { BotEvent, BotMessageOf, EventOf, MessageOf, SuiteInfoOf, WecomEvent } from "wecom-edge/events";\n';
+
+test('every simulate callback compiles against its type, and every one has a type', async () => {
+  const all = await fixtures();
+  const named = all.map(([catalogue, name]) => `${catalogue}.${name}`);
+  const typed = Object.entries(TYPES).flatMap(([catalogue, names]) => Object.keys(names).map((name) => `${catalogue}.${name}`));
+  assert.deepEqual(named.sort(), typed.sort(), 'a catalogue item without a type here, or a type for an item that is gone');
+  const source =
+    IMPORTS +
+    all.map(([catalogue, name, json]) => `export const ${catalogue}_${name}: WecomEvent<${TYPES[catalogue][name]}> = ${JSON.stringify(json, null, 2)};\n`).join('\n');
+  const { code, output } = await compile({ 'fixtures.ts': source });
+  assert.equal(output, '');
+  assert.equal(code, 0);
+});
+
+test('a field the type does not have, or a leaf that is not a string, fails to compile', async () => {
+  const [, , text] = (await fixtures()).find(([catalogue, name]) => catalogue === 'app' && name === 'text');
+  const extra = { ...text, event: { ...text.event, Colour: 'red' } };
+  const number = { ...text, event: { ...text.event, MsgId: 1234 } };
+  const { code, output } = await compile({
+    'wrong.ts': `${IMPORTS}export const a: WecomEvent<MessageOf<"text">> = ${JSON.stringify(extra)};\nexport const b: WecomEvent<MessageOf<"text">> = ${JSON.stringify(number)};\n`,
+  });
+  assert.notEqual(code, 0);
+  assert.match(output, /Object literal may only specify known properties, and '"Colour"' does not exist in type 'TextMessage/);
+  assert.match(output, /Type 'number' is not assignable to type 'string'/);
+});
+
+test('the guards narrow the event, and a ChangeType the event has not is a type error', async () => {
+  const { code, output } = await compile({
+    'guards.ts': `import { isBot, isEvent, isMessage, isSuiteInfo } from "wecom-edge/events";
+import type { WecomEvent } from "wecom-edge/events";
+declare const e: WecomEvent;
+if (isEvent(e, "change_contact", "create_user")) { const user: string = e.event.UserID; const name: string | undefined = e.event.Name; void user; void name; }
+if (isEvent(e, "change_contact")) { const change: "create_user" | "update_user" | "delete_user" | "create_party" | "update_party" | "delete_party" | "update_tag" = e.event.ChangeType; void change; }
+if (isEvent(e, "change_external_contact", "del_follow_user")) { const id: string = e.event.ExternalUserID; void id; }
+if (isEvent(e, "sys_approval_change")) { const records = e.event.ApprovalInfo.SpRecord.map((r) => r.Details.length); void records; }
+if (isMessage(e, "text")) { const content: string = e.event.Content; void content; }
+if (isSuiteInfo(e, "suite_ticket")) { const ticket: string = e.event.SuiteTicket; void ticket; }
+if (isBot(e, "text")) { const content: string = e.event.text.content; void content; }
+// @ts-expect-error: change_contact has no ChangeType "create"
+isEvent(e, "change_contact", "create");
+// @ts-expect-error: click has no ChangeType at all
+isEvent(e, "click", "create_user");
+// @ts-expect-error: no such MsgType
+isMessage(e, "sticker");
+`,
+  });
+  assert.equal(output, '');
+  assert.equal(code, 0);
+});
+
+test('at run time the guards answer by the fields WeCom discriminates by', async () => {
+  const byName = Object.fromEntries((await fixtures()).map(([catalogue, name, json]) => [`${catalogue}.${name}`, json]));
+  assert.equal(isMessage(byName['app.text'], 'text'), true);
+  assert.equal(isMessage(byName['app.text'], 'image'), false);
+  assert.equal(isEvent(byName['app.create_user'], 'change_contact', 'create_user'), true);
+  assert.equal(isEvent(byName['app.create_user'], 'change_contact'), true);
+  assert.equal(isEvent(byName['app.update_user'], 'change_contact', 'create_user'), false);
+  assert.equal(isEvent(byName['app.click'], 'click'), true);
+  assert.equal(isEvent(byName['app.text'], 'click'), false);
+  assert.equal(isSuiteInfo(byName['app.suite_ticket'], 'suite_ticket'), true);
+  assert.equal(isBot(byName['bot.text'], 'text'), true);
+  assert.equal(isBot(byName['app.text'], 'text'), false);
+  assert.equal(isEvent(null, 'click'), false);
+});
