@@ -13,6 +13,11 @@ const POLL_SPELL_MS = 5 * 60_000;
 /** Reconnect backoff: 1 s doubling to 30 s, each with up to a third more at random. */
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
+/** A ping this often; no pong within PONG_WAIT_MS and the socket is taken for dead, and opened again. */
+const PING_EVERY_MS = 30_000;
+const PONG_WAIT_MS = 10_000;
+/** A socket open this long counts as steady: the reconnect backoff starts again from its smallest. */
+const STEADY_MS = 30_000;
 /** Acks, nacks and the credit they give back are gathered this long, then sent as one frame each. */
 const SETTLE_EVERY_MS = 5;
 
@@ -117,7 +122,8 @@ class Consumer {
         const session = await this.session();
         if (this.stopping) break;
         if (session.opened) {
-          this.failures = 0;
+          // A socket that lasted resets the backoff; one closed at once (a gateway that refuses it after the handshake) does not.
+          if (session.lasted >= STEADY_MS) this.failures = 0;
           this.s.log(`socket closed (${session.code}${session.reason ? ` ${session.reason}` : ''}); reconnecting`);
           await this.backoff();
           continue;
@@ -169,10 +175,20 @@ class Consumer {
       const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.s.token}` } });
       this.socket = socket;
       let opened = false;
+      let openedAt = 0;
+      let heartbeat;
+      let pongDue;
       socket.addEventListener('open', () => {
         opened = true;
+        openedAt = Date.now();
         if (this.stopping) return socket.close(1000, 'stopped');
         this.credit(socket, this.s.concurrency - this.inFlight.size);
+        // A connection that died without a word (a NAT or proxy timeout) is found by its missing pong.
+        heartbeat = setInterval(() => {
+          if (socket.readyState !== WebSocket.OPEN) return;
+          socket.send('{"type":"ping"}');
+          pongDue ??= setTimeout(() => socket.close(4000, 'no pong'), PONG_WAIT_MS);
+        }, PING_EVERY_MS);
       });
       socket.addEventListener('message', (message) => {
         let frame;
@@ -182,13 +198,19 @@ class Consumer {
           return;
         }
         if (frame.type === 'event') this.take(socket, frame.event, frame.id, frame.attempts);
+        else if (frame.type === 'pong') {
+          clearTimeout(pongDue);
+          pongDue = undefined;
+        }
       });
       let ended = false;
       const end = (code, reason) => {
         if (ended) return;
         ended = true;
+        clearInterval(heartbeat);
+        clearTimeout(pongDue);
         if (this.socket === socket) this.socket = null;
-        resolve({ opened, code, reason });
+        resolve({ opened, code, reason, lasted: opened ? Date.now() - openedAt : 0 });
       };
       // Node's WebSocket fires no close after a refused handshake (a 403, a 401): the error ends it then.
       socket.addEventListener('error', () => {
@@ -227,10 +249,14 @@ class Consumer {
       batch.sent = new Promise((resolve) =>
         setTimeout(() => {
           this.batches.delete(socket);
+          const n = batch.acks.length + [...batch.nacks.values()].reduce((sum, ids) => sum + ids.length, 0);
           if (socket.readyState === WebSocket.OPEN) {
             if (batch.acks.length > 0) socket.send(JSON.stringify({ type: 'ack', ids: batch.acks }));
             for (const [delaySeconds, ids] of batch.nacks) socket.send(JSON.stringify({ type: 'nack', ids, delaySeconds }));
-            this.credit(socket, batch.acks.length + [...batch.nacks.values()].reduce((n, ids) => n + ids.length, 0));
+            this.credit(socket, n);
+          } else if (this.socket) {
+            // Its socket closed meanwhile (the gateway released the events): the handler's place goes to the socket now open.
+            this.credit(this.socket, n);
           }
           resolve();
         }, SETTLE_EVERY_MS),

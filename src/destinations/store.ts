@@ -366,14 +366,29 @@ export class DeliveryStore {
 
   // ---- pull ----
 
-  lease(name: string, row: DeliveryRow, lease: string, until: number): void {
-    this.db.sql.exec(
-      "UPDATE deliveries SET attempts = attempts + 1, available_at = ?, lease = ? WHERE dest = ? AND seq = ?",
-      until,
-      lease,
-      name,
-      row.seq,
+  /**
+   * Leases `row` under `lease` until `until`, if it is still due at `now`:
+   * false when another pull or socket leased it since it was read (a
+   * transform's await lets them take turns).
+   */
+  lease(name: string, row: DeliveryRow, lease: string, until: number, now: number): boolean {
+    return (
+      written(
+        this.db.sql.exec(
+          "UPDATE deliveries SET attempts = attempts + 1, available_at = ?, lease = ? WHERE dest = ? AND seq = ? AND state = 'queued' AND available_at <= ?",
+          until,
+          lease,
+          name,
+          row.seq,
+          now,
+        ),
+      ) > 0
     );
+  }
+
+  /** Whether destination `name` may hold deliveries with an order key (whose ack releases the next). */
+  holdsKeys(name: string): boolean {
+    return this.keyed.has(name);
   }
 
   /**

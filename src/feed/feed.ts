@@ -169,12 +169,14 @@ export class Feed {
       const ready = this.sockets(name).filter((ws) => (this.state(ws)?.credit ?? 0) > 0);
       if (ready.length === 0) return;
       for (const ws of ready) {
-        const state = this.state(ws)!;
+        // Closed while another socket was fed: skipped.
+        const state = this.state(ws);
+        if (!state || state.credit <= 0) continue;
         const pulled = await this.host.lease(name, Math.min(state.credit, FEED_BATCH), state.lease, Date.now() + state.leaseSeconds * 1000);
         if (pulled.ids.length === 0) return;
         if (!this.states.has(state.lease) || ws.readyState !== WebSocket.OPEN) {
-          // Closed while its events were being leased: they go back at once.
-          this.host.release(state.lease);
+          // Closed while its events were being leased: they go back at once, to the others and to waiting pulls.
+          if (this.host.release(state.lease) > 0) this.host.changed(name);
           continue;
         }
         for (let i = 0; i < pulled.ids.length; i++) send(ws, eventFrame(pulled.ids[i]!, pulled.attempts[i]!, pulled.events[i]!));
@@ -185,10 +187,22 @@ export class Feed {
     }
   }
 
-  /** Ids named by an ack or nack frame are no longer outstanding, whatever the answer for each. */
+  /** Ids named by an ack or nack frame are no longer outstanding, whatever the answer for each (each entry counts, as a client gives credit per entry). */
   private answered(ws: WebSocket, state: SocketState, ids: readonly string[]): void {
-    state.outstanding = Math.max(0, state.outstanding - new Set(ids).size);
+    state.outstanding = Math.max(0, state.outstanding - ids.length);
     this.save(ws, state);
+  }
+
+  /** Closes every socket (the queue was dropped): what they held is gone with it. */
+  closeAll(code: number, reason: string): void {
+    this.states.clear();
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // Closed already.
+      }
+    }
   }
 
   private close(ws: WebSocket, code: number, reason: string): void {

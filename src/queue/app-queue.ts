@@ -423,7 +423,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
           full = true;
           break;
         }
-        this.deliveries.lease(name, row, lease, until);
+        if (!this.deliveries.lease(name, row, lease, until, now)) continue;
         pulled.events.push(body.body);
         pulled.attempts.push(row.attempts + 1);
         pulled.ids.push(row.id);
@@ -442,8 +442,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     // Each id once, as nack counts them.
     const unique = [...new Set(ids)];
     const acked = this.deliveries.ack(name, unique, lease, now);
-    // An ordered destination's next event of a key may be due now.
-    if (acked.size > 0 && this.destinationSettings(name)?.ordered) this.changed(name);
+    // An ordered destination's next event of a key may be due now (also one ordered until lately).
+    if (acked.size > 0 && this.deliveries.holdsKeys(name)) this.changed(name);
     const reason = lease === null ? "unknown" : notHeldReason(lease, now);
     const notAcked = unique.filter((id) => !acked.has(id)).map((id) => ({ id, reason }));
     return { acked: acked.size, notAcked };
@@ -506,7 +506,10 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     this.ctx.waitUntil(
       this.feed.feed(name).then(
         () => this.schedule(),
-        (error: unknown) => logQueue({ app: app ?? "", destination: name, outcome: "feed_failed", detail: error instanceof Error ? error.name : "unknown" }),
+        (error: unknown) => {
+          logQueue({ app: app ?? "", destination: name, outcome: "feed_failed", detail: error instanceof Error ? error.name : "unknown" });
+          return this.schedule();
+        },
       ),
     );
   }
@@ -734,6 +737,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     await registryOf(this.env).remove(app);
     await this.ctx.storage.deleteAlarm();
     await this.db.deleteAll();
+    // Its sockets held leases of a queue that is gone: they close, and their consumers reconnect to the new one.
+    this.feed.closeAll(1012, "the queue was dropped; reconnect");
     this.alarmAt = null;
     this.db = new QueueDb(this.ctx.storage);
     ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog, sockets: this.sockets } =

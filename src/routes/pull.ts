@@ -62,7 +62,10 @@ async function pull(context: RouteContext): Promise<Response> {
   // A long-poll whose client goes away stops waiting, so that it leases nothing to nobody.
   const waitId = wait > 0 ? crypto.randomUUID() : undefined;
   const onAbort = () => context.ctx.waitUntil(queue.cancelWait(waitId!));
-  if (waitId !== undefined) context.request.signal.addEventListener("abort", onAbort, { once: true });
+  if (waitId !== undefined) {
+    if (context.request.signal.aborted) onAbort();
+    else context.request.signal.addEventListener("abort", onAbort, { once: true });
+  }
   let pulled;
   try {
     pulled = await queue.pull(

@@ -266,6 +266,22 @@ describe("restarts", () => {
   });
 });
 
+describe("dropping the queue", () => {
+  it("closes its sockets with 1012, so that their consumers reconnect to the new queue", async () => {
+    const setup = feedSetup();
+    await setup.send(text(1));
+    const client = await setup.connect();
+    client.credit(1);
+    await client.nth("event");
+    await queueStub(setup.app).purgeAll(setup.app);
+    expect(await client.close()).toEqual({ code: 1012, reason: "the queue was dropped; reconnect" });
+    const again = await setup.connect();
+    again.credit(1);
+    const [next] = await setup.send(text(2));
+    expect((await again.nth("event")).id).toBe(next);
+  });
+});
+
 describe("hibernation", () => {
   it("a socket outlives the object's memory: its credit, lease and outstanding count come back from the socket", async () => {
     const setup = feedSetup();
@@ -345,6 +361,17 @@ describe("long-poll", () => {
     expect(await (await left).json()).toEqual({ events: [], ids: [], lease: null, attempts: {} });
     const next = (await (await setup.api("pull", {})).json()) as { ids: string[]; attempts: Record<string, number> };
     expect([next.ids, next.attempts]).toEqual([[id], { [id!]: 1 }]);
+  });
+
+  it("gives an event to one of several waiting pulls also when a transform makes each take turns", async () => {
+    const setup = feedSetup({ transform: '{"text": event.Content}' });
+    const waiting = [0, 1, 2].map(async () => (await (await setup.api("pull", { waitSeconds: 3, max: 1 })).json()) as { ids: string[]; attempts: Record<string, number> });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sent = [...(await setup.send(text(1))), ...(await setup.send(text(2)))];
+    const answers = await Promise.all(waiting);
+    // Two pulls got one event each, leased once (attempts 1); the third found nothing left and answered empty.
+    expect(answers.flatMap((a) => a.ids).sort()).toEqual([...sent].sort());
+    expect(answers.map((a) => Object.values(a.attempts)).sort()).toEqual([[], [1], [1]]);
   });
 
   it("refuses a waitSeconds outside 0–25", async () => {
