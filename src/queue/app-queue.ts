@@ -475,9 +475,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (name === null || request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !Number.isInteger(leaseSeconds) || leaseSeconds < 1) {
       return new Response(null, { status: 400 });
     }
-    const response = this.feed.open(name, leaseSeconds, Date.now());
-    // What waits already goes out as soon as credit comes; nothing to send before.
-    return response;
+    // Nothing is sent before the client gives credit.
+    return this.feed.open(name, leaseSeconds, Date.now());
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -498,10 +497,16 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     this.feed.closed(ws);
   }
 
-  /** Something of destination `name` may be leasable now: its waiting pulls try again, its sockets are fed. */
+  /**
+   * Something of destination `name` may be leasable now: its waiting pulls
+   * try again, its sockets with credit are fed (and the alarm set for what
+   * falls due later). A commit to a pull destination nobody is waiting on
+   * costs no more than that look.
+   */
   private changed(name: string): void {
     if (this.destinationSettings(name)?.mode !== "pull") return;
     this.waiters.notify(name);
+    if (!this.feed.wantsEvents(name)) return;
     const app = this.app;
     this.ctx.waitUntil(
       this.feed.feed(name).then(
@@ -583,8 +588,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       const at = this.wakeAt(name);
       if (at === null || at > now) continue;
       this.kick(name);
-      // A socket's lease or a nack's delay ran out.
-      if (this.destinationSettings(name)?.mode === "pull") this.changed(name);
+      // For a pull destination: a socket's lease or a nack's delay ran out.
+      this.changed(name);
     }
     await this.schedule();
   }
