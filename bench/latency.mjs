@@ -80,13 +80,13 @@ function socketConsumer(baseUrl, app, received, credit = 1000) {
   return { opened, give: (n) => ws.send(JSON.stringify({ type: "credit", n })), close: () => ws.close(1000, "done") };
 }
 
-/** A pull consumer: long-polls (`waitSeconds` 20), or sleeps SLEEP_MS after an empty pull; acks each batch. */
+/** A pull consumer: long-polls (`waitSeconds` 5, so that it stops soon), or sleeps SLEEP_MS after an empty pull; acks beside the next pull. */
 function pullConsumer(baseUrl, app, received, { longPoll }) {
   let stopped = false;
   const acks = [];
   const done = (async () => {
     while (!stopped) {
-      const batch = await call(baseUrl, app, "pull", longPoll ? { max: 100, waitSeconds: stopped ? 0 : 5 } : { max: 100 });
+      const batch = await call(baseUrl, app, "pull", longPoll ? { max: 100, waitSeconds: 5 } : { max: 100 });
       const now = performance.now();
       for (const id of batch.ids) received.set(id, now);
       // Acked beside the next pull, not before it.

@@ -101,6 +101,8 @@ class Consumer {
     this.pollUntil = 0;
     this.poll = null;
     this.wake = () => {};
+    /** Per socket, the acks and nacks gathered for its next frames. */
+    this.batches = new Map();
   }
 
   start() {
@@ -243,7 +245,7 @@ class Consumer {
    * released the event, and it comes back).
    */
   settle(socket, id, outcome) {
-    let batch = this.batches?.get(socket);
+    let batch = this.batches.get(socket);
     if (!batch) {
       batch = { acks: [], nacks: new Map(), sent: null };
       batch.sent = new Promise((resolve) =>
@@ -261,10 +263,11 @@ class Consumer {
           resolve();
         }, SETTLE_EVERY_MS),
       );
-      (this.batches ??= new Map()).set(socket, batch);
+      this.batches.set(socket, batch);
     }
     if (outcome.ok) batch.acks.push(id);
-    else batch.nacks.set(outcome.delaySeconds, [...(batch.nacks.get(outcome.delaySeconds) ?? []), id]);
+    else if (batch.nacks.has(outcome.delaySeconds)) batch.nacks.get(outcome.delaySeconds).push(id);
+    else batch.nacks.set(outcome.delaySeconds, [id]);
     return batch.sent;
   }
 

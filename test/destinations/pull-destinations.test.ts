@@ -6,16 +6,15 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  callbackRequest,
   callWorker,
   destinationsApp,
   drain,
   errorOf,
-  expectedEventId,
   heldRows,
   hookTo,
   newBucket,
   received,
+  sendCallbacks,
   TEST_APP,
   testEnv,
   textMessage,
@@ -77,15 +76,7 @@ function setup() {
     ack: (target: string, token: string, ids: string[], lease: string | null) => ok(target, "ack", { ids, lease: lease ?? undefined }, token),
     nack: (target: string, token: string, ids: string[], lease: string) => ok(target, "nack", { ids, lease, delaySeconds: 0 }, token),
     /** Sends callbacks to `target` as WeCom would; answers their event ids. */
-    async send(target: string, ...plaintexts: string[]) {
-      const ids: string[] = [];
-      for (const plaintext of plaintexts) {
-        const response = await callWorker(await callbackRequest(target, plaintext), environment);
-        expect(await response.text()).toBe("success");
-        ids.push(await expectedEventId(target, plaintext));
-      }
-      return ids;
-    },
+    send: (target: string, ...plaintexts: string[]) => sendCallbacks(target, environment, plaintexts),
   };
 }
 

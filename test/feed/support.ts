@@ -3,7 +3,7 @@
  * whose frames are kept in order and can be awaited.
  */
 import { expect } from "vitest";
-import { callbackRequest, callWorker, destinationsApp, expectedEventId, newBucket, testEnv, type AppSettings } from "../support/wecom.js";
+import { callWorker, destinationsApp, newBucket, sendCallbacks, testEnv, type AppSettings } from "../support/wecom.js";
 
 export const FEED_TOKEN = "feed-pull-token-0123456789-abcdefgh";
 export const OTHER_TOKEN = "other-pull-token-0123456789-abcdef";
@@ -100,15 +100,7 @@ export function feedSetup(feed: AppSettings = {}, extra: Record<string, AppSetti
       return new FeedClient(response.webSocket!);
     },
     /** Sends callbacks as WeCom would; answers their event ids. */
-    async send(...plaintexts: string[]): Promise<string[]> {
-      const ids: string[] = [];
-      for (const plaintext of plaintexts) {
-        const response = await callWorker(await callbackRequest(app, plaintext), environment);
-        expect(await response.text()).toBe("success");
-        ids.push(await expectedEventId(app, plaintext));
-      }
-      return ids;
-    },
+    send: (...plaintexts: string[]): Promise<string[]> => sendCallbacks(app, environment, plaintexts),
     /** POST /queue/{app}/feed/{verb}. */
     async api(verb: string, body: unknown, token = FEED_TOKEN): Promise<Response> {
       return callWorker(

@@ -5,7 +5,7 @@
  */
 import { createExecutionContext, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import { computeMsgSignature, encryptMessage, importEncodingAesKey } from "../../src/crypto/index.js";
 import worker from "../../src/index.js";
 import { parseConfig } from "../../src/config.js";
@@ -275,6 +275,17 @@ export function xmlCallback(inner: string): string {
 export async function expectedEventId(app: string, plaintext: string, receiveId: string = TEST_APP.receiveId): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${app}\n${receiveId}\n${plaintext}`)));
   return `evt_${[...digest.subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Sends each plaintext to `app` as WeCom would, through the Worker with `environment`; each must be answered `success`. Answers their event ids. */
+export async function sendCallbacks(app: string, environment: Record<string, unknown>, plaintexts: readonly string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const plaintext of plaintexts) {
+    const response = await callWorker(await callbackRequest(app, plaintext), environment);
+    expect(await response.text()).toBe("success");
+    ids.push(await expectedEventId(app, plaintext));
+  }
+  return ids;
 }
 
 /** The admin API through the Worker, with the tests' ADMIN_TOKEN; `path` follows `/admin/apps`. */
