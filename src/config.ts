@@ -11,7 +11,7 @@ import { isReference, referencedNames, resolveReference, type SecretKind } from 
 import { importEncodingAesKey, type AesKey } from "./crypto/index.js";
 import { WecomError } from "./errors.js";
 import { decodeBase64, encodeUtf8, toHex } from "./lib/bytes.js";
-import { isPlainObject as isObject, isWholeNumberIn } from "./lib/checks.js";
+import { isFetcher, isPlainObject as isObject, isWholeNumberIn } from "./lib/checks.js";
 import { MAX_STREAM_BYTES, replyProblem, type ReplyObject } from "./wecom/reply.js";
 import { compileRules, RuleError, type ReplyRule } from "./wecom/rules.js";
 
@@ -438,8 +438,7 @@ function bindingProblem(root: string, app: AppConfig, env: Readonly<Record<strin
   for (const destination of app.destinations) {
     const service = destination.webhook?.service;
     if (service === undefined) continue;
-    const binding = env[service] as { fetch?: unknown } | undefined;
-    if (typeof binding === "object" && binding !== null && typeof binding.fetch === "function") continue;
+    if (isFetcher(env[service])) continue;
     const where = app.webhook ? `${root}.${app.name}.webhook.service` : `${root}.${app.name}.destinations.${destination.name}.webhook.service`;
     return `${where} names "${service}", which is not a service binding of this Worker: add it to wrangler.toml ([[services]] or [[vpc_services]])`;
   }

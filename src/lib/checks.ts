@@ -12,3 +12,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 export function isWholeNumberIn(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
 }
+
+/** Whether `value` can be fetched through: a service binding (a Fetcher), as opposed to a variable of the same name. */
+export function isFetcher(value: unknown): value is Fetcher {
+  return typeof value === "object" && value !== null && typeof (value as { fetch?: unknown }).fetch === "function";
+}

@@ -20,6 +20,7 @@ import { Feed } from "../feed/feed.js";
 import { SocketStore } from "../feed/sockets.js";
 import { Waiters } from "../feed/waiters.js";
 import { encodeUtf8 } from "../lib/bytes.js";
+import { isFetcher } from "../lib/checks.js";
 import { logQueue } from "../log.js";
 import type { StreamState } from "../wecom/bot.js";
 import { MAX_STREAM_BYTES } from "../wecom/reply.js";
@@ -569,8 +570,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       label: (name: string) => this.alertLabel(name),
       known: (name: string) => this.deliveries.names().includes(name) || this.destinationSettings(name) !== undefined,
       binding: (name: string) => {
-        const binding = (this.env as unknown as Record<string, unknown>)[name] as Fetcher | undefined;
-        return typeof binding?.fetch === "function" ? binding : undefined;
+        const binding = (this.env as unknown as Record<string, unknown>)[name];
+        return isFetcher(binding) ? binding : undefined;
       },
     };
   }

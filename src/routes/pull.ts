@@ -17,6 +17,7 @@
 import { loadConfig, type AppConfig } from "../config.js";
 import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { WecomError } from "../errors.js";
+import { MAX_SOCKETS } from "../feed/feed.js";
 import { FEED_HEADERS } from "../queue/app-queue.js";
 import { queueOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
@@ -106,7 +107,7 @@ async function nack(context: RouteContext): Promise<Response> {
   return jsonResponse(await queueOf(context.env, app.name).nack(destination, ids, lease, delay));
 }
 
-/** Opens a WebSocket feed on a pull destination: the queue answers 101 with the socket, or 429 when 32 are open. */
+/** Opens a WebSocket feed on a pull destination: the queue answers 101 with the socket, or 429 when MAX_SOCKETS are open. */
 async function feed(context: RouteContext): Promise<Response> {
   const { app, destination } = await authorise(context);
   if (context.request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -121,7 +122,7 @@ async function feed(context: RouteContext): Promise<Response> {
   const response = await queueOf(context.env, app.name).fetch("https://queue/feed", {
     headers: { upgrade: "websocket", [FEED_HEADERS.destination]: destination, [FEED_HEADERS.leaseSeconds]: String(seconds) },
   });
-  if (response.status === 429) throw new WecomError("too_many_requests", "at most 32 sockets may be open on one destination");
+  if (response.status === 429) throw new WecomError("too_many_requests", `at most ${MAX_SOCKETS} sockets may be open on one destination`);
   return response;
 }
 
