@@ -398,8 +398,7 @@ async function followSocket(s, out, signal, tally) {
           ws.send(JSON.stringify({ type: 'ack', ids: [frame.id] }));
           ws.send(JSON.stringify({ type: 'credit', n: 1 }));
         } else if (frame?.type === 'acked') {
-          tally.settled += typeof frame.acked === 'number' ? frame.acked : 0;
-          settled(JSON.stringify({ acked: frame.acked, notAcked: frame.notAcked }), 'ack', out);
+          tally.settled += reportSettled(frame, 'ack', out) ?? 0;
         }
       });
       // Node's WebSocket fires no close after a refused handshake: the error ends it then.
@@ -527,6 +526,11 @@ function settled(text, verb, out) {
   } catch {
     return undefined;
   }
+  return reportSettled(result, verb, out);
+}
+
+/** The count of an ack or nack answer (of the pull API, or a socket's acked frame), each id it left reported on stderr; undefined when it is not the gateway's. */
+function reportSettled(result, verb, out) {
   const count = verb === 'ack' ? result?.acked : result?.released;
   const left = verb === 'ack' ? result?.notAcked : result?.notReleased;
   if (typeof count !== 'number' || !Array.isArray(left)) return undefined;
