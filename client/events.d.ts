@@ -1,21 +1,18 @@
 // wecom-edge/events: TypeScript types of the event JSON the gateway hands to the
 // intranet (docs/events.md), a union over WeCom's catalogue, with type guards.
+// Written by scripts/gen-events.mjs from src/wecom/catalogue.json (`npm run events`):
+// edit the catalogue, not this file.
 // The gateway's shaping rules hold: in an XML callback every leaf is a string
-// (MsgId keeps its digits, 007 stays 007) and the list elements (Item, item,
-// SpRecord, Details, Notifyer, Comments, ApprovalNode, NotifyNode,
-// SelectedItem, OptionId) are always arrays; a JSON callback (an AI bot's)
-// keeps WeCom's own JSON.
+// (MsgId keeps its digits, 007 stays 007) and the list elements (item,
+// SelectedItem, OptionId, SpRecord, Details, Notifyer, Comments, ApprovalNode,
+// Item, NotifyNode) are always arrays; a JSON callback (an AI bot's) keeps
+// WeCom's own JSON.
 
 /** Every leaf of an XML callback. */
 type S = string;
 
 /** What every message and event sent to an app carries. */
-interface AppHead {
-  ToUserName: S;
-  FromUserName: S;
-  CreateTime: S;
-  AgentID?: S;
-}
+interface AppHead { ToUserName: S; FromUserName: S; CreateTime: S; AgentID?: S }
 
 // ---- messages, by MsgType ----
 
@@ -33,16 +30,32 @@ export type MessageType = Message["MsgType"];
 
 interface EventHead<E extends string> extends AppHead { MsgType: "event"; Event: E; EventKey?: S }
 
+interface ContactHead<C extends string> extends EventHead<"change_contact"> { ChangeType: C }
+interface UserFields {
+  Name?: S;
+  Department?: S;
+  MainDepartment?: S;
+  IsLeaderInDept?: S;
+  DirectLeader?: S;
+  Position?: S;
+  Mobile?: S;
+  Gender?: S;
+  Email?: S;
+  BizMail?: S;
+  Status?: S;
+  Avatar?: S;
+  Alias?: S;
+  Telephone?: S;
+  Address?: S;
+  ExtAttr?: { Item: { Name: S; Type: S; Text?: { Value: S }; Web?: { Title: S; Url: S } }[] };
+}
+
 export type LifecycleEvent = EventHead<"subscribe" | "unsubscribe" | "enter_agent">;
 export interface LocationEvent extends EventHead<"LOCATION"> { Latitude: S; Longitude: S; Precision: S; AppType?: S }
 export type MenuEvent = EventHead<"click" | "view" | "view_miniprogram">;
 export interface ScanCodeEvent extends EventHead<"scancode_push" | "scancode_waitmsg"> { ScanCodeInfo: { ScanType: S; ScanResult: S } }
-export interface PicEvent extends EventHead<"pic_sysphoto" | "pic_photo_or_album" | "pic_weixin"> {
-  SendPicsInfo: { Count: S; PicList: { item: { PicMd5Sum: S }[] } | "" };
-}
-export interface LocationSelectEvent extends EventHead<"location_select"> {
-  SendLocationInfo: { Location_X: S; Location_Y: S; Scale: S; Label: S; Poiname: S };
-}
+export interface PicEvent extends EventHead<"pic_sysphoto" | "pic_photo_or_album" | "pic_weixin"> { SendPicsInfo: { Count: S; PicList: { item: { PicMd5Sum: S }[] } | "" } }
+export interface LocationSelectEvent extends EventHead<"location_select"> { SendLocationInfo: { Location_X: S; Location_Y: S; Scale: S; Label: S; Poiname: S } }
 export interface TemplateCardEvent extends EventHead<"template_card_event"> {
   TaskId: S;
   CardType: S;
@@ -53,7 +66,6 @@ export interface TemplateCardMenuEvent extends EventHead<"template_card_menu_eve
 export interface TaskCardClickEvent extends EventHead<"taskcard_click"> { TaskId: S }
 export type AppHealthEvent = EventHead<"inactive_alert" | "close_inactive_agent" | "reopen_inactive_agent" | "low_active_alert" | "low_active" | "active_restored">;
 export interface BatchJobResultEvent extends EventHead<"batch_job_result"> { BatchJob: { JobId: S; JobType: S; ErrCode: S; ErrMsg: S } }
-
 /** sys_approval_change: an approval of WeCom's own approval app changed state. */
 export interface SysApprovalChangeEvent extends EventHead<"sys_approval_change"> {
   ApprovalInfo: {
@@ -86,28 +98,6 @@ export interface OpenApprovalChangeEvent extends EventHead<"open_approval_change
     approverstep: S;
   };
 }
-
-// ---- contacts: change_contact, by ChangeType ----
-
-interface ContactHead<C extends string> extends EventHead<"change_contact"> { ChangeType: C }
-interface UserFields {
-  Name?: S;
-  Department?: S;
-  MainDepartment?: S;
-  IsLeaderInDept?: S;
-  DirectLeader?: S;
-  Position?: S;
-  Mobile?: S;
-  Gender?: S;
-  Email?: S;
-  BizMail?: S;
-  Status?: S;
-  Avatar?: S;
-  Alias?: S;
-  Telephone?: S;
-  Address?: S;
-  ExtAttr?: { Item: ({ Name: S; Type: S; Text?: { Value: S }; Web?: { Title: S; Url: S } })[] };
-}
 export interface CreateUserEvent extends ContactHead<"create_user">, UserFields { UserID: S }
 export interface UpdateUserEvent extends ContactHead<"update_user">, UserFields { UserID: S; NewUserID?: S }
 export interface DeleteUserEvent extends ContactHead<"delete_user"> { UserID: S }
@@ -115,10 +105,6 @@ export interface CreatePartyEvent extends ContactHead<"create_party"> { Id: S; N
 export interface UpdatePartyEvent extends ContactHead<"update_party"> { Id: S; Name?: S; ParentId?: S }
 export interface DeletePartyEvent extends ContactHead<"delete_party"> { Id: S }
 export interface UpdateTagEvent extends ContactHead<"update_tag"> { TagId: S; AddUserItems?: S; DelUserItems?: S; AddPartyItems?: S; DelPartyItems?: S }
-export type ContactEvent = CreateUserEvent | UpdateUserEvent | DeleteUserEvent | CreatePartyEvent | UpdatePartyEvent | DeletePartyEvent | UpdateTagEvent;
-
-// ---- customer contact ----
-
 export interface ExternalContactEvent extends EventHead<"change_external_contact"> {
   ChangeType: "add_external_contact" | "edit_external_contact" | "add_half_external_contact" | "del_external_contact" | "del_follow_user" | "transfer_fail";
   UserID: S;
@@ -139,18 +125,18 @@ export interface ExternalChatEvent extends EventHead<"change_external_chat"> {
   LastMemVer?: S;
   CurMemVer?: S;
 }
-export interface ExternalTagEvent extends EventHead<"change_external_tag"> {
-  ChangeType: "create" | "update" | "delete" | "shuffle";
-  Id?: S;
-  TagType?: S;
-  StrategyId?: S;
-}
-
-// ---- 微信客服 ----
-
+export interface ExternalTagEvent extends EventHead<"change_external_tag"> { ChangeType: "create" | "update" | "delete" | "shuffle"; Id?: S; TagType?: S; StrategyId?: S }
 /** kf_msg_or_event: messages wait at sync_msg, with this Token (valid 10 minutes). It comes from no member. */
 export interface KfMsgOrEvent extends Omit<EventHead<"kf_msg_or_event">, "FromUserName"> { Token: S; OpenKfId: S }
 export interface KfAccountAuthChangeEvent extends EventHead<"kf_account_auth_change"> { AuthAddOpenKfId?: S; AuthDelOpenKfId?: S }
+export type ContactEvent =
+  | CreateUserEvent
+  | UpdateUserEvent
+  | DeleteUserEvent
+  | CreatePartyEvent
+  | UpdatePartyEvent
+  | DeletePartyEvent
+  | UpdateTagEvent;
 
 export type AppEvent =
   | LifecycleEvent
@@ -201,7 +187,11 @@ export interface BotText extends BotHead<"text"> { text: { content: string } }
 export interface BotImage extends BotHead<"image"> { image: { url: string } }
 export interface BotVoice extends BotHead<"voice"> { voice: { content: string } }
 export interface BotFile extends BotHead<"file"> { file: { url: string } }
-export interface BotMixed extends BotHead<"mixed"> { mixed: { msg_item: ({ msgtype: "text"; text: { content: string } } | { msgtype: "image"; image: { url: string } })[] } }
+export interface BotMixed extends BotHead<"mixed"> {
+  mixed: {
+    msg_item: ({ msgtype: "text"; text: { content: string } } | { msgtype: "image"; image: { url: string } })[];
+  };
+}
 export interface BotStreamRefresh extends BotHead<"stream"> { stream: { id: string } }
 export interface BotEvent<E extends string = BotEventType> extends BotHead<"event"> { event: { eventtype: E } & Record<string, unknown> }
 export type BotEventType = "enter_chat" | "template_card_event" | "feedback_event";

@@ -178,7 +178,8 @@ function failed(io, json, report) {
 
 /**
  * The gateway's answer for people: one line per destination, a transform's
- * result indented under it, then what matched. Every value from the gateway
+ * result and the gateway's hints indented under it, then what matched and
+ * the hints about the event. Every value from the gateway
  * is made one line (oneLine): a key or a reason can never forge a line.
  */
 export function formatRoutes(answer) {
@@ -193,6 +194,7 @@ export function formatRoutes(answer) {
     } else {
       lines.push(`✗ ${name}  ${oneLine(d?.failed ?? '')}`);
     }
+    for (const hint of hintsOf(d)) lines.push(`    hint: ${hint}`);
   }
   const matched = Array.isArray(answer.matched) ? answer.matched.map(oneLine) : [];
   const read = answer.input === 'full' ? 'read as the full event' : answer.input === 'event' ? 'read as the event object' : undefined;
@@ -202,5 +204,9 @@ export function formatRoutes(answer) {
       ? `none of ${total} destinations matched: the gateway would answer success and not store the event (unrouted)`
       : `${matched.length} of ${total} destinations matched: ${matched.join(', ')}`;
   lines.push('', read === undefined ? summary : `${summary}; ${read}`);
+  for (const hint of hintsOf(answer)) lines.push(`hint: ${hint}`);
   return `${lines.join('\n')}\n`;
 }
+
+/** The gateway's hints of a destination or of the answer (a name close to one in WeCom's catalogue), one line each. */
+const hintsOf = (x) => (Array.isArray(x?.hints) ? x.hints.map(oneLine) : []);

@@ -16,6 +16,14 @@ export interface Match {
   explain(event: unknown): string | null;
   /** RE2 instructions of all its regexes together, at most MATCH_LIMITS.regexSize: what one character of text costs `test` at worst. A caller holding many matches bounds their sum. */
   readonly regexSize: number;
+  /** Each path and the exact texts it is compared with (a string, `in`, under `not` too): what the route tester checks against WeCom's catalogue. */
+  readonly compared: readonly Compared[];
+}
+
+/** A path of a match and the exact texts a condition compares it with. */
+export interface Compared {
+  readonly path: string;
+  readonly values: readonly string[];
 }
 
 /** A match that cannot be compiled. `path` is relative to the match object, dotted: "", "Event", "Event.in", "Content.regex", "Event.not.prefix", "any[1].MsgType". */
@@ -30,14 +38,15 @@ export class MatchError extends Error {
 
 export function compileMatch(value: unknown): Match {
   const budget = { size: 0 };
-  const { test, explain } = compileObject(value, "", 0, budget);
-  return { test, explain, regexSize: budget.size };
+  const { test, explain, compared } = compileObject(value, "", 0, budget);
+  return { test, explain, regexSize: budget.size, compared };
 }
 
 /** A part of a match: a condition on one path, or an `any`. */
 interface Part {
   test(event: unknown): boolean;
   explain(event: unknown): string | null;
+  readonly compared: readonly Compared[];
 }
 
 /** A condition on the value at a path; MISSING when there is none. */
@@ -47,6 +56,8 @@ interface Condition {
   failure(value: unknown): string;
   /** Why it holds for `value`: what a `not` around it reports. */
   success(value: unknown): string;
+  /** The exact texts it compares with (none for regex, prefix, exists). */
+  readonly literals?: readonly string[];
 }
 
 const MISSING: unique symbol = Symbol("missing");
@@ -59,6 +70,7 @@ function compileObject(value: unknown, at: string, depth: number, budget: { size
     key === "any" ? compileAny(expected, join(at, key), depth, budget) : compileField(key, expected, join(at, key.slice(0, 64)), depth, budget),
   );
   return {
+    compared: parts.flatMap((part) => part.compared),
     test: (event) => parts.every((part) => part.test(event)),
     explain: (event) => {
       for (const part of parts) {
@@ -75,6 +87,7 @@ function compileAny(value: unknown, at: string, depth: number, budget: { size: n
   if (depth >= MATCH_LIMITS.depth) throw new MatchError(at, `is nested too deeply: at most ${MATCH_LIMITS.depth} levels of any and not`);
   const alternatives = value.map((alternative, i) => compileObject(alternative, `${at}[${i}]`, depth + 1, budget));
   return {
+    compared: alternatives.flatMap((alternative) => alternative.compared),
     test: (event) => alternatives.some((alternative) => alternative.test(event)),
     explain: (event) => {
       const failures: string[] = [];
@@ -96,6 +109,7 @@ function compileField(key: string, expected: unknown, at: string, depth: number,
   const condition = compileCondition(expected, at, depth, budget);
   const name = brief(key, 64);
   return {
+    compared: condition.literals ? [{ path: key, values: condition.literals }] : [],
     test: (event) => condition.holds(lookup(event, segments)),
     explain: (event) => {
       const value = lookup(event, segments);
@@ -105,7 +119,7 @@ function compileField(key: string, expected: unknown, at: string, depth: number,
 }
 
 function compileCondition(expected: unknown, at: string, depth: number, budget: { size: number }): Condition {
-  if (typeof expected === "string") return onText((text) => text === expected, `is ${quote(expected)}`, `is not ${quote(expected)}`);
+  if (typeof expected === "string") return { ...onText((text) => text === expected, `is ${quote(expected)}`, `is not ${quote(expected)}`), literals: [expected] };
   if (!isPlainObject(expected)) throw new MatchError(at, `must be a string, or an object with one of ${KINDS}`);
   const keys = Object.keys(expected);
   for (const key of keys) {
@@ -138,7 +152,7 @@ function compileCondition(expected: unknown, at: string, depth: number, budget: 
       }
       const values = new Set<string>(argument);
       const list = quoteList(argument);
-      return onText((text) => values.has(text), `is in ${list}`, `is not in ${list}`);
+      return { ...onText((text) => values.has(text), `is in ${list}`, `is not in ${list}`), literals: [...values] };
     }
     case "prefix": {
       if (typeof argument !== "string") throw new MatchError(here, "must be a string");
@@ -156,7 +170,7 @@ function compileCondition(expected: unknown, at: string, depth: number, budget: 
     default: {
       if (depth >= MATCH_LIMITS.depth) throw new MatchError(here, `is nested too deeply: at most ${MATCH_LIMITS.depth} levels of any and not`);
       const inner = compileCondition(argument, here, depth + 1, budget);
-      return { holds: (value) => !inner.holds(value), failure: inner.success, success: inner.failure };
+      return { holds: (value) => !inner.holds(value), failure: inner.success, success: inner.failure, ...(inner.literals ? { literals: inner.literals } : {}) };
     }
   }
 }

@@ -9,6 +9,9 @@
  * object (anything else). Event-only, the transforms see it inside the
  * event JSON a JSON callback of the app would make (`id` "evt_test",
  * `receivedAt` now).
+ *
+ * Hints (src/wecom/known.ts) name a field or value of a destination's match,
+ * or of the event, that is close to one in WeCom's catalogue but not it.
  */
 import { loadConfig, type AppConfig } from "../config.js";
 import { applyTransform } from "../destinations/transform.js";
@@ -16,6 +19,7 @@ import { route, type Routed } from "../destinations/route.js";
 import { WecomError } from "../errors.js";
 import { isPlainObject } from "../lib/checks.js";
 import { serializeEvent } from "../wecom/event.js";
+import { eventHints, matchHints } from "../wecom/known.js";
 import { authoriseAdmin } from "./admin-auth.js";
 import { jsonResponse, MAX_BODY_BYTES, parseJsonObject, readBodyLimited } from "./http.js";
 import type { RouteContext } from "./table.js";
@@ -25,9 +29,9 @@ export const TEST_EVENT_ID = "evt_test";
 
 type Transformed = { ok: true; body: unknown } | { ok: false; error: string };
 
-type Verdict =
-  | { name: string; matched: true; key: string | null; transform: Transformed | null }
-  | { name: string; matched: false; failed: string };
+type Verdict = ({ name: string; matched: true; key: string | null; transform: Transformed | null } | { name: string; matched: false; failed: string }) & {
+  hints?: string[];
+};
 
 export async function testRoutes(context: RouteContext): Promise<Response> {
   await authoriseAdmin(context.request, context.env, context.url, context.started);
@@ -42,15 +46,18 @@ export async function testRoutes(context: RouteContext): Promise<Response> {
   const routed = new Map<string, Routed>(route(app.destinations, event).map((r) => [r.name, r]));
   const destinations: Verdict[] = [];
   for (const destination of app.destinations) {
+    const hints = destination.match === null ? [] : matchHints(destination.match.compared);
+    const hinted = hints.length > 0 ? { hints } : {};
     const hit = routed.get(destination.name);
     if (hit === undefined) {
-      destinations.push({ name: destination.name, matched: false, failed: destination.match?.explain(event) ?? "the match does not hold" });
+      destinations.push({ name: destination.name, matched: false, failed: destination.match?.explain(event) ?? "the match does not hold", ...hinted });
       continue;
     }
     const transform = destination.transform === null ? null : await transformed(destination.transform, eventJson);
-    destinations.push({ name: destination.name, matched: true, key: hit.key, transform });
+    destinations.push({ name: destination.name, matched: true, key: hit.key, transform, ...hinted });
   }
-  return jsonResponse({ app: app.name, input: full ? "full" : "event", destinations, matched: [...routed.keys()] });
+  const hints = eventHints(event);
+  return jsonResponse({ app: app.name, input: full ? "full" : "event", destinations, matched: [...routed.keys()], ...(hints.length > 0 ? { hints } : {}) });
 }
 
 /** The app, configured and valid: a removed app has no destinations to test. */

@@ -1,54 +1,43 @@
-// wecom-edge/events (client/events.d.ts, docs/events.md): each callback that
-// `simulate` sends (bin/lib/catalogue.mjs), shaped into the event JSON by the
-// gateway's own XML code (src/wecom/xml.ts, bundled with esbuild), is compiled
-// against its type with tsc, object literals and all (a field the type lacks is
-// an error); the guards narrow, and refuse a ChangeType the event has not.
+// wecom-edge/events (client/events.d.ts, docs/events.md): the types are what
+// the catalogue (src/wecom/catalogue.json) makes; each callback that
+// `simulate` sends from it (bin/lib/catalogue.mjs), shaped into the event JSON
+// by the gateway's own XML code (src/wecom/xml.ts, bundled with esbuild), is
+// compiled against its type with tsc, object literals and all (a field the
+// type lacks is an error); the guards narrow, and refuse a ChangeType the
+// event has not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { APP_CATALOGUE, BOT_CATALOGUE, newAibotId } from '../../bin/lib/catalogue.mjs';
+import { APP_CATALOGUE, BOT_CATALOGUE, CATALOGUE, newAibotId } from '../../bin/lib/catalogue.mjs';
+import { listElements, renderEventTypes, TYPES_PATH } from '../../scripts/gen-events.mjs';
 import { isBot, isEvent, isMessage, isSuiteInfo } from 'wecom-edge/events';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Each callback of the catalogues, by name, and the type its event must have. */
-const TYPES = {
-  app: {
-    text: 'MessageOf<"text">',
-    image: 'MessageOf<"image">',
-    voice: 'MessageOf<"voice">',
-    location: 'MessageOf<"location">',
-    subscribe: 'EventOf<"subscribe">',
-    enter_agent: 'EventOf<"enter_agent">',
-    click: 'EventOf<"click">',
-    view: 'EventOf<"view">',
-    scancode_waitmsg: 'EventOf<"scancode_waitmsg">',
-    create_user: 'EventOf<"change_contact", "create_user">',
-    update_user: 'EventOf<"change_contact", "update_user">',
-    delete_party: 'EventOf<"change_contact", "delete_party">',
-    sys_approval_change: 'EventOf<"sys_approval_change">',
-    add_external_contact: 'EventOf<"change_external_contact", "add_external_contact">',
-    template_card_event: 'EventOf<"template_card_event">',
-    kf_msg_or_event: 'EventOf<"kf_msg_or_event">',
-    suite_ticket: 'SuiteInfoOf<"suite_ticket">',
-  },
-  bot: {
-    text: 'BotMessageOf<"text">',
-    stream: 'BotMessageOf<"stream">',
-    enter_chat: 'BotEvent<"enter_chat">',
-  },
-};
+/**
+ * The type a callback's event must have, from what it says it is: the helper
+ * type its discriminators pick (EventOf<"change_contact", "create_user">…),
+ * and the catalogue's own type for the item.
+ */
+function typeOfEvent(catalogue, event, declared) {
+  let picked;
+  if (catalogue === 'bot') picked = event.msgtype === 'event' ? `BotEvent<${JSON.stringify(event.event.eventtype)}>` : `BotMessageOf<${JSON.stringify(event.msgtype)}>`;
+  else if (event.InfoType !== undefined) picked = `SuiteInfoOf<${JSON.stringify(event.InfoType)}>`;
+  else if (event.MsgType !== 'event') picked = `MessageOf<${JSON.stringify(event.MsgType)}>`;
+  else picked = `EventOf<${[event.Event, event.ChangeType].filter((v) => v !== undefined).map((v) => JSON.stringify(v)).join(', ')}>`;
+  return `${picked} & ${declared}`;
+}
 
 /** The gateway's XML shaping, for Node. */
 async function gatewayXml() {
   const { build } = await import('esbuild');
   const result = await build({
-    stdin: { contents: 'export { parseXml } from "./src/wecom/xml.ts";', resolveDir: ROOT, loader: 'ts' },
+    stdin: { contents: 'export { parseXml, REPEATING_ELEMENTS } from "./src/wecom/xml.ts";', resolveDir: ROOT, loader: 'ts' },
     bundle: true,
     write: false,
     format: 'esm',
@@ -58,7 +47,7 @@ async function gatewayXml() {
   return import(`data:text/javascript;base64,${Buffer.from(result.outputFiles[0].text).toString('base64')}`);
 }
 
-/** Every callback the catalogues hold, as the event JSON the intranet gets: [catalogue, name, event JSON]. */
+/** Every callback the catalogues hold, as the event JSON the intranet gets: [catalogue, name, event JSON, the item's type]. */
 async function fixtures() {
   const { parseXml } = await gatewayXml();
   const ctx = { corpId: 'ww3e40cde07cc21a01', agentId: '1000002', aibotId: newAibotId(), user: 'zhangsan', createTime: 1_765_000_000, streamId: 'stream-1' };
@@ -68,7 +57,7 @@ async function fixtures() {
       if (item.kind !== 'callback' && item.kind !== 'refresh') continue;
       const { plaintext } = item.build(ctx);
       const event = format === 'xml' ? parseXml(plaintext) : JSON.parse(plaintext);
-      out.push([catalogue, item.name, { id: 'evt_0123', app: 'hr', receiveId: ctx.corpId, receivedAt: '2026-12-06T00:00:00.000Z', format, event, raw: plaintext }]);
+      out.push([catalogue, item.name, { id: 'evt_0123', app: 'hr', receiveId: ctx.corpId, receivedAt: '2026-12-06T00:00:00.000Z', format, event, raw: plaintext }, item.type]);
     }
   }
   return out;
@@ -95,14 +84,27 @@ async function compile(files) {
 
 const IMPORTS = 'import type { BotEvent, BotMessageOf, EventOf, MessageOf, SuiteInfoOf, WecomEvent } from "wecom-edge/events";\n';
 
-test('every simulate callback compiles against its type, and every one has a type', async () => {
+test('client/events.d.ts is what src/wecom/catalogue.json makes (npm run events)', () => {
+  assert.equal(readFileSync(TYPES_PATH, 'utf8'), renderEventTypes(CATALOGUE));
+});
+
+test("the catalogue's list elements are the gateway's: a type never promises an array the gateway does not make", async () => {
+  const { REPEATING_ELEMENTS } = await gatewayXml();
+  const lists = new Set();
+  for (const kind of [...CATALOGUE.kinds.messages, ...CATALOGUE.kinds.events, ...CATALOGUE.kinds.suites]) listElements(kind.fields ?? {}, lists);
+  listElements(CATALOGUE.heads.UserFields, lists);
+  assert.deepEqual([...lists].filter((name) => !REPEATING_ELEMENTS.includes(name)), []);
+  assert.deepEqual(REPEATING_ELEMENTS.filter((name) => !lists.has(name)), []);
+});
+
+test('every simulate callback compiles against the type its discriminators pick and the type the catalogue gives it', async () => {
   const all = await fixtures();
-  const named = all.map(([catalogue, name]) => `${catalogue}.${name}`);
-  const typed = Object.entries(TYPES).flatMap(([catalogue, names]) => Object.keys(names).map((name) => `${catalogue}.${name}`));
-  assert.deepEqual(named.sort(), typed.sort(), 'a catalogue item without a type here, or a type for an item that is gone');
+  assert.deepEqual(all.filter(([, , , type]) => type === undefined).map(([c, name]) => `${c}.${name}`), [], 'a simulate callback without a type');
+  assert.equal(all.length, 20);
+  const declared = [...new Set(all.map(([, , , type]) => type))].filter((type) => !IMPORTS.includes(` ${type},`));
   const source =
-    IMPORTS +
-    all.map(([catalogue, name, json]) => `export const ${catalogue}_${name}: WecomEvent<${TYPES[catalogue][name]}> = ${JSON.stringify(json, null, 2)};\n`).join('\n');
+    IMPORTS.replace(' WecomEvent }', ` WecomEvent, ${declared.join(', ')} }`) +
+    all.map(([catalogue, name, json, type]) => `export const ${catalogue}_${name}: WecomEvent<${typeOfEvent(catalogue, json.event, type)}> = ${JSON.stringify(json, null, 2)};\n`).join('\n');
   const { code, output } = await compile({ 'fixtures.ts': source });
   assert.equal(output, '');
   assert.equal(code, 0);

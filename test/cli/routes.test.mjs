@@ -242,6 +242,16 @@ test('formatRoutes: a transform\'s body on one line, escaped', () => {
     matched: ['a'],
   });
   assert.equal(text, '✓ a (key "k\\n")\n    transform → {"x":"line\\nbreak"}\n✗ b  why\\r\\nforged\n\n1 of 2 destinations matched: a; read as the full event\n');
+  const hinted = formatRoutes({
+    input: 'event',
+    destinations: [{ name: 'a', matched: false, failed: 'Event: missing', hints: ['Event "change_contacts" is not one WeCom sends; did you mean "change_contact"?\u001b[2J'] }],
+    matched: [],
+    hints: ['the event\'s MsgType "evnet" is not one WeCom sends; did you mean "event"?'],
+  });
+  assert.equal(
+    hinted,
+    '✗ a  Event: missing\n    hint: Event "change_contacts" is not one WeCom sends; did you mean "change_contact"?\\u001b[2J\n\nnone of 1 destinations matched: the gateway would answer success and not store the event (unrouted); read as the event object\nhint: the event\'s MsgType "evnet" is not one WeCom sends; did you mean "event"?\n',
+  );
   assert.equal(formatRoutes({ destinations: [], matched: [] }), '\nnone of 0 destinations matched: the gateway would answer success and not store the event (unrouted)\n');
 });
 

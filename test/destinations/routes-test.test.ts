@@ -35,7 +35,21 @@ function hr() {
   };
 }
 
-const environment = testEnv({ apps: { hr: hr(), legacy: { ...TEST_APP, webhook: webhook() }, broken: { ...TEST_APP, destinations: { a: { match: { Event: { in: [] } }, webhook: webhook() } } } } });
+/** Matches with a typo or a wrong case beside WeCom's own names, and names the catalogue does not type. */
+function typos() {
+  return {
+    ...TEST_APP,
+    destinations: {
+      contacts: { match: { Event: "change_contacts" }, webhook: webhook() },
+      chat: { match: { msgType: "text", MsgType: { not: { in: ["text", "imgae", "Voice"] } } }, webhook: webhook() },
+      bots: { match: { any: [{ msgtype: "evnt" }, { "event.eventtype": "enter_chats" }] }, webhook: webhook() },
+      // A field and values WeCom sends that the catalogue does not type, and names of the company's own: no hint.
+      quiet: { match: { Event: { in: ["meeting_change", "my_own_event"] }, InfoType: "corp_arch_auth", "ApprovalInfo.SpNo": { prefix: "2026" }, Content: { regex: "^hi" }, Department: "1" }, webhook: webhook() },
+    },
+  };
+}
+
+const environment = testEnv({ apps: { typos: typos(), hr: hr(), legacy: { ...TEST_APP, webhook: webhook() }, broken: { ...TEST_APP, destinations: { a: { match: { Event: { in: [] } }, webhook: webhook() } } } } });
 
 async function post(path: string, body: BodyInit | null, headers: Record<string, string> = { authorization: `Bearer ${ADMIN}` }): Promise<Response> {
   return callWorker(new Request(`https://wecom-edge.test/admin/apps/${path}/routes/test`, { method: "POST", headers, body }), environment);
@@ -146,6 +160,44 @@ describe("routes test", () => {
     expect(answer).toEqual({ app: "legacy", input: "event", destinations: [{ name: "default", matched: true, key: null, transform: null }], matched: ["default"] });
     const none = await test("hr", { MsgType: "location" });
     expect(none.matched).toEqual(["audit"]);
+  });
+});
+
+describe("routes test hints", () => {
+  it("names a match's field or value, and the event's, that is close to one WeCom sends but not it; nothing else", async () => {
+    const answer = await test("typos", { MsgType: "evnet", Event: "chnage_contact", ChangeType: "create_user" });
+    expect(answer).toEqual({
+      app: "typos",
+      input: "event",
+      destinations: [
+        { name: "contacts", matched: false, failed: 'Event: "chnage_contact" is not "change_contacts"', hints: ['Event "change_contacts" is not one WeCom sends; did you mean "change_contact"?'] },
+        {
+          name: "chat",
+          matched: false,
+          failed: "msgType: missing",
+          hints: [
+            `msgType: no callback in WeCom's catalogue has a field "msgType"; did you mean "MsgType"?`,
+            'MsgType "imgae" is not one WeCom sends; did you mean "image"?',
+            'MsgType "Voice" is not one WeCom sends; did you mean "voice"?',
+          ],
+        },
+        {
+          name: "bots",
+          matched: false,
+          failed: 'any: none of the alternatives held: [0] msgtype: missing; [1] event.eventtype: missing',
+          hints: ['msgtype "evnt" is not one WeCom sends; did you mean "event"?', 'event.eventtype "enter_chats" is not one WeCom sends; did you mean "enter_chat"?'],
+        },
+        { name: "quiet", matched: false, failed: 'Event: "chnage_contact" is not in ["meeting_change", "my_own_event"]' },
+      ],
+      matched: [],
+      hints: [`the event's MsgType "evnet" is not one WeCom sends; did you mean "event"?`, `the event's Event "chnage_contact" is not one WeCom sends; did you mean "change_contact"?`],
+    });
+  });
+
+  it("gives no hint for the catalogue's own names (the company of issue 13)", async () => {
+    const answer = await test("hr", { MsgType: "event", Event: "change_external_tag", ChangeType: "shuffle" });
+    expect(answer.hints).toBeUndefined();
+    expect((answer.destinations as Record<string, unknown>[]).filter((d) => d.hints !== undefined)).toEqual([]);
   });
 });
 

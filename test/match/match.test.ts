@@ -186,6 +186,25 @@ describe("values and paths", () => {
   });
 });
 
+describe("compared: the exact texts each path is compared with (the route tester's hints)", () => {
+  it("lists strings and in, under not and any too; not regex, prefix or exists", () => {
+    const match = compileMatch({
+      MsgType: "event",
+      Event: { not: { in: ["click", "view"] } },
+      Content: { regex: "^a" },
+      EventKey: { prefix: "k" },
+      AgentID: { exists: true },
+      any: [{ ChangeType: "create_user" }, { "event.eventtype": { not: "enter_chat" } }],
+    });
+    expect(match.compared).toEqual([
+      { path: "MsgType", values: ["event"] },
+      { path: "Event", values: ["click", "view"] },
+      { path: "ChangeType", values: ["create_user"] },
+      { path: "event.eventtype", values: ["enter_chat"] },
+    ]);
+  });
+});
+
 describe("regex syntax: RE2, with JavaScript's escapes translated", () => {
   it("runs the issue's rule as written: \\u4e00-\\u9fa5 inside a class", () => {
     const match = compileMatch({ Content: { regex: HOSTILE } });
