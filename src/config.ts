@@ -87,6 +87,18 @@ export interface AppConfig {
   readonly destinations: readonly DestinationConfig[];
   readonly reply?: ReplyConfig;
   readonly bot?: BotConfig;
+  /** A third-party suite or 代开发 template (docs/providers.md): its two callback URLs decrypt with different receiveIds. */
+  readonly suite?: SuiteConfig;
+}
+
+/** docs/providers.md, "Configuration". */
+export interface SuiteConfig {
+  /** The suite's id (a 代开发 template's: its template id, dk…): the receiveId of the instruction URL's callbacks. */
+  readonly suiteId: string;
+  /** The provider's own corpid: the receiveId of both URLs' verification. */
+  readonly providerCorpId: string;
+  /** The bearer token of GET /suites/{app}/ticket. */
+  readonly ticketToken: string;
 }
 
 export interface GatewayConfig {
@@ -310,7 +322,10 @@ export function fail(path: string, problem: string): never {
   throw new ConfigFieldError(`${path} ${problem}`);
 }
 
-const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "destinations", "reply", "bot"]);
+const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "destinations", "reply", "bot", "suite"]);
+const SUITE_KEYS = new Set(["suiteId", "providerCorpId", "ticketToken"]);
+/** A suite id, template id or corpid as WeCom shows them: letters, digits, _ and -. */
+const WECOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const CREDENTIAL_KEYS = new Set(["token", "encodingAESKey"]);
 /** Earlier credentials an app may still accept while WeCom's console changes over. */
 export const MAX_PREVIOUS_CREDENTIALS = 3;
@@ -353,7 +368,11 @@ function parseApp(name: string, value: unknown, source: EntrySource): AppConfig 
       credentials.push(parseCredential(at, previous, source, `previous[${i}]`));
     }
   }
-  const receiveIds = parseReceiveId(`${path}.receiveId`, value.receiveId);
+  const suite = value.suite === undefined ? undefined : parseSuite(`${path}.suite`, value.suite, source.read);
+  if (suite && value.receiveId !== undefined) fail(`${path}.receiveId`, "must not be set for a suite: suite.suiteId and suite.providerCorpId say which receiveId each URL takes");
+  if (suite && value.bot !== undefined) fail(`${path}.bot`, "must not be set for a suite: an AI bot is an app of its own");
+  // A suite's instruction URL takes its suite id, the data URL any corp (routes/callback.ts), the verification the provider's corpid.
+  const receiveIds = suite ? [suite.suiteId] : parseReceiveId(`${path}.receiveId`, value.receiveId);
 
   const legacy = value.webhook !== undefined || value.pull !== undefined;
   if (legacy && value.destinations !== undefined) fail(path, "must have either destinations or webhook/pull, not both");
@@ -370,8 +389,23 @@ function parseApp(name: string, value: unknown, source: EntrySource): AppConfig 
       : legacyDestination(path, value.webhook, value.pull, source.read)),
     ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply, source.read) } : {}),
     ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot, source.read) } : {}),
+    ...(suite ? { suite } : {}),
   };
   return app;
+}
+
+function parseSuite(path: string, value: unknown, read: ValueReader): SuiteConfig {
+  if (!isObject(value)) fail(path, 'must be {"suiteId", "providerCorpId", "ticketToken"}');
+  rejectUnknownKeys(path, value, SUITE_KEYS);
+  const id = (key: "suiteId" | "providerCorpId", what: string): string => {
+    const v = value[key];
+    if (typeof v !== "string" || !WECOM_ID.test(v)) fail(`${path}.${key}`, `must be ${what} (1-64 letters, digits, _ or -)`);
+    return v;
+  };
+  const suiteId = id("suiteId", "the suite's SuiteID, or a 代开发 template's id (dk…), from the provider console");
+  const providerCorpId = id("providerCorpId", "the provider's own CorpID (服务商的CorpID)");
+  const ticketToken = bearerToken(`${path}.ticketToken`, read(`${path}.ticketToken`, value.ticketToken, "bearer"));
+  return { suiteId, providerCorpId, ticketToken };
 }
 
 /** An app's top-level webhook or pull: AppConfig.webhook or .pull, and the one destination "default" without match. */

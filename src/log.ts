@@ -4,7 +4,7 @@
  * an accepted callback is added as `debugPlaintext`.
  */
 export interface RequestLog {
-  route: "callback" | "queue" | "bot" | "admin" | "health" | "file";
+  route: "callback" | "queue" | "bot" | "admin" | "health" | "file" | "suites";
   method: string;
   app?: string;
   status: number;

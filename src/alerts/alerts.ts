@@ -1,5 +1,5 @@
 /**
- * The five alerts and what each says (docs/operating.md, "Alerts"): a one-line summary,
+ * The alerts and what each says (docs/operating.md, "Alerts"): a one-line summary,
  * a hint (what to do), and details. Only names, counts, ids, codes, hints
  * and messages the gateway wrote itself go in; never a secret, a URL or a
  * decrypted body.
@@ -155,6 +155,24 @@ export function oldestEventAlert(
           ? `Pushing is paused: fix the webhook, then POST ${at}/resume`
           : `The webhook is failing or slow: see lastError in GET ${at}`,
     details: { ...(destination !== undefined ? { destination } : {}), mode, ageSeconds, thresholdMinutes, depth, paused },
+  };
+}
+
+/**
+ * A suite has had no suite_ticket for `ageSeconds` (docs/providers.md, "The
+ * latest ticket"); `never`: none has arrived since the gateway began to
+ * watch for one.
+ */
+export function suiteTicketStaleAlert(app: string, suiteId: string, ageSeconds: number, never: boolean): Alert {
+  const minutes = Math.floor(ageSeconds / 60);
+  return {
+    kind: "suite_ticket_stale",
+    app,
+    summary: never
+      ? `no suite_ticket has arrived for suite "${app}" in the ${minutes} minutes the gateway has watched for one`
+      : `the newest suite_ticket of suite "${app}" is ${minutes} minutes old: WeCom's tickets are valid for 30`,
+    hint: `WeCom pushes one every 10 minutes to the instruction URL (/callback/${app}): check 指令回调URL in the provider console and GET /admin/apps/${app}/refusals; a ticket can be pushed again by hand there`,
+    details: { suiteId, ageSeconds, never },
   };
 }
 

@@ -9,7 +9,7 @@ import { ConfigFieldError, fail, integer, parseEndpoint, rejectUnknownKeys, type
 import { isPlainObject } from "../lib/checks.js";
 import { logAlert } from "../log.js";
 
-export const ALERT_KINDS = ["dead_letter", "oldest_event", "push_paused", "refusal_burst", "invalid_config", "destination_down", "destination_up"] as const;
+export const ALERT_KINDS = ["dead_letter", "oldest_event", "push_paused", "refusal_burst", "invalid_config", "destination_down", "destination_up", "suite_ticket_stale"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** A WeCom group robot (群机器人): its webhook URL, key included. */
@@ -26,6 +26,8 @@ export interface AlertsConfig {
   readonly invalidConfig: boolean;
   /** destination_down and destination_up (docs/routing.md, "Health"). */
   readonly destinationHealth: boolean;
+  /** suite_ticket_stale: a suite has had no suite_ticket for 30 minutes (docs/providers.md). */
+  readonly suiteTicket: boolean;
   /** Alert when a queue's oldest undelivered event is older than this; null: off. */
   readonly oldestEvent: { readonly minutes: number } | null;
   /** Alert when an app has more than `count` refused callbacks within `minutes`; null: off. */
@@ -52,7 +54,7 @@ export const MAX_REFUSAL_BURST_COUNT = 99;
 const TOP_KEYS = new Set(["wecomRobot", "webhook", "alerts", "minIntervalMinutes"]);
 const ROBOT_KEYS = new Set(["url", "timeoutMs"]);
 const WEBHOOK_KEYS = new Set(["url", "secret", "headers", "timeoutMs"]);
-const ALERT_KEYS = new Set(["deadLetter", "pushPaused", "invalidConfig", "destinationHealth", "oldestEvent", "refusalBurst"]);
+const ALERT_KEYS = new Set(["deadLetter", "pushPaused", "invalidConfig", "destinationHealth", "suiteTicket", "oldestEvent", "refusalBurst"]);
 const OLDEST_KEYS = new Set(["minutes"]);
 const BURST_KEYS = new Set(["count", "minutes"]);
 
@@ -123,6 +125,8 @@ export function isOn(config: AlertsConfig, kind: AlertKind): boolean {
     case "destination_down":
     case "destination_up":
       return config.destinationHealth;
+    case "suite_ticket_stale":
+      return config.suiteTicket;
     case "oldest_event":
       return config.oldestEvent !== null;
     case "refusal_burst":
@@ -201,6 +205,7 @@ function parseSwitches(path: string, value: unknown): Switches {
     pushPaused: flag("pushPaused"),
     invalidConfig: flag("invalidConfig"),
     destinationHealth: flag("destinationHealth"),
+    suiteTicket: flag("suiteTicket"),
     oldestEvent:
       oldest === null
         ? null

@@ -18,6 +18,7 @@ const TITLES: Record<AlertKind, string> = {
   invalid_config: "invalid configuration",
   destination_down: "destination down",
   destination_up: "destination up again",
+  suite_ticket_stale: "suite_ticket stale",
 };
 
 /** When it was raised, and how many of its kind and app were held back since the last one sent. */

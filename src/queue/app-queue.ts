@@ -33,6 +33,7 @@ import { RefusalStore, type Refusal } from "./refusals.js";
 import { ReplyStore, type ReplyClaim } from "./replies.js";
 import { decodeSettings, type DestinationSettings, type QueueSettings } from "./settings.js";
 import { STREAM_KEEP_MS, STREAM_PURGE_BATCH, StreamStore } from "./streams.js";
+import { TicketStore, type KeptTicket, type SuiteTicket } from "./tickets.js";
 
 /** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
 function truncateUtf8(text: string, maxBytes: number): string {
@@ -72,6 +73,8 @@ export interface QueuedEvent {
   readonly routes: readonly { readonly name: string; readonly key: string | null }[];
   /** What to count it as when it matched none: `text`, `event/change_contact/update_tag`… */
   readonly kind: string;
+  /** A suite's suite_ticket, kept if it is the newest (docs/providers.md, "The latest ticket"), routed or not. */
+  readonly ticket?: SuiteTicket;
 }
 
 /** What a stream update asks (docs/replies.md, "AI-bot streams"). */
@@ -206,6 +209,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   private credentials: CredentialStore;
   private refusalLog: RefusalStore;
   private sockets: SocketStore;
+  private tickets: TicketStore;
   /** WebSocket consumers of pull destinations (docs/feed.md). */
   private readonly feed: Feed;
   /** Long-polls waiting for something to lease. */
@@ -227,8 +231,16 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   constructor(ctx: DurableObjectState, env: QueueEnv & RaiseEnv) {
     super(ctx, env);
     this.db = new QueueDb(ctx.storage);
-    ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog, sockets: this.sockets } =
-      stores(this.db));
+    ({
+      events: this.events,
+      deliveries: this.deliveries,
+      streams: this.streams,
+      replies: this.replies,
+      credentials: this.credentials,
+      refusals: this.refusalLog,
+      sockets: this.sockets,
+      tickets: this.tickets,
+    } = stores(this.db));
     this.feed = new Feed(ctx, this.feedHost());
     this.app = this.db.getMeta("app");
     this.settingsJson = this.db.getMeta("settings");
@@ -253,6 +265,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const now = Date.now();
     await this.adopt(app, settingsJson);
     if (event.credential !== undefined) this.credentials.count(event.credential, now);
+    if (event.ticket) this.tickets.keep(event.ticket, now);
     if (this.events.seen(event.id, now)) return this.duplicate(event.id, now);
     const size = encodeUtf8(event.body).length;
     if (size > QUEUE_LIMITS.maxEventBytes) {
@@ -714,6 +727,11 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     return purged;
   }
 
+  /** Suite `suiteId`'s newest suite_ticket as kept (docs/providers.md); watched from now on if it was not. */
+  async suiteTicket(suiteId: string): Promise<KeptTicket> {
+    return this.tickets.get(suiteId, Date.now());
+  }
+
   /** Keeps a refused callback of this app; the last QUEUE_LIMITS.refusalsKept are kept. */
   async recordRefusal(refusal: Refusal): Promise<void> {
     this.refusalLog.record(refusal, QUEUE_LIMITS.refusalsKept);
@@ -747,8 +765,16 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     this.feed.closeAll(1012, "the queue was dropped; reconnect");
     this.alarmAt = null;
     this.db = new QueueDb(this.ctx.storage);
-    ({ events: this.events, deliveries: this.deliveries, streams: this.streams, replies: this.replies, credentials: this.credentials, refusals: this.refusalLog, sockets: this.sockets } =
-      stores(this.db));
+    ({
+      events: this.events,
+      deliveries: this.deliveries,
+      streams: this.streams,
+      replies: this.replies,
+      credentials: this.credentials,
+      refusals: this.refusalLog,
+      sockets: this.sockets,
+      tickets: this.tickets,
+    } = stores(this.db));
     this.pushers.clear();
     this.app = null;
     this.settingsJson = null;
@@ -900,6 +926,7 @@ function stores(db: QueueDb) {
     credentials: new CredentialStore(db),
     refusals: new RefusalStore(db),
     sockets: new SocketStore(db),
+    tickets: new TicketStore(db),
   };
 }
 

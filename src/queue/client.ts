@@ -9,6 +9,7 @@ import { WecomError } from "../errors.js";
 import { serializeEvent, type WecomEvent } from "../wecom/event.js";
 import { queueOf, type QueueEnv } from "./bindings.js";
 import { encodeSettings } from "./settings.js";
+import type { SuiteTicket } from "./tickets.js";
 
 export interface Committed {
   readonly duplicate: boolean;
@@ -28,6 +29,7 @@ export async function commitEvent(
   app: AppConfig,
   event: WecomEvent,
   credential?: Credential,
+  ticket?: SuiteTicket,
 ): Promise<Committed> {
   const routes: Routed[] = route(app.destinations, event.event);
   const receivedAt = Date.parse(event.receivedAt);
@@ -43,6 +45,7 @@ export async function commitEvent(
     kind: routes.length === 0 ? kindOf(event.event) : "",
     ...(stream ? { stream } : {}),
     ...(credential ? { credential: await fingerprintOf(credential) } : {}),
+    ...(ticket ? { ticket } : {}),
   });
   const routed = routes.map((routed) => routed.name);
   switch (result.status) {

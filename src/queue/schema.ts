@@ -1,9 +1,9 @@
 /**
  * The queue's SQLite schema, as migrations from an empty database (v0) or
  * any earlier wecom-edge, applied in one transaction when the object wakes.
- * docs/architecture.md, "Storage schema" lists the tables as v8 leaves them.
+ * docs/architecture.md, "Storage schema" lists the tables as v9 leaves them.
  */
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
@@ -174,4 +174,13 @@ export const MIGRATIONS: readonly string[] = [
      opened_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX deliveries_leased ON deliveries (lease) WHERE lease IS NOT NULL;`,
+  // v9. Service providers (docs/providers.md): a suite's newest suite_ticket
+  // (ticket null until the first), and since when the gateway has watched for one.
+  `CREATE TABLE suite_tickets (
+     suite_id    TEXT    PRIMARY KEY,
+     ticket      TEXT,
+     time_stamp  INTEGER,
+     received_at INTEGER,
+     since       INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];

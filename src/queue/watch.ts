@@ -2,16 +2,18 @@
  * The Cron Trigger's watch, beside its sweep (docs/operating.md, "Alerts"): every
  * minute, an alert for a WECOM_APPS that cannot be used or an app that is
  * misconfigured, and, when that alert is on, one call per configured app's
- * queue for the age of its oldest undelivered event. Nothing at all when
+ * queue for the age of its oldest undelivered event, and per suite for the
+ * age of its newest suite_ticket. Nothing at all when
  * alerts are off; never throws.
  */
-import { invalidConfigAlert, oldestEventAlert } from "../alerts/alerts.js";
+import { invalidConfigAlert, oldestEventAlert, suiteTicketStaleAlert } from "../alerts/alerts.js";
 import { currentAlerts } from "../alerts/config.js";
 import { raiseAlert, type RaiseEnv } from "../alerts/raise.js";
 import { loadConfig, type AppConfig, type ConfigEnv, type GatewayConfig } from "../config.js";
 import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { WecomError } from "../errors.js";
 import { queueOf, type QueueEnv } from "./bindings.js";
+import { TICKET_VALID_SECONDS } from "./tickets.js";
 
 export async function watchQueues(env: ConfigEnv & RaiseEnv & Pick<QueueEnv, "QUEUE">): Promise<void> {
   const alerts = currentAlerts(env);
@@ -30,7 +32,21 @@ export async function watchQueues(env: ConfigEnv & RaiseEnv & Pick<QueueEnv, "QU
   }
   const oldest = alerts.oldestEvent;
   if (oldest) for (const app of config.apps.values()) checks.push(checkOldest(env, app, oldest.minutes));
+  if (alerts.suiteTicket) for (const app of config.apps.values()) if (app.suite) checks.push(checkTicket(env, app, app.suite.suiteId));
   await Promise.all(checks);
+}
+
+/** A suite without a suite_ticket for TICKET_VALID_SECONDS, counted from the last one or, with none, from when the watch began. */
+async function checkTicket(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConfig, suiteId: string): Promise<void> {
+  let kept;
+  try {
+    kept = await queueOf(env, app.name).suiteTicket(suiteId);
+  } catch {
+    return; // asked again in a minute
+  }
+  const ageSeconds = Math.floor((Date.now() - (kept.receivedAt ?? kept.since)) / 1000);
+  if (ageSeconds <= TICKET_VALID_SECONDS) return;
+  await raiseAlert(env, suiteTicketStaleAlert(app.name, suiteId, ageSeconds, kept.receivedAt === null));
 }
 
 async function checkOldest(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConfig, minutes: number): Promise<void> {

@@ -7,7 +7,8 @@ import { WecomError } from "../errors.js";
 import type { RequestLog } from "../log.js";
 import { adminRoutes } from "./admin.js";
 import { botRoutes } from "./bots.js";
-import { callbackRoute } from "./callback.js";
+import { callbackRoute, suiteDataRoute } from "./callback.js";
+import { suiteRoutes } from "./suites.js";
 import { healthRoute } from "./health.js";
 import { decodeSegment, errorResponse } from "./http.js";
 import { queueRoute } from "./pull.js";
@@ -38,7 +39,7 @@ export interface Route {
   readonly noStore?: true;
 }
 
-export const ROUTES: readonly Route[] = [callbackRoute, ...queueRoute, ...botRoutes, ...adminRoutes, healthRoute, verifyFileRoute];
+export const ROUTES: readonly Route[] = [callbackRoute, suiteDataRoute, ...queueRoute, ...botRoutes, ...suiteRoutes, ...adminRoutes, healthRoute, verifyFileRoute];
 
 export function dispatch(request: Request, env: WorkerEnv, ctx: Pick<ExecutionContext, "waitUntil">): Promise<Response> {
   const started = Date.now();

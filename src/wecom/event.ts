@@ -13,6 +13,8 @@ export interface WecomEvent {
   readonly id: string;
   readonly app: string;
   readonly receiveId: string;
+  /** The corp a suite's callback is for (docs/providers.md): a data callback's receiveId, an instruction's AuthCorpId. */
+  readonly corpId?: string;
   readonly receivedAt: string;
   readonly format: EnvelopeFormat;
   readonly event: XmlObject | Record<string, unknown>;
@@ -44,8 +46,8 @@ export async function buildEvent(
  * to a re-encoding (a 20-digit number keeps its digits, `1.0` stays `1.0`).
  */
 export function serializeEvent(event: WecomEvent): string {
-  const { id, app, receiveId, receivedAt, format, raw, streamId } = event;
-  const head = JSON.stringify({ id, app, receiveId, receivedAt, format, ...(streamId !== undefined ? { streamId } : {}) });
+  const { id, app, receiveId, corpId, receivedAt, format, raw, streamId } = event;
+  const head = JSON.stringify({ id, app, receiveId, ...(corpId !== undefined ? { corpId } : {}), receivedAt, format, ...(streamId !== undefined ? { streamId } : {}) });
   const body = format === "json" ? raw.trim() : JSON.stringify(event.event);
   return `${head.slice(0, -1)},"event":${body},"raw":${JSON.stringify(raw)}}`;
 }

@@ -33,6 +33,7 @@ describe("WECOM_ALERTS", () => {
       pushPaused: true,
       invalidConfig: true,
       destinationHealth: true,
+      suiteTicket: true,
       oldestEvent: { minutes: 30 },
       refusalBurst: { count: 10, minutes: 5 },
       minIntervalMinutes: 30,
@@ -46,14 +47,15 @@ describe("WECOM_ALERTS", () => {
       pushPaused: true,
       invalidConfig: true,
       destinationHealth: true,
+      suiteTicket: true,
       oldestEvent: { minutes: 30 },
       refusalBurst: { count: 10, minutes: 5 },
       minIntervalMinutes: 30,
     });
     const some = parseAlerts(
-      JSON.stringify({ wecomRobot: { url: ROBOT }, alerts: { deadLetter: false, oldestEvent: false, refusalBurst: { count: 3 } } }),
+      JSON.stringify({ wecomRobot: { url: ROBOT }, alerts: { deadLetter: false, suiteTicket: false, oldestEvent: false, refusalBurst: { count: 3 } } }),
     );
-    expect([some.deadLetter, some.pushPaused, some.oldestEvent, some.refusalBurst]).toEqual([false, true, null, { count: 3, minutes: 5 }]);
+    expect([some.deadLetter, some.pushPaused, some.suiteTicket, some.oldestEvent, some.refusalBurst]).toEqual([false, true, false, null, { count: 3, minutes: 5 }]);
   });
 
   it("takes a list of webhook secrets, as webhook.secret does", () => {
@@ -103,7 +105,7 @@ describe("WECOM_ALERTS", () => {
     [
       "an unknown alert",
       { wecomRobot: { url: ROBOT }, alerts: { paused: true } },
-      "WECOM_ALERTS.alerts.paused is not a known field (known: deadLetter, pushPaused, invalidConfig, destinationHealth, oldestEvent, refusalBurst)",
+      "WECOM_ALERTS.alerts.paused is not a known field (known: deadLetter, pushPaused, invalidConfig, destinationHealth, suiteTicket, oldestEvent, refusalBurst)",
     ],
     ["a switch that is not a boolean", { wecomRobot: { url: ROBOT }, alerts: { deadLetter: "yes" } }, "WECOM_ALERTS.alerts.deadLetter must be true or false"],
     [

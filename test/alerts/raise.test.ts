@@ -280,6 +280,54 @@ describe("alerts", () => {
     expect(markdown.split("\n")[0]).toBe(`**wecom-edge: events waiting too long** · app \`${app}\``);
   });
 
+  it("suite_ticket_stale: from the Cron Trigger, when a suite's newest ticket, or the watch with none, is older than 30 minutes", async () => {
+    const app = newBucket("suite");
+    const suite = { suiteId: "wwsuite7d1e9a2c0b4f", providerCorpId: "wwprovider3e40cde07", ticketToken: "suite-ticket-token-for-tests-0123456789" };
+    useAlerts(alertsConfig(app));
+    const environment = testEnv({
+      apps: { [app]: { token: TEST_APP.token, encodingAESKey: TEST_APP.encodingAESKey, suite, webhook: { url: `${receiverUrl()}/ok/${app}-events`, secret: WEBHOOK_SECRET } } },
+    });
+    // The first watch starts the count: nothing yet.
+    await scheduled(environment);
+    await drainOutbox();
+    expect(await received(app)).toEqual([]);
+    const rewind = (column: "since" | "received_at", ms: number) =>
+      runInDurableObject(queueStub(app), (_, state) => {
+        state.storage.sql.exec(`UPDATE suite_tickets SET ${column} = ?`, Date.now() - ms);
+      });
+    await rewind("since", 31 * 60_000);
+    await scheduled(environment);
+    const never = await theAlert(app);
+    expect(never.alert).toMatchObject({
+      kind: "suite_ticket_stale",
+      app,
+      summary: `no suite_ticket has arrived for suite "${app}" in the 31 minutes the gateway has watched for one`,
+      hint: `WeCom pushes one every 10 minutes to the instruction URL (/callback/${app}): check 指令回调URL in the provider console and GET /admin/apps/${app}/refusals; a ticket can be pushed again by hand there`,
+      details: { suiteId: suite.suiteId, never: true },
+    });
+    expect(never.markdown.split("\n")[0]).toBe(`**wecom-edge: suite_ticket stale** · app \`${app}\``);
+
+    // A ticket arrives: no alert; 40 minutes later, one naming its age.
+    const ticket = `<xml><SuiteId><![CDATA[${suite.suiteId}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>1765001000</TimeStamp><SuiteTicket><![CDATA[t-1]]></SuiteTicket></xml>`;
+    expect((await callWorker(await callbackRequest(app, ticket, { receiveId: suite.suiteId }), environment)).status).toBe(200);
+    // Past the rate limit, so that an alert now would be sent.
+    await rewindRateLimits(31 * 60_000);
+    await scheduled(environment);
+    await drainOutbox();
+    expect(await webhookAlerts(app)).toHaveLength(1);
+    await rewind("received_at", 40 * 60_000);
+    await rewindRateLimits(31 * 60_000);
+    await scheduled(environment);
+    await drainOutbox();
+    const alerts = await webhookAlerts(app);
+    expect(alerts).toHaveLength(2);
+    expect(alerts[1]).toMatchObject({
+      kind: "suite_ticket_stale",
+      summary: `the newest suite_ticket of suite "${app}" is 40 minutes old: WeCom's tickets are valid for 30`,
+      details: { suiteId: suite.suiteId, never: false },
+    });
+  });
+
   it("oldest_event: asking a queue reads one row, whatever its backlog", async () => {
     const app = newBucket("deep");
     await fillQueue(app, 2_000);
