@@ -6,6 +6,8 @@ export interface WecomEvent<P = Payload> {
   id: string;
   app: string;
   receiveId: string;
+  /** A suite's callback (docs/providers.md): the corp it is for, a data callback's receiveId or an instruction's AuthCorpId. */
+  corpId?: string;
   receivedAt: string;
   format: "xml" | "json";
   /** The AI-bot stream this message opens. */

@@ -4,12 +4,15 @@
 // table ends it. --repeat and --concurrency make it a small load tool.
 import { randomBytes, randomInt } from 'node:crypto';
 import { appSettings } from './apps-file.mjs';
-import { APP_CATALOGUE, BOT_CATALOGUE, newAibotId, SIMULATE_USER } from './catalogue.mjs';
+import { APP_CATALOGUE, BOT_CATALOGUE, newAibotId, newCorpId, SIMULATE_USER, SUITE_CATALOGUE } from './catalogue.mjs';
 import { appOption, integerOption, parseBaseUrl, parseCommand, UsageError } from './cli.mjs';
 import { configHint, exchange, NetworkError, refusalOf } from './http.mjs';
 import { oneLine, terminalOutput } from './terminal.mjs';
 import { ENCODING_AES_KEY } from './wxcrypt.mjs';
 import { openReply, sealCallback, verificationUrl, xmlText } from './wecom-side.mjs';
+
+/** A suite id, template id or corpid as the gateway takes them (src/config.ts). */
+const WECOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 const names = (catalogue) => catalogue.map((item) => item.name).join(', ');
 
@@ -37,7 +40,8 @@ this machine (127.0.0.1, localhost, [::1]), else from secrets/secrets.json:
                       name ending in .json) or a dotenv file such as .dev.vars
   --apps FILE         a WECOM_APPS JSON file: the app's token, encodingAESKey
                       and receiveId (the first of a list; a placeholder corp id
-                      for "*"); an app with "bot" is an AI bot. Keep it
+                      for "*"); an app with "bot" is an AI bot, one with
+                      "suite" a third-party suite (see below). Keep it
                       chmod 600: secrets on the command line show in ps
   --token T           the callback Token
   --key K             the EncodingAESKey (43 characters)
@@ -49,6 +53,7 @@ What to send:
   --only NAME,…       only these catalogue items, in catalogue order. Apps:
                       ${names(APP_CATALOGUE)}
                       AI bots: ${names(BOT_CATALOGUE)}
+                      Suites: ${names(SUITE_CATALOGUE)}
   --repeat N          run the selection N times, each with fresh values
                       (default 1, at most 100000)
   --concurrency N     up to N requests at once (default 1)
@@ -60,6 +65,16 @@ Output:
   --quiet             no line per callback: only the table (and the summary)
   --raw               write what came from the gateway as it is (see below)
   -h, --help          show this help
+
+A suite (an app with "suite": a third-party suite or a 代开发 template) has
+two URLs, and simulate plays both: the verification of each, for the
+provider's corpid (suite.providerCorpId); on the instruction URL
+/callback/NAME, for the suite id (suite.suiteId), a suite_ticket,
+create_auth, change_auth and cancel_auth, each to be answered exactly
+"success"; on the data URL /callback/NAME/data, a callback from each of two
+made-up corps (wpsimA…, wpsimB…, fresh on each run), each encrypted for
+its corp; then the first callback again (the suite_ticket). A line shows the corp a callback is
+for ("corp wpsimA…", --json "corpId"), as the gateway's event JSON has it.
 
 A callback passes when the gateway answers 200 with "success" (XML), an empty
 body (JSON), or a passive reply whose signature verifies with the Token and
@@ -126,13 +141,15 @@ export async function simulate(argv, out) {
   const base = parseBaseUrl(positionals[0], 'simulate');
   const name = appOption('simulate', o.app);
   const app = readSettings(o, name, base);
-  const catalogue = app.bot ? BOT_CATALOGUE : APP_CATALOGUE;
-  const selected = selectItems(catalogue, o.only, app.bot);
+  const catalogue = app.suite ? SUITE_CATALOGUE : app.bot ? BOT_CATALOGUE : APP_CATALOGUE;
+  const selected = selectItems(catalogue, o.only, app.suite ? 'suite' : app.bot ? 'AI-bot' : 'app');
   const agentId = o['agent-id'] ?? '1000002';
   if (!/^\d{1,10}$/.test(agentId)) throw new UsageError(`--agent-id must be the app's AgentID (digits), got ${JSON.stringify(agentId)}`, 'simulate');
   const plan = {
     base,
     callbackUrl: `${base}/callback/${name}`,
+    // A suite's data URL, and the two corps its data callbacks come from.
+    ...(app.suite ? { dataUrl: `${base}/callback/${name}/data`, corps: [newCorpId('A'), newCorpId('B')] } : {}),
     name,
     app,
     agentId,
@@ -155,6 +172,7 @@ function readSettings(o, name, base) {
   let encodingAESKey;
   let accepted;
   let bot;
+  let suite;
   const onCommandLine = o.token !== undefined || o.key !== undefined || o['receive-id'] !== undefined || o.bot;
   if (o.apps !== undefined || o.config !== undefined || o.secrets !== undefined || !onCommandLine) {
     if (onCommandLine) {
@@ -166,6 +184,10 @@ function readSettings(o, name, base) {
     if (typeof token !== 'string' || token === '') throw new UsageError(`${where} has no token`, 'simulate');
     if (typeof encodingAESKey !== 'string' || !ENCODING_AES_KEY.test(encodingAESKey)) {
       throw new UsageError(`${where} has no valid encodingAESKey (43 characters of A-Z a-z 0-9 + /)`, 'simulate');
+    }
+    if (entry.suite !== undefined) {
+      suite = suiteOf(entry, where);
+      return { token, encodingAESKey, receiveId: suite.suiteId, bot: false, suite, notes };
     }
     if (!(typeof accepted === 'string' || (Array.isArray(accepted) && accepted.length > 0 && accepted.every((x) => typeof x === 'string')))) {
       throw new UsageError(`${where} has no valid receiveId (a string, a list of strings, or "*")`, 'simulate');
@@ -197,13 +219,32 @@ function readSettings(o, name, base) {
   return { token, encodingAESKey, receiveId, bot, notes };
 }
 
-function selectItems(catalogue, only, bot) {
+/** The entry's suite: { suiteId, providerCorpId }, as the gateway would take it (src/config.ts), or a UsageError. */
+function suiteOf(entry, where) {
+  const { suite } = entry;
+  if (suite === null || typeof suite !== 'object' || Array.isArray(suite)) {
+    throw new UsageError(`${where} has a "suite" that is not an object: {"suiteId", "providerCorpId", "ticketToken"}`, 'simulate');
+  }
+  for (const [key, what] of [['suiteId', "the suite's SuiteID or a 代开发 template's id"], ['providerCorpId', "the provider's own CorpID"]]) {
+    if (typeof suite[key] !== 'string' || !WECOM_ID.test(suite[key])) {
+      throw new UsageError(`${where} has no valid suite.${key}: ${what}, 1-64 letters, digits, _ or -`, 'simulate');
+    }
+  }
+  for (const key of ['receiveId', 'bot']) {
+    if (entry[key] !== undefined) {
+      throw new UsageError(`${where} has both "suite" and "${key}", which the gateway refuses: a suite's two URLs take the receiveIds suite.suiteId and suite.providerCorpId give`, 'simulate');
+    }
+  }
+  return { suiteId: suite.suiteId, providerCorpId: suite.providerCorpId };
+}
+
+function selectItems(catalogue, only, which) {
   if (only === undefined) return catalogue;
   const wanted = only.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (wanted.length === 0) throw new UsageError('--only needs at least one name', 'simulate');
   const unknown = wanted.filter((w) => !catalogue.some((item) => item.name === w));
   if (unknown.length > 0) {
-    throw new UsageError(`unknown --only ${unknown.length === 1 ? 'name' : 'names'} ${unknown.map((u) => JSON.stringify(u)).join(', ')}; the ${bot ? 'AI-bot' : 'app'} catalogue has: ${names(catalogue)}`, 'simulate');
+    throw new UsageError(`unknown --only ${unknown.length === 1 ? 'name' : 'names'} ${unknown.map((u) => JSON.stringify(u)).join(', ')}; the ${which} catalogue has: ${names(catalogue)}`, 'simulate');
   }
   const selected = catalogue.filter((item) => wanted.includes(item.name));
   if (selected.some((i) => i.kind === 'resend') && !selected.some((i) => i.kind === 'callback')) {
@@ -228,7 +269,9 @@ async function run(plan, view, out) {
       // A sender of its own for each repetition: an event with no id of its own (subscribe, click…) is then new, even
       // beside another run's in the same second, as it would be from another user.
       const user = `${SIMULATE_USER}-${randomBytes(4).toString('hex')}`;
-      const ctx = { corpId: plan.app.receiveId, agentId: plan.agentId, aibotId, user, createTime: runStart - rep };
+      const ctx = plan.app.suite
+        ? { ...plan.app.suite, corpA: plan.corps[0], corpB: plan.corps[1], agentId: plan.agentId, user, createTime: runStart - rep }
+        : { corpId: plan.app.receiveId, agentId: plan.agentId, aibotId, user, createTime: runStart - rep };
       const repTasks = plan.selected.map((item) => ({ item, rep, ctx, index: index++, done: deferred() }));
       const firstCallback = repTasks.find((t) => t.item.kind === 'callback');
       const text = repTasks.find((t) => t.item.name === 'text');
@@ -280,7 +323,11 @@ function slim(result, task, view) {
   result.details = undefined;
   result.plaintext = undefined;
   result.reply = undefined;
-  if (!task.keepSealed) result.sealed = undefined; // the resend of its repetition takes it, then drops it
+  if (!task.keepSealed) {
+    // the resend of its repetition takes them, then drops them
+    result.sealed = undefined;
+    result.target = undefined;
+  }
   if (!view.keepsReplies) result.replyPlaintext = undefined;
 }
 
@@ -302,7 +349,7 @@ async function runTask(plan, task) {
   const { item } = task;
   const result = { name: item.name, rep: task.rep, method: item.kind === 'verify' ? 'GET' : 'POST', status: null, ms: null, ok: false, summary: '', details: [] };
   try {
-    if (item.kind === 'verify') await verifyUrl(plan, result);
+    if (item.kind === 'verify') await verifyUrl(plan, task, result);
     else await callback(plan, task, result);
   } catch (error) {
     if (!(error instanceof NetworkError)) throw error;
@@ -314,11 +361,23 @@ async function runTask(plan, task) {
   return result;
 }
 
-async function verifyUrl(plan, result) {
+/**
+ * Where an item goes and what it is encrypted for: the app's one URL and
+ * receiveId, or, for a suite, the URL and receiveId its catalogue item names.
+ * Returns { url, receiveId, via }, `via` "instruction" or "data" for a suite.
+ */
+function targetOf(plan, task) {
+  const { item, ctx } = task;
+  if (item.url === undefined) return { url: plan.callbackUrl, receiveId: plan.app.receiveId, via: undefined };
+  return { url: item.url === 'data' ? plan.dataUrl : plan.callbackUrl, receiveId: item.receiveIdOf(ctx), via: item.url };
+}
+
+async function verifyUrl(plan, task, result) {
   const echostr = String(randomInt(1, 2 ** 47)) + String(randomInt(0, 9999)).padStart(4, '0');
-  const response = await exchange(verificationUrl(plan.callbackUrl, plan.app, echostr), { timeoutMs: plan.timeoutMs });
+  const target = targetOf(plan, task);
+  const response = await exchange(verificationUrl(target.url, { ...plan.app, receiveId: target.receiveId }, echostr), { timeoutMs: plan.timeoutMs });
   take(result, response);
-  if (response.status !== 200) return refused(result, response);
+  if (response.status !== 200) return refused(result, response, target);
   if (response.text === echostr) {
     result.ok = true;
     result.summary = `echostr answered: ${echostr}`;
@@ -332,11 +391,14 @@ async function callback(plan, task, result) {
   const format = plan.app.bot ? 'json' : 'xml';
   let sealed;
   let base;
+  let target;
   if (item.kind === 'resend') {
     base = await task.base.done.promise;
     sealed = base.sealed;
     base.sealed = undefined;
     result.label = `resend (${base.name})`;
+    target = base.target;
+    if (base.corpId !== undefined) result.corpId = base.corpId;
   } else {
     const ctx = { ...task.ctx };
     if (item.kind === 'refresh') {
@@ -346,10 +408,16 @@ async function callback(plan, task, result) {
       result.streamId = ctx.streamId;
     }
     const built = item.build(ctx);
-    sealed = sealCallback(plan.callbackUrl, plan.app, built.plaintext, { format, agentId: built.agentId ?? plan.agentId, toUserName: built.toUserName });
+    target = targetOf(plan, task);
+    const agentId = built.agentId !== undefined ? built.agentId : plan.agentId;
+    sealed = sealCallback(target.url, { ...plan.app, receiveId: target.receiveId }, built.plaintext, { format, agentId });
     result.plaintext = built.plaintext;
+    // The corp a suite's callback is for, as the gateway's event JSON gives it: a data callback's receiveId, an instruction's AuthCorpId.
+    const corpId = target.via === 'data' ? target.receiveId : target.via === 'instruction' ? xmlText(built.plaintext, 'AuthCorpId') : undefined;
+    if (corpId !== undefined) result.corpId = corpId;
   }
   result.sealed = sealed;
+  result.target = target;
   const response = await exchange(sealed.url, {
     method: 'POST',
     body: sealed.body,
@@ -361,8 +429,13 @@ async function callback(plan, task, result) {
   result.duplicate = response.headers.get('wecom-edge-duplicate') === '1';
   const routed = routedOf(response.headers.get('wecom-edge-routed'));
   if (routed !== undefined) result.routed = routed;
-  if (response.status !== 200) return refused(result, response);
-  const answer = judgeAnswer(plan, sealed, response.text, format, result);
+  if (response.status !== 200) return refused(result, response, target);
+  if (target.via === 'instruction' && response.text !== 'success') {
+    result.ok = false;
+    result.summary = `the instruction URL must answer exactly "success" (WeCom retries otherwise), got ${JSON.stringify(response.text.slice(0, 80))}`;
+    return;
+  }
+  const answer = judgeAnswer(plan, target, sealed, response.text, format, result);
   if (!answer) return;
   if (item.kind === 'refresh') {
     if (base.streamId === undefined) {
@@ -414,23 +487,27 @@ function take(result, response) {
   result.ms = response.ms;
 }
 
-function refused(result, response) {
+function refused(result, response, target) {
   const refusal = refusalOf(response.text);
   result.ok = false;
   if (refusal) {
     result.code = refusal.code;
     result.refusal = refusal;
     result.summary = `${oneLine(refusal.code)} ${oneLine(refusal.message)}`;
+    // The gateway answers a data URL it has no suite for as an unknown app's.
+    if (target?.via === 'data' && response.status === 401 && refusal.code === -40001) {
+      result.summary += ' (is the app a suite in the gateway\'s configuration? Only a suite has a data URL)';
+    }
   } else {
     result.summary = `unexpected answer ${JSON.stringify(response.text.slice(0, 120))}`;
   }
 }
 
 /** The answer to a POST that got a 200: the plain answers, or a passive reply opened as WeCom would. Returns true when it is acceptable. */
-function judgeAnswer(plan, sealed, text, format, result) {
+function judgeAnswer(plan, target, sealed, text, format, result) {
   if (format === 'xml' && text === 'success') return pass(result, 'success');
   if (text === '') return pass(result, 'empty answer (no reply)');
-  const opened = openReply(text, format, plan.app, { timestamp: sealed.timestamp, nonce: sealed.nonce, receiveId: plan.app.receiveId });
+  const opened = openReply(text, format, plan.app, { timestamp: sealed.timestamp, nonce: sealed.nonce, receiveId: target.receiveId });
   if (opened.plaintext !== undefined) result.details.push(...opened.plaintext.split('\n'));
   if (!opened.ok) {
     result.ok = false;
@@ -484,6 +561,18 @@ function textView(out, plan, { quiet }) {
     unreachable() {},
     misconfigured() {},
     start() {
+      if (plan.app.suite) {
+        const { suiteId, providerCorpId } = plan.app.suite;
+        const path = new URL(plan.callbackUrl).pathname;
+        const width = path.length + 7;
+        out.stdout(
+          `Simulating WeCom against the suite ${JSON.stringify(suiteId)} at ${plan.callbackUrl} (XML callbacks, AgentID ${plan.agentId})\n` +
+            `  instruction URL  ${path.padEnd(width)}receiveId ${JSON.stringify(suiteId)} (the suite id)\n` +
+            `  data URL         ${`${path}/data`.padEnd(width)}receiveId the corp's: ${plan.corps.map((corp) => JSON.stringify(corp)).join(', ')}\n` +
+            `  verification     ${'both URLs'.padEnd(width)}receiveId ${JSON.stringify(providerCorpId)} (the provider's corpid)\n${quiet ? '' : '\n'}`,
+        );
+        return;
+      }
       const kind = plan.app.bot ? 'AI bot, JSON callbacks' : `XML callbacks, AgentID ${plan.agentId}`;
       out.stdout(`Simulating WeCom against ${plan.callbackUrl} (${kind}, receiveId ${JSON.stringify(plan.app.receiveId)})\n${quiet ? '' : '\n'}`);
     },
@@ -492,8 +581,9 @@ function textView(out, plan, { quiet }) {
       const status = r.status === null ? '---' : String(r.status);
       const ms = r.ms === null ? '    -' : String(Math.round(r.ms)).padStart(5);
       const event = r.eventId !== undefined && !r.summary.includes(r.eventId) ? `  ${oneLine(r.eventId)}` : '';
+      const corp = r.corpId !== undefined ? `  corp ${oneLine(r.corpId)}` : '';
       const routed = r.routed !== undefined ? `  ${routedText(r.routed)}` : '';
-      out.stdout(`${r.ok ? '✔' : '✘'} ${labelOf(r, plan.repeat).padEnd(LABEL_WIDTH)} ${r.method.padEnd(4)} ${status} ${ms} ms  ${oneLine(r.summary)}${event}${routed}\n`);
+      out.stdout(`${r.ok ? '✔' : '✘'} ${labelOf(r, plan.repeat).padEnd(LABEL_WIDTH)} ${r.method.padEnd(4)} ${status} ${ms} ms  ${oneLine(r.summary)}${event}${corp}${routed}\n`);
       for (const line of r.details) out.stdout(`    ${line}\n`);
     },
     end(results, seconds) {
@@ -518,6 +608,8 @@ function textView(out, plan, { quiet }) {
 
 function jsonView(out, plan) {
   const head = { url: plan.callbackUrl, app: plan.name, bot: plan.app.bot, receiveId: plan.app.receiveId };
+  // A suite: its data URL, the provider's corpid and the run's two corps (receiveId is the suite id, the instruction URL's).
+  if (plan.app.suite) head.suite = { ...plan.app.suite, dataUrl: plan.dataUrl, corps: plan.corps };
   return {
     keepsReplies: true,
     unreachable(error) {
@@ -543,6 +635,7 @@ function jsonView(out, plan) {
           summary: r.summary,
           ...(r.code !== undefined ? { code: r.code } : {}),
           ...(r.eventId !== undefined ? { eventId: r.eventId, duplicate: r.duplicate } : {}),
+          ...(r.corpId !== undefined ? { corpId: r.corpId } : {}),
           ...(r.routed !== undefined ? { routed: r.routed } : {}),
           ...(r.streamId !== undefined ? { streamId: r.streamId } : {}),
           ...(r.replyPlaintext !== undefined ? { reply: r.replyPlaintext } : {}),

@@ -22,15 +22,17 @@ export function verificationUrl(callbackUrl, { token, encodingAESKey, receiveId 
 
 /**
  * A callback POST as WeCom sends it: `plaintext` encrypted for the receiveId,
- * in an XML envelope (`<ToUserName>`, `<Encrypt>`, `<AgentID>`) or, for an AI
- * bot, a JSON one (`{"encrypt"}`), signed in the query. Returns { url, body, timestamp, nonce }.
+ * in an XML envelope (`<ToUserName>`, `<Encrypt>`, `<AgentID>`; no AgentID
+ * when `agentId` is null, as a suite's instruction callbacks have none) or,
+ * for an AI bot, a JSON one (`{"encrypt"}`), signed in the query. Returns
+ * { url, body, timestamp, nonce }.
  */
 export function sealCallback(callbackUrl, { token, encodingAESKey, receiveId }, plaintext, { format, toUserName = receiveId, agentId = '' }, timestamp = nowSeconds(), nonce = newNonce()) {
   const encrypted = encrypt(encodingAESKey, plaintext, receiveId);
   const body =
     format === 'json'
       ? JSON.stringify({ encrypt: encrypted })
-      : `<xml><ToUserName><![CDATA[${toUserName}]]></ToUserName><Encrypt><![CDATA[${encrypted}]]></Encrypt><AgentID><![CDATA[${agentId}]]></AgentID></xml>`;
+      : `<xml><ToUserName><![CDATA[${toUserName}]]></ToUserName><Encrypt><![CDATA[${encrypted}]]></Encrypt>${agentId === null ? '' : `<AgentID><![CDATA[${agentId}]]></AgentID>`}</xml>`;
   const query = new URLSearchParams({ msg_signature: signature(token, timestamp, nonce, encrypted), timestamp, nonce });
   return { url: `${callbackUrl}?${query}`, body, timestamp, nonce };
 }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { APP_CATALOGUE, BOT_CATALOGUE, CATALOGUE, newAibotId } from '../../bin/lib/catalogue.mjs';
+import { APP_CATALOGUE, BOT_CATALOGUE, CATALOGUE, newAibotId, newCorpId, SUITE_CATALOGUE } from '../../bin/lib/catalogue.mjs';
 import { listElements, renderEventTypes, TYPES_PATH } from '../../scripts/gen-events.mjs';
 import { isBot, isEvent, isMessage, isSuiteInfo } from 'wecom-edge/events';
 
@@ -47,17 +47,26 @@ async function gatewayXml() {
   return import(`data:text/javascript;base64,${Buffer.from(result.outputFiles[0].text).toString('base64')}`);
 }
 
-/** Every callback the catalogues hold, as the event JSON the intranet gets: [catalogue, name, event JSON, the item's type]. */
+/**
+ * Every callback the catalogues hold, as the event JSON the intranet gets:
+ * [catalogue, name, event JSON, the item's type]. A suite's carry the
+ * receiveId their item names and, as the gateway gives it (src/routes/callback.ts),
+ * `corpId`: a data callback's receiveId, an instruction's AuthCorpId.
+ */
 async function fixtures() {
   const { parseXml } = await gatewayXml();
-  const ctx = { corpId: 'ww3e40cde07cc21a01', agentId: '1000002', aibotId: newAibotId(), user: 'zhangsan', createTime: 1_765_000_000, streamId: 'stream-1' };
+  const suite = { suiteId: 'wwsuite7d1e9a2c0b4f', providerCorpId: 'wwprovider3e40cde07', corpA: newCorpId('A'), corpB: newCorpId('B') };
+  const ctx = { corpId: 'ww3e40cde07cc21a01', agentId: '1000002', aibotId: newAibotId(), user: 'zhangsan', createTime: 1_765_000_000, streamId: 'stream-1', ...suite };
   const out = [];
-  for (const [catalogue, items, format] of [['app', APP_CATALOGUE, 'xml'], ['bot', BOT_CATALOGUE, 'json']]) {
+  for (const [catalogue, items, format] of [['app', APP_CATALOGUE, 'xml'], ['bot', BOT_CATALOGUE, 'json'], ['suite', SUITE_CATALOGUE, 'xml']]) {
     for (const item of items) {
       if (item.kind !== 'callback' && item.kind !== 'refresh') continue;
       const { plaintext } = item.build(ctx);
       const event = format === 'xml' ? parseXml(plaintext) : JSON.parse(plaintext);
-      out.push([catalogue, item.name, { id: 'evt_0123', app: 'hr', receiveId: ctx.corpId, receivedAt: '2026-12-06T00:00:00.000Z', format, event, raw: plaintext }, item.type]);
+      const receiveId = item.receiveIdOf ? item.receiveIdOf(ctx) : ctx.corpId;
+      const corpId = item.url === 'data' ? receiveId : item.url === 'instruction' ? event.AuthCorpId : undefined;
+      const json = { id: 'evt_0123', app: 'hr', receiveId, ...(corpId !== undefined ? { corpId } : {}), receivedAt: '2026-12-06T00:00:00.000Z', format, event, raw: plaintext };
+      out.push([catalogue, item.name, json, item.type]);
     }
   }
   return out;
@@ -100,7 +109,11 @@ test("the catalogue's list elements are the gateway's: a type never promises an 
 test('every simulate callback compiles against the type its discriminators pick and the type the catalogue gives it', async () => {
   const all = await fixtures();
   assert.deepEqual(all.filter(([, , , type]) => type === undefined).map(([c, name]) => `${c}.${name}`), [], 'a simulate callback without a type');
-  assert.equal(all.length, 20);
+  assert.deepEqual(
+    all.filter(([catalogue]) => catalogue === 'suite').map(([, name, json]) => [name, json.receiveId === json.corpId, json.corpId !== undefined]),
+    [['suite_ticket', false, false], ['create_auth', false, false], ['change_auth', false, true], ['cancel_auth', false, true], ['text', true, true], ['enter_agent', true, true]],
+  );
+  assert.equal(all.length, 26);
   const declared = [...new Set(all.map(([, , , type]) => type))].filter((type) => !IMPORTS.includes(` ${type},`));
   const source =
     IMPORTS.replace(' WecomEvent }', ` WecomEvent, ${declared.join(', ')} }`) +
@@ -156,6 +169,10 @@ test('at run time the guards answer by the fields WeCom discriminates by', async
   assert.equal(isEvent(byName['app.click'], 'click'), true);
   assert.equal(isEvent(byName['app.text'], 'click'), false);
   assert.equal(isSuiteInfo(byName['app.suite_ticket'], 'suite_ticket'), true);
+  assert.equal(isSuiteInfo(byName['suite.create_auth'], 'create_auth'), true);
+  assert.equal(isSuiteInfo(byName['suite.cancel_auth'], 'change_auth'), false);
+  assert.equal(isMessage(byName['suite.text'], 'text'), true);
+  assert.equal(isEvent(byName['suite.enter_agent'], 'enter_agent'), true);
   assert.equal(isBot(byName['bot.text'], 'text'), true);
   assert.equal(isBot(byName['app.text'], 'text'), false);
   assert.equal(isEvent(null, 'click'), false);

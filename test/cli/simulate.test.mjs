@@ -1,6 +1,9 @@
 // `wecom-edge simulate` against the gateway running in workerd (wrangler dev).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
 import { freePort, startGateway } from '../support/gateway.mjs';
 import { resolveReferences } from '../../bin/lib/apps-file.mjs';
 import { APP_EVENT_KINDS, APP_ITEMS, appsFile, kindOfEvent, run, startReceiver, tableOf, tableRow, until } from './helpers.mjs';
@@ -8,7 +11,44 @@ import { APP_EVENT_KINDS, APP_ITEMS, appsFile, kindOfEvent, run, startReceiver, 
 const CORP_ID = 'ww3e40cde07cc21a01';
 const ADMIN_TOKEN = 'admin-token-for-the-cli-tests-0123456789';
 const BOT_ITEMS = ['verify', 'text', 'stream', 'enter_chat', 'resend'];
+const SUITE_ITEMS = ['verify', 'verify_data', 'suite_ticket', 'create_auth', 'change_auth', 'cancel_auth', 'text', 'enter_agent', 'resend'];
 const TIMEOUT = ['--timeout', '30000'];
+
+// A third-party suite (docs/providers.md), and a 代开发 template from wecom-edge.config.json with its secrets as references.
+const SUITE_ID = 'wwsuite7d1e9a2c0b4f';
+const PROVIDER = 'wwprovider3e40cde07';
+const SUITE = {
+  token: 'suiteToken0123456789abcdefABCDEF',
+  encodingAESKey: 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR',
+  suite: { suiteId: SUITE_ID, providerCorpId: PROVIDER, ticketToken: 'suite-ticket-token-for-the-cli-tests-0123' },
+  pull: { token: 'suite-pull-token-for-the-cli-tests-0123' },
+};
+const TEMPLATE_ID = 'dk7d1e9a2c0b4f6a';
+const TEMPLATE_SECRETS = {
+  TPL_TOKEN: 'templateToken0123456789abcdefAB',
+  TPL_ENCODING_AES_KEY: 'ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj',
+  TPL_TICKET_TOKEN: 'template-ticket-token-0123456789abc',
+  TPL_PULL_TOKEN: 'template-pull-token-0123456789abcdef',
+};
+const TEMPLATE = {
+  token: { secret: 'TPL_TOKEN' },
+  encodingAESKey: { secret: 'TPL_ENCODING_AES_KEY' },
+  suite: { suiteId: TEMPLATE_ID, providerCorpId: PROVIDER, ticketToken: { secret: 'TPL_TICKET_TOKEN' } },
+  pull: { token: { secret: 'TPL_PULL_TOKEN' } },
+};
+
+/** Every event in a pull app's queue (leased for a while, never acked): oldest first. */
+async function pullAll(url, app, token) {
+  const response = await fetch(`${url}/queue/${app}/pull`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"max":100,"leaseSeconds":600}' });
+  assert.equal(response.status, 200);
+  return (await response.json()).events;
+}
+
+/** GET /suites/{app}/ticket: { status, body }. */
+async function ticketOf(url, app, token) {
+  const response = await fetch(`${url}/suites/${app}/ticket`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: response.status, body: await response.json() };
+}
 
 /** keygen's --json output for one app. */
 async function keygen(args) {
@@ -24,6 +64,8 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
   let receiver;
   let apps;
   let file;
+  let configFile;
+  let secretsFile;
   const simulate = (app, ...args) => run(['simulate', gateway.url, '--app', app, ...args, ...TIMEOUT]);
 
   before(async () => {
@@ -43,9 +85,12 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     quiet.quiet_bot.bot = { token: 'bot-stream-token-9876543210', placeholder: '稍等' };
     const load = await keygen(['--app', 'load', '--receive-id', CORP_ID, '--pull']);
     const any = await keygen(['--app', 'any', '--receive-id', '*', '--pull']);
-    apps = { ...hr, ...rep, ...bot, ...quiet, ...load, ...any };
+    apps = { ...hr, ...rep, ...bot, ...quiet, ...load, ...any, crm: SUITE, crm_repeat: SUITE };
     file = appsFile(apps);
-    gateway = await startGateway({ apps, adminToken: ADMIN_TOKEN });
+    configFile = appsFile({ apps: { tpl: TEMPLATE } });
+    secretsFile = join(dirname(configFile), 'secrets.json');
+    writeFileSync(secretsFile, JSON.stringify(TEMPLATE_SECRETS));
+    gateway = await startGateway({ apps, adminToken: ADMIN_TOKEN, configFile, secrets: TEMPLATE_SECRETS });
   });
 
   after(async () => {
@@ -215,6 +260,184 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     assert.match(r.stdout, /receiveId "ww0000000000000000"\)$/m);
   });
 
+  test('a suite: both URLs verified for the provider, four instruction callbacks answered success, two corps at the data URL, the ticket kept', async () => {
+    const r = await simulate('crm', '--apps', file);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stderr, '');
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], `Simulating WeCom against the suite "${SUITE_ID}" at ${gateway.url}/callback/crm (XML callbacks, AgentID 1000002)`);
+    assert.equal(lines[1], `  instruction URL  /callback/crm       receiveId "${SUITE_ID}" (the suite id)`);
+    const corps = /^ {2}data URL {9}\/callback\/crm\/data {2}receiveId the corp's: "(wpsimA[A-Za-z0-9]{26})", "(wpsimB[A-Za-z0-9]{26})"$/.exec(lines[2]);
+    assert.ok(corps, lines[2]);
+    const [, corpA, corpB] = corps;
+    assert.equal(lines[3], `  verification     both URLs           receiveId "${PROVIDER}" (the provider's corpid)`);
+    assert.equal(lines[4], '');
+    assert.deepEqual(tableOf(r.stdout), SUITE_ITEMS.map((name) => tableRow(name, 'PASS', 1, 1)));
+    assert.match(r.stdout, /^9 of 9 passed\.$/m);
+
+    assert.match(r.stdout, /^✔ verify +GET {2}200 +\d+ ms {2}echostr answered: \d+$/m);
+    assert.match(r.stdout, /^✔ verify_data +GET {2}200 +\d+ ms {2}echostr answered: \d+$/m);
+    const line = (name, corp) => new RegExp(`^✔ ${name} +POST 200 +\\d+ ms  success  (evt_[0-9a-f]{32})${corp ? `  corp ${corp}` : ''}  → default$`, 'm');
+    const ids = {};
+    for (const [name, corp] of [['suite_ticket'], ['create_auth'], ['change_auth', corpA], ['cancel_auth', corpB], ['text', corpA], ['enter_agent', corpB]]) {
+      ids[name] = line(name, corp).exec(r.stdout)?.[1];
+      assert.ok(ids[name], `${name}:\n${r.stdout}`);
+    }
+    assert.match(r.stdout, new RegExp(`^✔ resend \\(suite_ticket\\) +POST 200 +\\d+ ms  duplicate of ${ids.suite_ticket}: success  → default$`, 'm'));
+
+    // The gateway has each event once (the resend was one of them), as the intranet gets it.
+    const events = await pullAll(gateway.url, 'crm', SUITE.pull.token);
+    assert.deepEqual(events.map((e) => e.id), Object.values(ids));
+    const byId = Object.fromEntries(events.map((e) => [e.id, e]));
+    const head = (e) => [e.app, e.receiveId, e.corpId, e.format];
+    assert.deepEqual(head(byId[ids.suite_ticket]), ['crm', SUITE_ID, undefined, 'xml']);
+    assert.deepEqual(head(byId[ids.create_auth]), ['crm', SUITE_ID, undefined, 'xml']);
+    assert.deepEqual(head(byId[ids.change_auth]), ['crm', SUITE_ID, corpA, 'xml']);
+    assert.deepEqual(head(byId[ids.cancel_auth]), ['crm', SUITE_ID, corpB, 'xml']);
+    assert.deepEqual(head(byId[ids.text]), ['crm', corpA, corpA, 'xml']);
+    assert.deepEqual(head(byId[ids.enter_agent]), ['crm', corpB, corpB, 'xml']);
+    const ticket = byId[ids.suite_ticket].event;
+    assert.deepEqual(Object.keys(ticket), ['SuiteId', 'InfoType', 'TimeStamp', 'SuiteTicket']);
+    assert.deepEqual([ticket.SuiteId, ticket.InfoType], [SUITE_ID, 'suite_ticket']);
+    assert.match(ticket.SuiteTicket, /^[A-Za-z0-9]{64}$/);
+    const create = byId[ids.create_auth].event;
+    assert.deepEqual(Object.keys(create), ['SuiteId', 'AuthCode', 'InfoType', 'TimeStamp', 'State']);
+    assert.deepEqual([create.SuiteId, create.InfoType, create.TimeStamp], [SUITE_ID, 'create_auth', ticket.TimeStamp]);
+    assert.match(create.State, /^wecom-edge-simulate-[0-9a-f]{8}$/);
+    const change = byId[ids.change_auth].event;
+    assert.deepEqual(Object.keys(change), ['SuiteId', 'InfoType', 'TimeStamp', 'AuthCorpId', 'State']);
+    assert.deepEqual([change.SuiteId, change.InfoType, change.AuthCorpId], [SUITE_ID, 'change_auth', corpA]);
+    assert.deepEqual(byId[ids.cancel_auth].event, { SuiteId: SUITE_ID, InfoType: 'cancel_auth', TimeStamp: ticket.TimeStamp, AuthCorpId: corpB });
+    const text = byId[ids.text].event;
+    assert.deepEqual([text.ToUserName, text.MsgType, text.AgentID], [corpA, 'text', '1000002']);
+    assert.match(text.FromUserName, /^wecom-edge-simulate-[0-9a-f]{8}$/);
+    assert.match(text.Content, /^wecom-edge simulate: 你好 [0-9a-f]{8}$/);
+    const enter = byId[ids.enter_agent].event;
+    assert.deepEqual([enter.ToUserName, enter.MsgType, enter.Event, enter.FromUserName], [corpB, 'event', 'enter_agent', text.FromUserName]);
+
+    // The ticket endpoint answers the simulated ticket.
+    const kept = await ticketOf(gateway.url, 'crm', SUITE.suite.ticketToken);
+    assert.equal(kept.status, 200);
+    assert.deepEqual(Object.keys(kept.body), ['suiteId', 'ticket', 'receivedAt', 'ageSeconds', 'stale']);
+    assert.deepEqual([kept.body.suiteId, kept.body.ticket, kept.body.stale], [SUITE_ID, ticket.SuiteTicket, false]);
+    assert.match(kept.body.receivedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.ok(Number.isInteger(kept.body.ageSeconds) && kept.body.ageSeconds >= 0, String(kept.body.ageSeconds));
+  });
+
+  test('a suite with --repeat 2 --json: the suite and its corps in the head, corpId in each corp\'s result, each resend its own repetition\'s', async () => {
+    const r = await simulate('crm_repeat', '--apps', file, '--repeat', '2', '--json');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(report), ['url', 'app', 'bot', 'receiveId', 'suite', 'results', 'table', 'passed', 'failed', 'latency']);
+    assert.deepEqual([report.url, report.app, report.bot, report.receiveId], [`${gateway.url}/callback/crm_repeat`, 'crm_repeat', false, SUITE_ID]);
+    const { corps } = report.suite;
+    assert.deepEqual(report.suite, { suiteId: SUITE_ID, providerCorpId: PROVIDER, dataUrl: `${gateway.url}/callback/crm_repeat/data`, corps });
+    assert.equal(corps.length, 2);
+    assert.match(corps[0], /^wpsimA[A-Za-z0-9]{26}$/);
+    assert.match(corps[1], /^wpsimB[A-Za-z0-9]{26}$/);
+    const corpOf = { change_auth: corps[0], cancel_auth: corps[1], text: corps[0], enter_agent: corps[1] };
+    assert.deepEqual(
+      report.results.map((x) => [x.name, x.repetition, x.method, x.status, x.ok, x.corpId]),
+      [1, 2].flatMap((rep) => SUITE_ITEMS.map((name) => [name, rep, name.startsWith('verify') ? 'GET' : 'POST', 200, true, corpOf[name]])),
+    );
+    for (const rep of [0, 1]) {
+      const mine = report.results.slice(rep * 9, rep * 9 + 9);
+      assert.equal(mine[8].eventId, mine[2].eventId);
+      assert.deepEqual(mine.map((x) => x.duplicate), [undefined, undefined, false, false, false, false, false, false, true]);
+    }
+    assert.equal(new Set(report.results.map((x) => x.eventId).filter(Boolean)).size, 12);
+    assert.deepEqual(report.table, SUITE_ITEMS.map((name) => ({ name, count: 2, passed: 2, failed: 0 })));
+    // The first repetition's ticket is the newest (its TimeStamp a second later): the one kept.
+    const events = await pullAll(gateway.url, 'crm_repeat', SUITE.pull.token);
+    const tickets = events.filter((e) => e.event.InfoType === 'suite_ticket');
+    assert.deepEqual(tickets.map((e) => e.id), [report.results[2].eventId, report.results[11].eventId]);
+    assert.equal(Number(tickets[0].event.TimeStamp), Number(tickets[1].event.TimeStamp) + 1);
+    const kept = await ticketOf(gateway.url, 'crm_repeat', SUITE.suite.ticketToken);
+    assert.equal(kept.body.ticket, tickets[0].event.SuiteTicket);
+  });
+
+  test('a 代开发 template from wecom-edge.config.json, its token and key (and ticketToken) secret references: simulated and kept', async () => {
+    const r = await simulate('tpl', '--config', configFile, '--secrets', secretsFile, '--only', 'verify,verify_data,suite_ticket,text');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout.split('\n')[0], `Simulating WeCom against the suite "${TEMPLATE_ID}" at ${gateway.url}/callback/tpl (XML callbacks, AgentID 1000002)`);
+    assert.deepEqual(tableOf(r.stdout), ['verify', 'verify_data', 'suite_ticket', 'text'].map((name) => tableRow(name, 'PASS', 1, 1)));
+    const [ticket, text] = await pullAll(gateway.url, 'tpl', TEMPLATE_SECRETS.TPL_PULL_TOKEN);
+    assert.deepEqual([ticket.receiveId, ticket.event.SuiteId, text.event.MsgType], [TEMPLATE_ID, TEMPLATE_ID, 'text']);
+    const kept = await ticketOf(gateway.url, 'tpl', TEMPLATE_SECRETS.TPL_TICKET_TOKEN);
+    assert.deepEqual([kept.status, kept.body.suiteId, kept.body.ticket], [200, TEMPLATE_ID, ticket.event.SuiteTicket]);
+  });
+
+  test("a suite's ids that are not the gateway's: each URL's refusal says which receiveId it wanted; data callbacks still pass", async () => {
+    const wrong = appsFile({ crm: { ...SUITE, suite: { ...SUITE.suite, suiteId: 'wwnotthesuite0000', providerCorpId: 'wwnottheprovider00' } } });
+    const r = await simulate('crm', '--apps', wrong);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const provider = "400 -40005 receiveId is not the provider's corpid (suite.providerCorpId): WeCom verifies both of a suite's URLs with it";
+    const suiteId = "400 -40005 receiveId is not the suite id (suite.suiteId): a corp's data callback? Its URL is /callback/crm/data (数据回调URL)";
+    assert.deepEqual(tableOf(r.stdout), [
+      tableRow('verify', 'FAIL', 0, 1, provider),
+      tableRow('verify_data', 'FAIL', 0, 1, provider),
+      ...['suite_ticket', 'create_auth', 'change_auth', 'cancel_auth'].map((name) => tableRow(name, 'FAIL', 0, 1, suiteId)),
+      tableRow('text', 'PASS', 1, 1),
+      tableRow('enter_agent', 'PASS', 1, 1),
+      tableRow('resend', 'FAIL', 0, 1, suiteId),
+    ]);
+    assert.match(r.stdout, /^2 of 9 passed, 7 failed\.$/m);
+    assert.match(r.stdout, /^✘ change_auth +POST 400 +\d+ ms {2}-40005 receiveId is not the suite id \(suite\.suiteId\): a corp's data callback\? Its URL is \/callback\/crm\/data \(数据回调URL\) {2}corp wpsimA[A-Za-z0-9]{26}$/m);
+  });
+
+  test('an app that is a suite in the file but not on the gateway: the data URL is an unknown app\'s, and simulate says why', async () => {
+    const { receiveId, ...load } = apps.load;
+    assert.equal(receiveId, CORP_ID);
+    const mismatched = appsFile({ load: { ...load, suite: SUITE.suite } });
+    const r = await simulate('load', '--apps', mismatched, '--only', 'verify,verify_data,suite_ticket,text');
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const unknown = "401 -40001 msg_signature does not match (is the app a suite in the gateway's configuration? Only a suite has a data URL)";
+    const notAccepted = '400 -40005 receiveId is not one this app accepts';
+    assert.deepEqual(tableOf(r.stdout), [
+      tableRow('verify', 'FAIL', 0, 1, notAccepted),
+      tableRow('verify_data', 'FAIL', 0, 1, unknown),
+      tableRow('suite_ticket', 'FAIL', 0, 1, notAccepted),
+      tableRow('text', 'FAIL', 0, 1, unknown),
+    ]);
+  });
+
+  test("a suite's usage errors: its --only names, a resend alone, and an entry the gateway would refuse", async () => {
+    const unknown = await simulate('crm', '--apps', file, '--only', 'verify,click');
+    assert.deepEqual([unknown.code, unknown.stdout], [2, '']);
+    assert.equal(
+      unknown.stderr,
+      'wecom-edge simulate: unknown --only name "click"; the suite catalogue has: verify, verify_data, suite_ticket, create_auth, change_auth, cancel_auth, text, enter_agent, resend\n' +
+        "Run 'wecom-edge simulate --help' for usage.\n",
+    );
+    const resendAlone = await simulate('crm', '--apps', file, '--only', 'verify_data,resend');
+    assert.equal(resendAlone.code, 2);
+    assert.match(resendAlone.stderr, /^wecom-edge simulate: resend sends the first callback of the run again: choose one with it/);
+    const bad = appsFile({
+      notobject: { ...SUITE, suite: 'wwsuite7d1e9a2c0b4f' },
+      list: { ...SUITE, suite: [SUITE_ID] },
+      nosuiteid: { ...SUITE, suite: { providerCorpId: PROVIDER, ticketToken: 'x'.repeat(32) } },
+      badsuiteid: { ...SUITE, suite: { ...SUITE.suite, suiteId: 'ww suite' } },
+      noprovider: { ...SUITE, suite: { suiteId: SUITE_ID, ticketToken: 'x'.repeat(32) } },
+      emptyprovider: { ...SUITE, suite: { ...SUITE.suite, providerCorpId: '' } },
+      withreceiveid: { ...SUITE, receiveId: CORP_ID },
+      withbot: { ...SUITE, bot: { token: 'bot-stream-token-0123456789' } },
+    });
+    const expected = {
+      notobject: 'has a "suite" that is not an object: {"suiteId", "providerCorpId", "ticketToken"}',
+      list: 'has a "suite" that is not an object: {"suiteId", "providerCorpId", "ticketToken"}',
+      nosuiteid: "has no valid suite.suiteId: the suite's SuiteID or a 代开发 template's id, 1-64 letters, digits, _ or -",
+      badsuiteid: "has no valid suite.suiteId: the suite's SuiteID or a 代开发 template's id, 1-64 letters, digits, _ or -",
+      noprovider: "has no valid suite.providerCorpId: the provider's own CorpID, 1-64 letters, digits, _ or -",
+      emptyprovider: "has no valid suite.providerCorpId: the provider's own CorpID, 1-64 letters, digits, _ or -",
+      withreceiveid: 'has both "suite" and "receiveId", which the gateway refuses: a suite\'s two URLs take the receiveIds suite.suiteId and suite.providerCorpId give',
+      withbot: 'has both "suite" and "bot", which the gateway refuses: a suite\'s two URLs take the receiveIds suite.suiteId and suite.providerCorpId give',
+    };
+    for (const [name, message] of Object.entries(expected)) {
+      const r = await run(['simulate', 'http://127.0.0.1:9', '--app', name, '--apps', bad]);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [2, '', `wecom-edge simulate: app "${name}" in ${bad} ${message}\nRun 'wecom-edge simulate --help' for usage.\n`], name);
+    }
+  });
+
   test('usage errors need no gateway: unknown --only names, resend or stream alone, bad numbers', async () => {
     const unknown = await simulate('hr', '--apps', file, '--only', 'text,bogus');
     assert.equal(unknown.code, 2);
@@ -238,7 +461,7 @@ describe('simulate against the gateway in workerd', { timeout: 180_000 }, () => 
     assert.equal(tooMany.stderr, "wecom-edge simulate: --repeat must be a whole number from 1 to 100000, got \"100001\"\nRun 'wecom-edge simulate --help' for usage.\n");
     const noApp = await simulate('nope', '--apps', file);
     assert.equal(noApp.code, 2);
-    assert.match(noApp.stderr, /no app "nope" in .*apps\.json \(it has: hr, rep, bot, quiet_bot, load, any\)/);
+    assert.match(noApp.stderr, /no app "nope" in .*apps\.json \(it has: hr, rep, bot, quiet_bot, load, any, crm, crm_repeat\)/);
   });
 });
 
@@ -281,6 +504,26 @@ describe('simulate: help and errors', () => {
     const shortKey = await run(['simulate', 'http://127.0.0.1:8787', '--app', 'hr', '--token', 't', '--key', 'short', '--receive-id', CORP_ID]);
     assert.equal(shortKey.code, 2);
     assert.match(shortKey.stderr, /--key must be the 43-character EncodingAESKey/);
+  });
+
+  test('a suite whose instruction URL answers anything but exactly "success" fails, the answer shown escaped', async () => {
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\u001b[31m'));
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const suiteFile = appsFile({ crm: SUITE });
+      const r = await run(['simulate', `http://127.0.0.1:${server.address().port}`, '--app', 'crm', '--apps', suiteFile, '--only', 'suite_ticket,text']);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.deepEqual(tableOf(r.stdout), [
+        tableRow('suite_ticket', 'FAIL', 0, 1, '200 the instruction URL must answer exactly "success" (WeCom retries otherwise), got "ok\\u001b[31m"'),
+        tableRow('text', 'FAIL', 0, 1, '200 passive reply FAILS: the answer is neither "success" nor an encrypted reply (<xml><Encrypt>, <MsgSignature>, <TimeStamp>, <Nonce>)'),
+      ]);
+      assert.doesNotMatch(r.stdout, /\u001b/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('an unreachable gateway: exit 1, said once, on stderr; with --json, one object with the error on stdout', async () => {
