@@ -89,6 +89,8 @@ export interface AppConfig {
   readonly bot?: BotConfig;
   /** A third-party suite or 代开发 template (docs/providers.md): its two callback URLs decrypt with different receiveIds. */
   readonly suite?: SuiteConfig;
+  /** 微信客服 (docs/kf.md): Tokens and cursors kept per OpenKfId, callbacks coalesced. */
+  readonly kf?: { readonly token: string };
 }
 
 /** docs/providers.md, "Configuration". */
@@ -322,7 +324,8 @@ export function fail(path: string, problem: string): never {
   throw new ConfigFieldError(`${path} ${problem}`);
 }
 
-const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "destinations", "reply", "bot", "suite"]);
+const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "destinations", "reply", "bot", "suite", "kf"]);
+const KF_KEYS = new Set(["token"]);
 const SUITE_KEYS = new Set(["suiteId", "providerCorpId", "ticketToken"]);
 /** A suite id, template id or corpid as WeCom shows them: letters, digits, _ and -. */
 const WECOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -390,8 +393,15 @@ function parseApp(name: string, value: unknown, source: EntrySource): AppConfig 
     ...(value.reply !== undefined ? { reply: parseReply(`${path}.reply`, value.reply, source.read) } : {}),
     ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot, source.read) } : {}),
     ...(suite ? { suite } : {}),
+    ...(value.kf !== undefined ? { kf: parseKf(`${path}.kf`, value.kf, source.read) } : {}),
   };
   return app;
+}
+
+function parseKf(path: string, value: unknown, read: ValueReader): { token: string } {
+  if (!isObject(value)) fail(path, 'must be {"token"}');
+  rejectUnknownKeys(path, value, KF_KEYS);
+  return { token: bearerToken(`${path}.token`, read(`${path}.token`, value.token, "bearer")) };
 }
 
 function parseSuite(path: string, value: unknown, read: ValueReader): SuiteConfig {

@@ -4,7 +4,7 @@
  * an accepted callback is added as `debugPlaintext`.
  */
 export interface RequestLog {
-  route: "callback" | "queue" | "bot" | "admin" | "health" | "file" | "suites";
+  route: "callback" | "queue" | "bot" | "admin" | "health" | "file" | "suites" | "kf";
   method: string;
   app?: string;
   status: number;

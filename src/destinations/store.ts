@@ -211,6 +211,20 @@ export class DeliveryStore {
     }
   }
 
+  /**
+   * Whether event `seq` has, at each of `names`, a delivery nothing has
+   * touched: never tried, not out now. A later 微信客服 callback may then
+   * fold into it (docs/kf.md). One primary-key read each.
+   */
+  untouched(seq: number, names: readonly string[]): boolean {
+    return names.every(
+      (name) =>
+        this.db.sql
+          .exec("SELECT 1 FROM deliveries WHERE dest = ? AND seq = ? AND state <> 'dead' AND attempts = 0 AND lease IS NULL AND pushing = 0", name, seq)
+          .toArray().length > 0,
+    );
+  }
+
   // ---- reading what is due ----
 
   /**

@@ -34,6 +34,7 @@ import { ReplyStore, type ReplyClaim } from "./replies.js";
 import { decodeSettings, type DestinationSettings, type QueueSettings } from "./settings.js";
 import { STREAM_KEEP_MS, STREAM_PURGE_BATCH, StreamStore } from "./streams.js";
 import { TicketStore, type KeptTicket, type SuiteTicket } from "./tickets.js";
+import { KfStore, type KfAccount, type KfCallback } from "./kf.js";
 
 /** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
 function truncateUtf8(text: string, maxBytes: number): string {
@@ -75,6 +76,8 @@ export interface QueuedEvent {
   readonly kind: string;
   /** A suite's suite_ticket, kept if it is the newest (docs/providers.md, "The latest ticket"), routed or not. */
   readonly ticket?: SuiteTicket;
+  /** A 微信客服 callback of an app with `kf` (docs/kf.md): its Token is kept, and it folds into a held event of its OpenKfId. */
+  readonly kf?: KfCallback;
 }
 
 /** What a stream update asks (docs/replies.md, "AI-bot streams"). */
@@ -97,6 +100,8 @@ export type EnqueueResult =
   | { readonly status: "unrouted" }
   /** `reply`: what the reply endpoint answered the first copy ("" for nothing), if remembered. */
   | { readonly status: "duplicate"; readonly reply?: string }
+  /** A 微信客服 callback folded into held event `id`, which now stands for `count` callbacks (docs/kf.md). */
+  | { readonly status: "coalesced"; readonly id: string; readonly count: number }
   | { readonly status: "full"; readonly reason: string }
   | { readonly status: "too_large"; readonly reason: string };
 
@@ -188,6 +193,8 @@ export interface QueueStats {
   destinations: DestinationStats[];
   /** Events that matched no destination, by kind (docs/routing.md, "Unrouted events"). */
   unrouted: Record<string, number>;
+  /** 微信客服 callbacks folded into a held event of their OpenKfId instead of queued (docs/kf.md, "Coalescing"). */
+  kfCoalesced: number;
 }
 
 export interface DeadLetter {
@@ -210,6 +217,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   private refusalLog: RefusalStore;
   private sockets: SocketStore;
   private tickets: TicketStore;
+  private kf: KfStore;
   /** WebSocket consumers of pull destinations (docs/feed.md). */
   private readonly feed: Feed;
   /** Long-polls waiting for something to lease. */
@@ -240,6 +248,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       refusals: this.refusalLog,
       sockets: this.sockets,
       tickets: this.tickets,
+      kf: this.kf,
     } = stores(this.db));
     this.feed = new Feed(ctx, this.feedHost());
     this.app = this.db.getMeta("app");
@@ -267,6 +276,10 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (event.credential !== undefined) this.credentials.count(event.credential, now);
     if (event.ticket) this.tickets.keep(event.ticket, now);
     if (this.events.seen(event.id, now)) return this.duplicate(event.id, now);
+    if (event.kf) {
+      const folded = this.foldKf(event, event.kf, now);
+      if (folded) return folded;
+    }
     const size = encodeUtf8(event.body).length;
     if (size > QUEUE_LIMITS.maxEventBytes) {
       return { status: "too_large", reason: `event is ${size} bytes; at most ${QUEUE_LIMITS.maxEventBytes} are queued` };
@@ -292,6 +305,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const stored = this.db.transaction(() => {
       const seq = this.events.insert(event.id, event.body, size, event.receivedAt, event.routes.length);
       if (seq !== null) this.deliveries.add(seq, event.routes, now);
+      if (seq !== null && event.kf) this.kf.holding(event.kf.openKfId, seq, 1);
       return seq !== null;
     });
     // Held already, or new: either way its push destinations get going (in case starting them failed then),
@@ -301,6 +315,26 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       if (stored) this.changed(name);
     }
     return stored ? { status: "queued" } : this.duplicate(event.id, now);
+  }
+
+  /**
+   * A 微信客服 callback: its Token is kept; while the event of its OpenKfId's
+   * earlier callbacks is held untouched at the same destinations, it folds
+   * into that one (its JSON becomes this callback's, with `"coalesced"`: how
+   * many it stands for), since one sync_msg fetches every message. Null: it
+   * is queued as an event of its own.
+   */
+  private foldKf(event: QueuedEvent, kf: KfCallback, now: number): EnqueueResult | null {
+    return this.db.transaction(() => {
+      const held = this.kf.received(kf, event.receivedAt);
+      if (held === null || event.routes.length === 0) return null;
+      if (!this.deliveries.untouched(held.seq, event.routes.map((r) => r.name))) return null;
+      const count = held.n + 1;
+      const id = this.events.fold(held.seq, event.routes.length, event.id, (heldId) => coalescedBody(event.body, heldId, count), now);
+      if (id === null) return null;
+      this.kf.folded(kf.openKfId, count);
+      return { status: "coalesced" as const, id, count };
+    });
   }
 
   private duplicate(id: string, now: number): EnqueueResult {
@@ -647,6 +681,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       lastDeliveredAt: latest("lastDeliveredAt") as string | null,
       destinations,
       unrouted: this.events.unroutedCounts(),
+      kfCoalesced: this.kf.coalesced(),
     };
   }
 
@@ -727,6 +762,16 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     return purged;
   }
 
+  /** 微信客服 account `openKfId` as kept (docs/kf.md): its newest Token and cursor; null for one never seen. */
+  async kfAccount(openKfId: string): Promise<KfAccount | null> {
+    return this.kf.get(openKfId);
+  }
+
+  /** Sets the sync_msg cursor of `openKfId` if it is still `expected` (docs/kf.md, "Cursor"). */
+  async setKfCursor(openKfId: string, cursor: string, expected: string | null): Promise<{ set: boolean; cursor: string | null }> {
+    return this.kf.setCursor(openKfId, cursor, expected);
+  }
+
   /** Suite `suiteId`'s newest suite_ticket as kept (docs/providers.md); watched from now on if it was not. */
   async suiteTicket(suiteId: string): Promise<KeptTicket> {
     return this.tickets.get(suiteId, Date.now());
@@ -774,6 +819,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       refusals: this.refusalLog,
       sockets: this.sockets,
       tickets: this.tickets,
+      kf: this.kf,
     } = stores(this.db));
     this.pushers.clear();
     this.app = null;
@@ -927,9 +973,18 @@ function stores(db: QueueDb) {
     refusals: new RefusalStore(db),
     sockets: new SocketStore(db),
     tickets: new TicketStore(db),
+    kf: new KfStore(db),
   };
 }
 
+
+/** A later 微信客服 callback's event JSON under the held event's id, with how many callbacks it stands for (docs/kf.md). */
+function coalescedBody(body: string, heldId: string, count: number): string {
+  // The JSON starts {"id":"evt_…", (src/wecom/event.ts): ids are all as long, and the last } closes it.
+  const head = '{"id":';
+  const rest = body.slice(head.length + JSON.stringify(heldId).length);
+  return `${head}${JSON.stringify(heldId)}${rest.slice(0, -1)},"coalesced":${count}}`;
+}
 
 function iso(at: number | null): string | null {
   return at === null ? null : new Date(at).toISOString();

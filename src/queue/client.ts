@@ -9,6 +9,7 @@ import { WecomError } from "../errors.js";
 import { serializeEvent, type WecomEvent } from "../wecom/event.js";
 import { queueOf, type QueueEnv } from "./bindings.js";
 import { encodeSettings } from "./settings.js";
+import type { KfCallback } from "./kf.js";
 import type { SuiteTicket } from "./tickets.js";
 
 export interface Committed {
@@ -17,6 +18,8 @@ export interface Committed {
   readonly reply?: string;
   /** The destinations the event matched, in configuration order (none: unrouted, not stored). */
   readonly routed: readonly string[];
+  /** A 微信客服 callback folded into held event `id`, which stands for `count` callbacks (docs/kf.md). */
+  readonly coalesced?: { readonly id: string; readonly count: number };
 }
 
 /**
@@ -29,7 +32,7 @@ export async function commitEvent(
   app: AppConfig,
   event: WecomEvent,
   credential?: Credential,
-  ticket?: SuiteTicket,
+  extra: { readonly ticket?: SuiteTicket; readonly kf?: KfCallback } = {},
 ): Promise<Committed> {
   const routes: Routed[] = route(app.destinations, event.event);
   const receivedAt = Date.parse(event.receivedAt);
@@ -45,7 +48,8 @@ export async function commitEvent(
     kind: routes.length === 0 ? kindOf(event.event) : "",
     ...(stream ? { stream } : {}),
     ...(credential ? { credential: await fingerprintOf(credential) } : {}),
-    ...(ticket ? { ticket } : {}),
+    ...(extra.ticket ? { ticket: extra.ticket } : {}),
+    ...(extra.kf ? { kf: extra.kf } : {}),
   });
   const routed = routes.map((routed) => routed.name);
   switch (result.status) {
@@ -54,6 +58,8 @@ export async function commitEvent(
       return { duplicate: false, routed };
     case "duplicate":
       return result.reply === undefined ? { duplicate: true, routed } : { duplicate: true, reply: result.reply, routed };
+    case "coalesced":
+      return { duplicate: false, routed, coalesced: { id: result.id, count: result.count } };
     case "full":
       throw new WecomError("queue_full", "the app's queue is full; WeCom will retry", result.reason);
     case "too_large":

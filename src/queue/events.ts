@@ -6,6 +6,7 @@
  * that WeCom's resend is not queued again. docs/delivery.md, "Delivery guarantees".
  */
 import { written, type QueueDb } from "./db.js";
+import { encodeUtf8 } from "../lib/bytes.js";
 
 /** The app's totals, kept in one row and mirrored in memory. */
 export interface Totals {
@@ -133,6 +134,25 @@ export class EventStore {
     }
     this.count({ events: -1, bytes: -row.size });
     if (remember) this.remember(row.id, now);
+  }
+
+  /**
+   * Folds a later callback into held event `seq`, which must have exactly
+   * `pending` deliveries: its JSON becomes `body` under the held event's id,
+   * and `id`, the later callback's own, is remembered as seen (WeCom's retry
+   * of it is a duplicate). Answers the held event's id, or null when `seq`
+   * is gone or has other deliveries. docs/kf.md, "Coalescing".
+   */
+  fold(seq: number, pending: number, id: string, body: (heldId: string) => string, now: number): string | null {
+    const row = this.db.sql.exec<{ id: string; size: number; pending: number }>("SELECT id, size, pending FROM events WHERE seq = ?", seq).toArray()[0];
+    // WeCom's retry of the held callback itself is a duplicate, not a later callback.
+    if (row === undefined || row.pending !== pending || row.id === id) return null;
+    const text = body(row.id);
+    const size = encodeUtf8(text).length;
+    this.db.sql.exec("UPDATE events SET body = ?, size = ? WHERE seq = ?", text, size, seq);
+    this.count({ events: 0, bytes: size - row.size });
+    this.remember(id, now);
+    return row.id;
   }
 
   /** The stored JSON of event `seq`. */

@@ -1,9 +1,9 @@
 /**
  * The queue's SQLite schema, as migrations from an empty database (v0) or
  * any earlier wecom-edge, applied in one transaction when the object wakes.
- * docs/architecture.md, "Storage schema" lists the tables as v9 leaves them.
+ * docs/architecture.md, "Storage schema" lists the tables as v10 leaves them.
  */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
@@ -182,5 +182,17 @@ export const MIGRATIONS: readonly string[] = [
      time_stamp  INTEGER,
      received_at INTEGER,
      since       INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
+  // v10. 微信客服 (docs/kf.md): per OpenKfId, the newest callback Token, the
+  // intranet's sync_msg cursor, the held event later callbacks fold into, and
+  // how many have been folded.
+  `CREATE TABLE kf_accounts (
+     open_kfid   TEXT    PRIMARY KEY,
+     token       TEXT,
+     received_at INTEGER,
+     cursor      TEXT,
+     pending_seq INTEGER,
+     pending_n   INTEGER NOT NULL DEFAULT 0,
+     coalesced   INTEGER NOT NULL DEFAULT 0
    ) WITHOUT ROWID;`,
 ];

@@ -18,12 +18,13 @@ import { aesKeyOf, appFor, loadConfig, UNKNOWN_APPS, type AppConfig, type Creden
 import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/index.js";
 import { encodeBase64, toHex } from "../lib/bytes.js";
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
-import { commitEvent } from "../queue/client.js";
+import { commitEvent, type Committed } from "../queue/client.js";
 import { confirmEnvelope, parseEnvelope, restorePlus } from "../wecom/envelope.js";
 import { classifyBotCallback, streamIdOf } from "../wecom/bot.js";
 import { buildEvent, type WecomEvent } from "../wecom/event.js";
 import { checkInstruction, dataCorp, instructionCorp, receiveIdProblem, type SuiteUrl } from "../wecom/suite.js";
 import type { SuiteTicket } from "../queue/tickets.js";
+import { kfCallbackOf } from "../wecom/kf.js";
 import { readBodyLimited, textResponse } from "./http.js";
 import { answerRefresh } from "./bots.js";
 import { keepingRefusals } from "./refusals.js";
@@ -123,8 +124,8 @@ async function receiveEvent({ request, env, url, started, log }: RouteContext, a
   // A stream refresh is protocol traffic, not an event: answered from the stream's state, never queued.
   if (bot?.kind === "refresh") return answerRefresh({ app, env, query, credential, log }, bot.streamId);
   const { event, ticket } = bot?.kind === "message" ? { event: { ...built, streamId: streamIdOf(built.id) }, ticket: undefined } : suiteEvent(app, target, built);
-  const committed = await commitEvent(env, app, event, credential, ticket);
-  log.eventId = event.id;
+  const committed = await commitEvent(env, app, event, credential, { ...(ticket ? { ticket } : {}), ...kfOf(app, event) });
+  log.eventId = committed.coalesced?.id ?? event.id;
   if (config.debug) log.debugPlaintext = event.raw;
   // An instruction callback is answered exactly "success" (docs/providers.md), once committed.
   if (target === "instruction") return callbackAnswer(textResponse("success"), event, committed);
@@ -135,9 +136,11 @@ async function receiveEvent({ request, env, url, started, log }: RouteContext, a
 }
 
 /** For people and tools (`wecom-edge simulate`), not for WeCom, which ignores headers: which event this was, whether it was a resend, where it went. */
-function callbackAnswer(response: Response, event: WecomEvent, committed: { duplicate: boolean; routed: readonly string[] }): Response {
-  response.headers.set("wecom-edge-event-id", event.id);
+function callbackAnswer(response: Response, event: WecomEvent, committed: Committed): Response {
+  response.headers.set("wecom-edge-event-id", committed.coalesced?.id ?? event.id);
   if (committed.duplicate) response.headers.set("wecom-edge-duplicate", "1");
+  // Folded into a held 微信客服 event (docs/kf.md): how many callbacks it now stands for.
+  if (committed.coalesced) response.headers.set("wecom-edge-coalesced", String(committed.coalesced.count));
   response.headers.set("wecom-edge-routed", committed.routed.join(","));
   return response;
 }
@@ -156,6 +159,13 @@ function suiteEvent(app: AppConfig, target: Target, event: WecomEvent): { event:
     event: corpId === undefined ? event : { ...event, corpId },
     ticket: ticket === undefined ? undefined : { suiteId: app.suite.suiteId, ...ticket },
   };
+}
+
+/** A 微信客服 callback of an app with `kf`: its Token is kept and it may fold (docs/kf.md); other apps queue it as any event. */
+function kfOf(app: AppConfig, event: WecomEvent): { kf?: { openKfId: string; token: string } } {
+  if (!app.kf) return {};
+  const kf = kfCallbackOf(event.event);
+  return kf ? { kf } : {};
 }
 
 export const callbackRoute: Route = {

@@ -9,6 +9,7 @@ import { adminRoutes } from "./admin.js";
 import { botRoutes } from "./bots.js";
 import { callbackRoute, suiteDataRoute } from "./callback.js";
 import { suiteRoutes } from "./suites.js";
+import { kfRoutes } from "./kf.js";
 import { healthRoute } from "./health.js";
 import { decodeSegment, errorResponse } from "./http.js";
 import { queueRoute } from "./pull.js";
@@ -39,7 +40,7 @@ export interface Route {
   readonly noStore?: true;
 }
 
-export const ROUTES: readonly Route[] = [callbackRoute, suiteDataRoute, ...queueRoute, ...botRoutes, ...suiteRoutes, ...adminRoutes, healthRoute, verifyFileRoute];
+export const ROUTES: readonly Route[] = [callbackRoute, suiteDataRoute, ...queueRoute, ...botRoutes, ...suiteRoutes, ...kfRoutes, ...adminRoutes, healthRoute, verifyFileRoute];
 
 export function dispatch(request: Request, env: WorkerEnv, ctx: Pick<ExecutionContext, "waitUntil">): Promise<Response> {
   const started = Date.now();

@@ -31,7 +31,7 @@ describe("a queue of wecom-edge 0.3 (schema 6)", () => {
     const receivedAt = Date.now() - 60_000;
     await runInDurableObject(queueStub(app), (_, state) => {
       const sql = state.storage.sql;
-      for (const table of ["events", "seen", "meta", "counters", "replies", "streams", "credentials", "refusals", "deliveries", "destinations", "unrouted", "sockets", "suite_tickets"]) {
+      for (const table of ["events", "seen", "meta", "counters", "replies", "streams", "credentials", "refusals", "deliveries", "destinations", "unrouted", "sockets", "suite_tickets", "kf_accounts"]) {
         sql.exec(`DROP TABLE IF EXISTS ${table}`);
       }
       for (const migration of MIGRATIONS.slice(0, 6)) sql.exec(migration);
@@ -112,7 +112,7 @@ describe("a queue of wecom-edge 0.3 (schema 6)", () => {
       },
     ]);
     expect(inside.meta).toEqual(["app", "registered", "schema", "settings"]);
-    expect(inside.schema).toBe("9");
+    expect(inside.schema).toBe("10");
     expect(stats).toMatchObject({ mode: "pull", paused: true, depth: 3, dead: 1, delivered: 7, events: 4, bytes: heldBytes, refreshes: 2 });
 
     // The lease still holds, the waiting event is pulled, the backing-off one waits, the dead one stays dead.

@@ -33,7 +33,7 @@ describe("a queue of wecom-edge 0.1", () => {
     };
     await runInDurableObject(queueStub(app), (_, state) => {
       const sql = state.storage.sql;
-      sql.exec("DROP TABLE events; DROP TABLE seen; DROP TABLE meta; DROP TABLE counters; DROP TABLE replies; DROP TABLE streams; DROP TABLE credentials; DROP TABLE refusals; DROP TABLE deliveries; DROP TABLE destinations; DROP TABLE unrouted; DROP TABLE sockets; DROP TABLE suite_tickets");
+      sql.exec("DROP TABLE events; DROP TABLE seen; DROP TABLE meta; DROP TABLE counters; DROP TABLE replies; DROP TABLE streams; DROP TABLE credentials; DROP TABLE refusals; DROP TABLE deliveries; DROP TABLE destinations; DROP TABLE unrouted; DROP TABLE sockets; DROP TABLE suite_tickets; DROP TABLE kf_accounts");
       sql.exec(V1);
       sql.exec(
         "INSERT INTO meta (key, value) VALUES ('app', ?), ('mode', 'push'), ('webhook', ?), ('delivered', '5')",

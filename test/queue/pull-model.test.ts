@@ -723,6 +723,7 @@ class Run {
       // The time of the last ack that acked something: none until the model has acked one.
       lastDeliveredAt: this.delivered === 0 ? null : stats.lastDeliveredAt,
       unrouted: {},
+      kfCoalesced: 0,
       destinations: this.adopted
         ? [
             {

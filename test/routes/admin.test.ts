@@ -82,6 +82,7 @@ describe("admin API", () => {
       events: 2,
       streamBytes: 0,
       unrouted: {},
+      kfCoalesced: 0,
       destinations: [
         {
           name: "default",
