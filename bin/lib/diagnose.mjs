@@ -32,8 +32,19 @@ The app's settings:
                      skipped without it
   --apps FILE        a WECOM_APPS JSON file instead (its "previous" credentials
                      are tried too, as the gateway does)
-  --app NAME         which app of --apps (default: the one in /callback/NAME,
-                     or the only one)
+  --app NAME         which app of --apps (default: the one in /callback/NAME
+                     or /callback/NAME/data, or the only one)
+
+A suite (an app with "suite" in --apps: a third-party suite or a 代开发
+template) has two URLs, told apart by the URL's path: /callback/NAME, the
+instruction URL (指令回调URL), whose callbacks carry the suite id, and
+/callback/NAME/data, the data URL (数据回调URL), whose callbacks carry the
+corp's corpid; both are verified (GET) with the provider's corpid. diagnose
+says which receiveId the URL takes and, for one that belongs to the other
+URL, which URL that is (-40005, as the gateway answers). It then checks the
+plaintext as the gateway does: a data callback must name the corp it is
+encrypted for (ToUserName or AuthCorpId), an instruction callback's SuiteId
+must be the suite's, and a suite_ticket must carry a ticket and TimeStamp.
 
 The timestamp check:
   --now SECONDS      the clock to check the timestamp against (default: now)
@@ -72,6 +83,12 @@ Exit status: 0 when every check passes (and, with --send, the gateway answers
 `;
 
 const ORDINAL = ['', 'previous[0]', 'previous[1]', 'previous[2]'];
+
+/** An app's callback URL, /callback/NAME, or a suite's data URL, /callback/NAME/data (src/routes/callback.ts). */
+const CALLBACK_PATH = /^\/callback\/([^/]+?)(\/data)?\/?$/;
+
+/** A suite id, template id or corpid as the gateway takes them (src/config.ts). */
+const WECOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export async function diagnose(argv, out) {
   const o = parseOptions('diagnose', argv, {
@@ -173,7 +190,7 @@ function readSettings(o, url) {
     const names = Object.keys(apps);
     let name = o.app;
     if (name === undefined) {
-      const fromPath = /^\/callback\/([^/]+)\/?$/.exec(url.pathname)?.[1];
+      const fromPath = CALLBACK_PATH.exec(url.pathname)?.[1];
       if (fromPath !== undefined && Object.hasOwn(apps, fromPath)) name = fromPath;
       else if (names.length === 1) name = names[0];
       else throw new UsageError(`${o.apps} has ${names.length} apps (${names.join(', ')}): choose one with --app NAME`, 'diagnose');
@@ -185,7 +202,7 @@ function readSettings(o, url) {
     if (Array.isArray(app.previous)) {
       app.previous.forEach((p, i) => credentials.push({ token: p?.token, encodingAESKey: p?.encodingAESKey, label: ORDINAL[i + 1] ?? `previous[${i}]` }));
     }
-    return { name, credentials, receiveId: app.receiveId };
+    return { name, credentials, receiveId: app.receiveId, ...(app.suite !== undefined ? { suite: app.suite, bot: app.bot } : {}) };
   }
   if (o.token === undefined || o.key === undefined) {
     throw new UsageError('give the app settings with --token and --key (and --receive-id), or --apps FILE --app NAME', 'diagnose');
@@ -212,8 +229,13 @@ const fail = (code, message) => {
 
 function runChecks(request, settings, clock, out) {
   const ctx = { request, settings, clock, notes: [] };
+  const path = CALLBACK_PATH.exec(request.url.pathname);
+  // Which URL it came to matters for an app of --apps that is a suite, or when it is a suite's data URL.
+  const urlStep = settings.name !== undefined && (settings.suite !== undefined || path?.[2] !== undefined);
+  const suite = settings.suite !== undefined;
   const steps = [
     ['settings', checkSettings],
+    ...(urlStep ? [['URL', checkUrl]] : []),
     ['query', checkQuery],
     ['timestamp', checkTimestamp],
     ...(request.method === 'POST' ? [['envelope', checkEnvelope]] : []),
@@ -222,8 +244,9 @@ function runChecks(request, settings, clock, out) {
     ['base64', checkBase64],
     ['decryption', checkDecryption],
     ['length', checkLength],
-    ['receiveId', checkReceiveId],
+    ['receiveId', suite ? checkSuiteReceiveId : checkReceiveId],
     ['plaintext', checkPlaintext],
+    ...(suite && request.method === 'POST' ? [['suite', checkSuiteCallback]] : []),
   ];
   out.stdout(`${request.method} ${request.url.pathname}${settings.name !== undefined ? `  (app ${JSON.stringify(settings.name)})` : ''}\n`);
   for (const [name, step] of steps) {
@@ -260,6 +283,44 @@ function checkSettings(ctx) {
   const r = ctx.settings.receiveId;
   const ok = r === undefined || typeof r === 'string' || (Array.isArray(r) && r.every((x) => typeof x === 'string'));
   if (!ok) fail('invalid_config', 'receiveId must be a string, an array of strings, or "*"');
+  if (ctx.settings.suite !== undefined) checkSuiteSettings(ctx.settings);
+}
+
+/** A suite's entry as the gateway checks it (src/config.ts): a misconfigured app is answered 503 invalid_config. */
+function checkSuiteSettings({ suite, receiveId, bot }) {
+  if (suite === null || typeof suite !== 'object' || Array.isArray(suite)) fail('invalid_config', 'suite must be {"suiteId", "providerCorpId", "ticketToken"}');
+  if (typeof suite.suiteId !== 'string' || !WECOM_ID.test(suite.suiteId)) {
+    fail('invalid_config', "suite.suiteId must be the suite's SuiteID, or a 代开发 template's id (dk…), from the provider console (1-64 letters, digits, _ or -)");
+  }
+  if (typeof suite.providerCorpId !== 'string' || !WECOM_ID.test(suite.providerCorpId)) {
+    fail('invalid_config', "suite.providerCorpId must be the provider's own CorpID (服务商的CorpID) (1-64 letters, digits, _ or -)");
+  }
+  if (receiveId !== undefined) fail('invalid_config', 'receiveId must not be set for a suite: suite.suiteId and suite.providerCorpId say which receiveId each URL takes');
+  if (bot !== undefined) fail('invalid_config', 'bot must not be set for a suite: an AI bot is an app of its own');
+}
+
+/**
+ * Which of its URLs a suite's callback came to, by the path (src/routes/callback.ts):
+ * /callback/NAME is the instruction URL, /callback/NAME/data the data URL.
+ * Another app has no data URL: the gateway answers it as an unknown app's,
+ * whose signature never matches.
+ */
+function checkUrl(ctx) {
+  const { settings, request } = ctx;
+  const path = CALLBACK_PATH.exec(request.url.pathname);
+  const data = path?.[2] !== undefined;
+  if (settings.suite === undefined) {
+    ctx.unknownApp = true;
+    return { skipped: `${request.url.pathname} is a suite's data URL (数据回调URL), and app ${JSON.stringify(settings.name)} has no "suite": the gateway answers it as an unknown app's URL` };
+  }
+  const { suiteId, providerCorpId } = settings.suite;
+  ctx.suiteUrl = data ? 'data' : 'instruction';
+  const verification = `verified with the provider's corpid ${JSON.stringify(providerCorpId)}`;
+  if (path === null) {
+    return { skipped: `${request.url.pathname} is neither of suite ${JSON.stringify(suiteId)}'s URLs (/callback/${settings.name}, /callback/${settings.name}/data): checked as its instruction URL` };
+  }
+  if (data) return `the data URL (数据回调URL) of suite ${JSON.stringify(suiteId)}: callbacks from any corp, each encrypted for that corp; ${verification}`;
+  return `the instruction URL (指令回调URL) of suite ${JSON.stringify(suiteId)}: callbacks encrypted for the suite id; ${verification}`;
 }
 
 function param(url, name, maxLength) {
@@ -387,14 +448,14 @@ function checkSignature(ctx) {
   const credentialNote = (c) => {
     if (c.label) ctx.notes.push(`it matches the ${c.label} credential (a rotation in progress): the gateway accepts it, but WeCom's console still uses the old Token`);
   };
-  const asGiven = matching(given);
+  const asGiven = ctx.unknownApp ? undefined : matching(given);
   if (asGiven) {
     ctx.credential = asGiven;
     ctx.encrypt = restored;
     credentialNote(asGiven);
     return undefined;
   }
-  const afterRestore = matching(restored);
+  const afterRestore = ctx.unknownApp ? undefined : matching(restored);
   if (afterRestore) {
     ctx.credential = afterRestore;
     ctx.encrypt = restored;
@@ -411,6 +472,10 @@ function checkSignature(ctx) {
   ];
   for (const [value, message] of candidates) {
     if (value !== undefined && value !== given && matching(value)) fail(-40001, message);
+  }
+  if (ctx.unknownApp) {
+    const name = ctx.settings.name;
+    fail(-40001, `msg_signature does not match: app ${JSON.stringify(name)} is not a suite, so the gateway answers /callback/${name}/data as an unknown app's URL; send it to /callback/${name}, or give the app its "suite" (providers.md)`);
   }
   const tokens = ctx.settings.credentials.length > 1 ? `none of the ${ctx.settings.credentials.length} Tokens (current and previous) matches` : 'the Token is wrong';
   fail(-40001, `msg_signature does not match: ${tokens} (copy it again from WeCom's console), or the ${ctx.request.method === 'GET' ? 'URL' : 'body or URL'} was changed after WeCom signed it`);
@@ -470,6 +535,7 @@ function checkLength(ctx) {
 function kindOf(id) {
   if (id === '') return 'an AI bot (智能机器人) callback, whose receiveId is ""';
   if (id.startsWith('tj')) return 'a suite id (third-party app)';
+  if (id.startsWith('dk')) return 'a 代开发 template id';
   if (id.startsWith('ww') || id.startsWith('wx')) return 'a corp id';
   return undefined;
 }
@@ -490,10 +556,139 @@ function checkReceiveId(ctx) {
     message += `: ${shown} looks like ${actualKind}`;
     if (acceptedKinds.length > 0) message += ` while the app accepts ${acceptedKinds.join(' or ')}`;
   }
-  if (actual.startsWith('tj')) message += '. Suite instruction callbacks carry the suite id: add it to receiveId, or use a separate app for the suite';
-  else if (actual === '') message += '. Set receiveId to "" for an AI bot';
-  else message += '. Set receiveId to the corpid shown in 我的企业 → 企业信息 → 企业ID (or "*" for suite data callbacks)';
+  if (actual.startsWith('tj') || actual.startsWith('dk')) {
+    message += '. A suite\'s instruction callbacks carry the suite id: make the app a suite ("suite": {"suiteId", "providerCorpId", "ticketToken"}, no receiveId; see providers.md), whose instruction URL takes it';
+  } else if (actual === '') message += '. Set receiveId to "" for an AI bot';
+  else message += '. Set receiveId to the corpid shown in 我的企业 → 企业信息 → 企业ID (a suite\'s data callbacks, one corp each: make the app a suite, whose data URL takes any corp)';
   fail(-40005, message);
+}
+
+/**
+ * A suite's receiveId (src/wecom/suite.ts): the provider's corpid for a
+ * verification at either URL, the suite id at the instruction URL, any corp
+ * at the data URL. One that belongs to the other URL is said to, as the
+ * gateway's -40005 does.
+ */
+function checkSuiteReceiveId(ctx) {
+  const { suiteId, providerCorpId } = ctx.settings.suite;
+  const name = ctx.settings.name;
+  const actual = ctx.receiveId;
+  const shown = JSON.stringify(actual);
+  const [S, P] = [JSON.stringify(suiteId), JSON.stringify(providerCorpId)];
+  const instructionUrl = `the instruction URL /callback/${name} (指令回调URL)`;
+  const dataUrl = `the data URL /callback/${name}/data (数据回调URL)`;
+  const bot = actual === '' ? ' ("" is an AI bot\'s)' : '';
+  if (ctx.request.method === 'GET') {
+    if (actual === providerCorpId) return `${shown}, the provider's corpid (suite.providerCorpId), which verifies both of a suite's URLs`;
+    if (actual === suiteId) {
+      fail(-40005, `receiveId ${shown} is the suite id (suite.suiteId), which ${instructionUrl}'s callbacks carry, not a verification: WeCom verifies both of a suite's URLs with the provider's corpid ${P} (suite.providerCorpId)`);
+    }
+    fail(-40005, `receiveId ${shown}${bot} is not the provider's corpid ${P} (suite.providerCorpId): WeCom verifies both of a suite's URLs with it; is suite.providerCorpId your provider CorpID (服务商的CorpID)?`);
+  }
+  if (ctx.suiteUrl === 'instruction') {
+    if (actual === suiteId) return `${shown}, the suite id (suite.suiteId): ${instructionUrl}'s`;
+    if (actual === providerCorpId) {
+      fail(-40005, `receiveId ${shown} is the provider's corpid (suite.providerCorpId), which only the URL verification carries: ${instructionUrl} takes the suite id ${S} (suite.suiteId)`);
+    }
+    fail(
+      -40005,
+      `receiveId ${shown}${bot} is not the suite id ${S} (suite.suiteId), which ${instructionUrl} takes: a corp's data callback? Its URL is /callback/${name}/data (数据回调URL); ` +
+        "if the console's 指令回调URL and 数据回调URL are not swapped, check suite.suiteId",
+    );
+  }
+  if (actual === suiteId) {
+    fail(-40005, `receiveId ${shown} is the suite id (suite.suiteId): an instruction callback, whose URL is /callback/${name} (指令回调URL), not ${dataUrl}, which takes the corp's corpid; are the console's 指令回调URL and 数据回调URL swapped?`);
+  }
+  if (actual === '') fail(-40005, `receiveId is empty${bot}: a data callback names the corp it is for, and ${dataUrl} takes that corp's corpid`);
+  return `${shown}, a corp's: ${dataUrl} takes any corp's, the one the callback names (checked below)`;
+}
+
+/**
+ * What the gateway checks of a suite's callback once it is parsed
+ * (src/wecom/suite.ts): a data callback names the corp it is encrypted for;
+ * an instruction callback's SuiteId is the suite's, and a suite_ticket
+ * carries a ticket and its TimeStamp.
+ */
+function checkSuiteCallback(ctx) {
+  const fields = topLevelFields(ctx.message);
+  const { suiteId } = ctx.settings.suite;
+  const shown = (name) => (fields.has(name) ? JSON.stringify(fields.get(name)) : 'none');
+  if (ctx.suiteUrl === 'data') {
+    const corp = ctx.receiveId;
+    const named = ['ToUserName', 'AuthCorpId'].find((name) => fields.get(name) === corp);
+    if (named === undefined) {
+      fail(
+        -40005,
+        `receiveId is not the corp the callback names (ToUserName or AuthCorpId): it is encrypted for ${JSON.stringify(corp)}, and names ToUserName ${shown('ToUserName')}, AuthCorpId ${shown('AuthCorpId')}; ` +
+          "WeCom encrypts a corp's data callback for the corp it names, so this one is not WeCom's",
+      );
+    }
+    return `for corp ${JSON.stringify(corp)}, as its ${named} says: the event's corpId`;
+  }
+  const infoType = fields.get('InfoType');
+  if (fields.has('SuiteId') && fields.get('SuiteId') !== suiteId) {
+    fail(-40005, `SuiteId in the callback is not the suite's (suite.suiteId): it names ${shown('SuiteId')}, not ${JSON.stringify(suiteId)}: another suite's callback, under this one's Token and key`);
+  }
+  if (infoType === 'suite_ticket') {
+    const ticket = fields.get('SuiteTicket');
+    if (typeof ticket !== 'string' || ticket === '' || ticket.length > MAX_SUITE_TICKET) {
+      fail('invalid_parameter', `a suite_ticket callback must carry a SuiteTicket of 1-${MAX_SUITE_TICKET} characters (it has ${typeof ticket === 'string' ? `${ticket.length}` : 'none'})`);
+    }
+    if (typeof fields.get('TimeStamp') !== 'string' || !/^\d{1,10}$/.test(fields.get('TimeStamp'))) {
+      fail('invalid_parameter', `a suite_ticket callback must carry its TimeStamp in unix seconds (it has ${shown('TimeStamp')})`);
+    }
+    return `a suite_ticket for suite ${JSON.stringify(suiteId)}: the gateway keeps it for GET /suites/${ctx.settings.name}/ticket, if it is the newest`;
+  }
+  const what = typeof infoType === 'string' ? `InfoType ${JSON.stringify(infoType)}` : 'no InfoType';
+  const corp = fields.get('AuthCorpId');
+  const about = typeof corp === 'string' && corp !== '' ? ` for corp ${JSON.stringify(corp)} (AuthCorpId: the event's corpId)` : '';
+  return `${what}${about}${fields.has('SuiteId') ? `, SuiteId the suite's` : ''}; answered exactly "success"`;
+}
+
+/** The longest suite_ticket the gateway keeps (src/wecom/suite.ts). */
+const MAX_SUITE_TICKET = 512;
+
+/**
+ * The plaintext's top-level fields as the gateway's parse gives them (the
+ * root element's children, or a JSON object's keys): name → its text, for a
+ * field that is given once and is text; name → null for one that is repeated
+ * or has elements of its own (it then equals no string, as in the gateway).
+ * The plaintext is well-formed already (checkPlaintext).
+ */
+function topLevelFields(message) {
+  const fields = new Map();
+  if (/^[\s\uFEFF]*\{/.test(message)) {
+    for (const [name, value] of Object.entries(JSON.parse(message))) fields.set(name, typeof value === 'string' ? value : null);
+    return fields;
+  }
+  const token = /<!\[CDATA\[([\s\S]*?)\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<\/([^>\s]*)\s*>|<([A-Za-z_][\w.:-]*)(?:\s+[^<>]*?)?(\/?)>|([^<]+)/g;
+  let depth = 0;
+  let field;
+  for (let m; (m = token.exec(message)); ) {
+    if (m[3] !== undefined) {
+      depth++;
+      if (depth === 2) field = { name: m[3], text: '', nested: false };
+      else if (depth > 2) field.nested = true;
+      if (m[4] === '/') m[0] = `</${m[3]}>`;
+      else continue;
+    }
+    if (m[0].startsWith('</')) {
+      if (depth === 2) fields.set(field.name, fields.has(field.name) || field.nested ? null : field.text.trim());
+      depth--;
+    } else if (depth === 2 && m[1] !== undefined) field.text += m[1];
+    else if (depth === 2 && m[5] !== undefined) field.text += decodeEntities(m[5]);
+  }
+  return fields;
+}
+
+const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decodeEntities(text) {
+  return text.replace(/&(amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9a-fA-F]{1,6});/g, (whole, name) => {
+    if (!name.startsWith('#')) return ENTITIES[name];
+    const code = name.startsWith('#x') ? parseInt(name.slice(2), 16) : Number(name.slice(1));
+    return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
 }
 
 function checkPlaintext(ctx) {
@@ -553,7 +748,7 @@ async function send(request, timeoutMs, out) {
   const url = new URL(request.rawUrl);
   const where = `${request.method} ${url.origin}${url.pathname}`;
   // The gateway's base: what comes before /callback/NAME (a gateway may sit under a path).
-  const base = `${url.origin}${url.pathname.replace(/\/callback\/[^/]*\/?$/, '')}`;
+  const base = `${url.origin}${url.pathname.replace(/\/callback\/[^/]*(\/data)?\/?$/, '')}`;
   const json = request.body !== undefined && /^[\s\uFEFF]*\{/.test(request.body);
   let answer;
   try {

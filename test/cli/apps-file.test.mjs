@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isLoopback, jsonErrorPosition, resolveReferences, secretNamesOf } from '../../bin/lib/apps-file.mjs';
+import { appSettings, isLoopback, jsonErrorPosition, resolveReferences, secretNamesOf } from '../../bin/lib/apps-file.mjs';
 import { run, startFakeQueue } from './helpers.mjs';
 
 const BIN = fileURLToPath(new URL('../../bin/wecom-edge.mjs', import.meta.url));
@@ -170,4 +170,26 @@ test('isLoopback, secretNamesOf and resolveReferences', () => {
   const entry = { token: { secret: 'A' }, list: [{ secret: 'B' }, 'plain'], nested: { secret: 'C', other: 1 } };
   assert.deepEqual(resolveReferences(entry, { A: 'a', B: 'b' }), { token: 'a', list: ['b', 'plain'], nested: { secret: 'C', other: 1 } });
   assert.throws(() => resolveReferences({ token: { secret: 'Z' } }, {}), /^Error: no secret Z$/);
+});
+
+test("a suite's {\"secret\"} ticketToken: resolved where a command asks for it, left alone where it does not", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wecom-edge-suite-'));
+  const config = join(dir, 'wecom-edge.config.json');
+  const secrets = join(dir, 'secrets.json');
+  const suite = { suiteId: 'wwsuite7d1e9a2c0b4f', providerCorpId: 'wwprovider3e40cde07', ticketToken: { secret: 'CRM_TICKET_TOKEN' } };
+  writeFileSync(config, JSON.stringify({ apps: { crm: { token: { secret: 'CRM_TOKEN' }, encodingAESKey: { secret: 'CRM_ENCODING_AES_KEY' }, suite, pull: { token: { secret: 'CRM_PULL_TOKEN' } } } } }));
+  writeFileSync(secrets, JSON.stringify({ CRM_TOKEN: SECRET, CRM_ENCODING_AES_KEY: KEY, CRM_TICKET_TOKEN: 'crm-ticket-token-0123456789' }));
+  const o = { config, secrets };
+  const { entry } = appSettings(o, 'crm', 'simulate', 'http://127.0.0.1:9', ['token', 'encodingAESKey', 'suite.ticketToken']);
+  assert.deepEqual([entry.token, entry.encodingAESKey, entry.suite], [SECRET, KEY, { ...suite, ticketToken: 'crm-ticket-token-0123456789' }]);
+  const unresolved = appSettings(o, 'crm', 'simulate', 'http://127.0.0.1:9', ['token', 'encodingAESKey']).entry;
+  assert.deepEqual(unresolved.suite.ticketToken, { secret: 'CRM_TICKET_TOKEN' });
+  // simulate needs no ticket token: with its secret not set, it still plays the suite (here, against nothing).
+  writeFileSync(secrets, JSON.stringify({ CRM_TOKEN: SECRET, CRM_ENCODING_AES_KEY: KEY }));
+  const r = await run(['simulate', 'http://127.0.0.1:9', '--app', 'crm', '--config', config, '--secrets', secrets]);
+  assert.deepEqual([r.code, r.stdout], [1, '']);
+  assert.match(r.stderr, /^wecom-edge simulate: cannot reach http:\/\/127\.0\.0\.1:9: /);
+  assert.throws(() => appSettings(o, 'crm', 'simulate', 'http://127.0.0.1:9', ['suite.ticketToken']), {
+    message: `${config} apps.crm.suite.ticketToken names secret CRM_TICKET_TOKEN, which is not set in ${secrets}; give --secrets FILE with it`,
+  });
 });

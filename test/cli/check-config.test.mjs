@@ -189,3 +189,51 @@ test('checks ADMIN_TOKEN when the secrets hold it', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stdout, /^ {2}- ADMIN_TOKEN must be 16-512 visible ASCII characters \(use a long random string\): the admin API stays off until it is$/m);
 });
+
+test("a suite's ticketToken is a secret reference like any token: resolved, named when missing, checked as a bearer token, never printed", async () => {
+  const suite = (ticketToken, extra = {}) => ({
+    token: ref('CRM_TOKEN'),
+    encodingAESKey: ref('CRM_ENCODING_AES_KEY'),
+    suite: { suiteId: 'wwsuite7d1e9a2c0b4f', providerCorpId: 'wwprovider3e40cde07', ticketToken },
+    pull: { token: ref('CRM_PULL_TOKEN') },
+    ...extra,
+  });
+  const secrets = { CRM_TOKEN: 'crmTokenValue0123', CRM_ENCODING_AES_KEY: KEY, CRM_PULL_TOKEN: 'crm-pull-token-0123456789', CRM_TICKET_TOKEN: 'crm-ticket-token-0123456789', SHORT_TICKET_TOKEN: 'short' };
+  const dir = project({
+    apps: {
+      crm: suite(ref('CRM_TICKET_TOKEN')),
+      unset: suite(ref('UNSET_TICKET_TOKEN')),
+      short: suite(ref('SHORT_TICKET_TOKEN')),
+      written: suite('crm-ticket-token-written-out-0123'),
+      badname: suite(ref('lowercase')),
+      withid: suite(ref('CRM_TICKET_TOKEN'), { receiveId: 'ww3e40cde07cc21a01' }),
+    },
+    files: { 'secrets/secrets.json': JSON.stringify(secrets) },
+  });
+  const r = await run(dir);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, '');
+  assert.equal(
+    r.stdout,
+    [
+      'secrets   secrets/secrets.json: 5',
+      'vars      wrangler.toml: 1',
+      'config    wecom-edge.config.json: 6 apps',
+      'ok        crm',
+      'invalid   badname',
+      'invalid   short',
+      'invalid   unset',
+      'invalid   withid',
+      'invalid   written',
+      '',
+      '5 problems:',
+      '  - wecom-edge.config.json: apps.badname.suite.ticketToken must name a secret: {"secret": "NAME"} with NAME of 1-64 capital letters, digits and _, starting with a letter',
+      '  - wecom-edge.config.json: apps.short.suite.ticketToken must be 16-512 visible ASCII characters (use a long random string)',
+      '  - wecom-edge.config.json: apps.unset.suite.ticketToken names secret UNSET_TICKET_TOKEN, which is not set (npx wrangler secret put UNSET_TICKET_TOKEN; locally, a line in .dev.vars)',
+      '  - wecom-edge.config.json: apps.withid.receiveId must not be set for a suite: suite.suiteId and suite.providerCorpId say which receiveId each URL takes',
+      '  - wecom-edge.config.json: apps.written.suite.ticketToken must be a {"secret": "NAME"} reference to a Worker secret: wecom-edge.config.json is committed, so secret values are not written in it',
+      '',
+    ].join('\n'),
+  );
+  assert.doesNotMatch(r.stdout, /crm-ticket-token|crmTokenValue|short'/);
+});

@@ -376,3 +376,98 @@ test('--send and --timeout: usage errors need no gateway', async () => {
   assert.equal(lone.code, 2);
   assert.match(lone.stderr, /^wecom-edge diagnose: --timeout goes with --send\n/);
 });
+
+// ------------------------------------------------------------ suites ----
+// diagnose and the gateway on a suite's two URLs: test/cli/gateway-diagnose.test.mjs.
+
+const SUITE_ID = 'wwsuite7d1e9a2c0b4f';
+const PROVIDER = 'wwprovider3e40cde07';
+const SUITE = { token: APP.token, encodingAESKey: APP.key, suite: { suiteId: SUITE_ID, providerCorpId: PROVIDER, ticketToken: 't'.repeat(32) }, pull: { token: 'p'.repeat(32) } };
+
+/** A WECOM_APPS file of `apps`. */
+function appsFileOf(apps) {
+  const file = join(mkdtempSync(join(tmpdir(), 'wecom-edge-cli-')), 'apps.json');
+  writeFileSync(file, JSON.stringify(apps));
+  return file;
+}
+
+/** A signed POST to `path` on edge.example.com: `message` encrypted for `receiveId`. */
+function postTo(path, message, receiveId) {
+  const enc = encrypt(APP.key, message, receiveId);
+  const timestamp = String(NOW);
+  const url = `https://edge.example.com${path}?${new URLSearchParams({ msg_signature: sign(APP.token, timestamp, 'n0nce42', enc), timestamp, nonce: 'n0nce42' })}`;
+  return { url, body: `<xml><ToUserName><![CDATA[${receiveId}]]></ToUserName><Encrypt><![CDATA[${enc}]]></Encrypt></xml>` };
+}
+
+const TICKET = `<xml><SuiteId><![CDATA[${SUITE_ID}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>${NOW}</TimeStamp><SuiteTicket><![CDATA[ticket-0123]]></SuiteTicket></xml>`;
+
+test("a suite's entry is checked as the gateway checks it: what it answers 503 invalid_config for fails the settings", async () => {
+  const file = appsFileOf({
+    notobject: { ...SUITE, suite: SUITE_ID },
+    list: { ...SUITE, suite: [SUITE_ID] },
+    badsuiteid: { ...SUITE, suite: { ...SUITE.suite, suiteId: 'ww suite' } },
+    nosuiteid: { ...SUITE, suite: { providerCorpId: PROVIDER } },
+    badprovider: { ...SUITE, suite: { ...SUITE.suite, providerCorpId: 'w'.repeat(65) } },
+    withreceiveid: { ...SUITE, receiveId: APP.receiveId },
+    withbot: { ...SUITE, bot: { token: 'b'.repeat(32) } },
+  });
+  const expected = {
+    notobject: 'suite must be {"suiteId", "providerCorpId", "ticketToken"}',
+    list: 'suite must be {"suiteId", "providerCorpId", "ticketToken"}',
+    badsuiteid: "suite.suiteId must be the suite's SuiteID, or a 代开发 template's id (dk…), from the provider console (1-64 letters, digits, _ or -)",
+    nosuiteid: "suite.suiteId must be the suite's SuiteID, or a 代开发 template's id (dk…), from the provider console (1-64 letters, digits, _ or -)",
+    badprovider: "suite.providerCorpId must be the provider's own CorpID (服务商的CorpID) (1-64 letters, digits, _ or -)",
+    withreceiveid: 'receiveId must not be set for a suite: suite.suiteId and suite.providerCorpId say which receiveId each URL takes',
+    withbot: 'bot must not be set for a suite: an AI bot is an app of its own',
+  };
+  for (const [name, message] of Object.entries(expected)) {
+    const { url, body } = postTo(`/callback/${name}`, TICKET, SUITE_ID);
+    const r = await diagnose(['--url', url, '--body', body, '--apps', file, '--now', String(NOW)]);
+    assert.equal(failed(r, 'settings', 'invalid_config'), `✘ settings (invalid_config): ${message}`, name);
+  }
+});
+
+test("a suite's URL from the path: /callback/NAME/data picks the app and is its data URL; another path is checked as the instruction URL", async () => {
+  const file = appsFileOf({ hr: { ...SUITE, suite: undefined, receiveId: APP.receiveId }, crm: SUITE });
+  const message = '<xml><ToUserName><![CDATA[wpCorpA]]></ToUserName><MsgType><![CDATA[text]]></MsgType></xml>';
+  const data = postTo('/callback/crm/data/', message, 'wpCorpA');
+  const r = await diagnose(['--url', data.url, '--body', data.body, '--apps', file, '--now', String(NOW)]);
+  assert.equal(r.code, 0, r.stdout);
+  assert.equal(r.stdout.split('\n')[0], 'POST /callback/crm/data/  (app "crm")');
+  assert.match(r.stdout, /^✔ URL: the data URL \(数据回调URL\) of suite "wwsuite7d1e9a2c0b4f"/m);
+  assert.match(r.stdout, /^✔ suite: for corp "wpCorpA", as its ToUserName says: the event's corpId$/m);
+
+  const elsewhere = postTo('/hooks/crm', TICKET, SUITE_ID);
+  const other = await diagnose(['--url', elsewhere.url, '--body', elsewhere.body, '--apps', file, '--app', 'crm', '--now', String(NOW)]);
+  assert.equal(other.code, 0, other.stdout);
+  assert.match(other.stdout, /^– URL: \/hooks\/crm is neither of suite "wwsuite7d1e9a2c0b4f"'s URLs \(\/callback\/crm, \/callback\/crm\/data\): checked as its instruction URL$/m);
+  assert.match(other.stdout, /^✔ receiveId: "wwsuite7d1e9a2c0b4f", the suite id \(suite\.suiteId\): the instruction URL \/callback\/crm \(指令回调URL\)'s$/m);
+
+  // An instruction callback without a SuiteId, naming the corp it is about: taken as the gateway takes it.
+  const auth = postTo('/callback/crm', `<xml><InfoType>change_auth</InfoType><TimeStamp>${NOW}</TimeStamp><AuthCorpId>wpCorpA</AuthCorpId></xml>`, SUITE_ID);
+  const authCheck = await diagnose(['--url', auth.url, '--body', auth.body, '--apps', file, '--now', String(NOW)]);
+  assert.equal(authCheck.code, 0, authCheck.stdout);
+  assert.match(authCheck.stdout, /^✔ suite: InfoType "change_auth" for corp "wpCorpA" \(AuthCorpId: the event's corpId\); answered exactly "success"$/m);
+});
+
+test("a suite's plaintext from outside is shown escaped in its checks", async () => {
+  const file = appsFileOf({ crm: SUITE });
+  const message = `<xml><ToUserName><![CDATA[${HOSTILE}]]></ToUserName><MsgType><![CDATA[text]]></MsgType></xml>`;
+  const { url, body } = postTo('/callback/crm/data', message, 'wpCorpA');
+  for (const options of [TTY, {}, { raw: true }]) {
+    const r = await diagnose(['--url', url, '--body', body, '--apps', file, '--now', String(NOW), ...(options.raw ? ['--raw'] : [])], options.raw ? TTY : options);
+    const line = failed(r, 'suite', -40005);
+    assert.ok(line.includes(`and names ToUserName "${HOSTILE_SHOWN}", AuthCorpId none; `), line);
+    assert.doesNotMatch(r.stdout.split('\n\nDecrypted')[0], /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+  }
+});
+
+test('a 代开发 template id where a corp id is expected → -40005, saying to make the app a suite', async () => {
+  const { url, body } = post({ receiveId: 'dk7d1e9a2c0b4f6a' });
+  const line = failed(await diagnose(['--url', url, '--body', body, ...SETTINGS]), 'receiveId', -40005);
+  assert.equal(
+    line,
+    '✘ receiveId (-40005): the message carries receiveId "dk7d1e9a2c0b4f6a", but the app accepts "ww3e40cde07cc21a01": "dk7d1e9a2c0b4f6a" looks like a 代开发 template id while the app accepts ww… (a corp id). ' +
+      'A suite\'s instruction callbacks carry the suite id: make the app a suite ("suite": {"suiteId", "providerCorpId", "ticketToken"}, no receiveId; see providers.md), whose instruction URL takes it',
+  );
+});

@@ -16,6 +16,18 @@ const APP = {
   pull: { token: 'diag-pull-token-0123456789abcdef' },
 };
 const OTHER_KEY = 'ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj';
+// A third-party suite (docs/providers.md): two URLs, each with its receiveIds.
+const SUITE_ID = 'wwsuite7d1e9a2c0b4f';
+const PROVIDER = 'wwprovider3e40cde07';
+const CORP_A = 'wpCorpA_x7Q2mZ9tK4rB8sLdE1fGh';
+const CORP_B = 'wpCorpB_n5V3cX7zP0yQ2wE4rT6uIo';
+const SUITE = {
+  token: 'suiteToken0123456789abcdefABCDEF',
+  encodingAESKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAjXyZzR6q2B2C',
+  suite: { suiteId: SUITE_ID, providerCorpId: PROVIDER, ticketToken: 'suite-ticket-token-for-diagnose-0123' },
+  pull: { token: 'suite-pull-token-for-diagnose-012345' },
+};
+const APPS = { diag: APP, crm: SUITE, badsuite: { ...SUITE, receiveId: CORP_A } };
 const MESSAGE =
   '<xml><ToUserName><![CDATA[ww3e40cde07cc21a01]]></ToUserName>\n<FromUserName><![CDATA[zhangsan]]></FromUserName>\n' +
   '<CreateTime>1764400000</CreateTime>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[你好]]></Content>\n' +
@@ -46,8 +58,8 @@ describe('diagnose and the gateway agree on every bad input', { timeout: 180_000
   let file;
 
   before(async () => {
-    file = appsFile({ diag: APP });
-    gateway = await startGateway({ apps: { diag: APP } });
+    file = appsFile(APPS);
+    gateway = await startGateway({ apps: APPS });
   });
   after(async () => {
     await gateway?.stop();
@@ -65,8 +77,8 @@ describe('diagnose and the gateway agree on every bad input', { timeout: 180_000
     return { method: 'POST', url: query({ msg_signature: signature(token, timestamp, n, signed), timestamp, nonce: n }), body };
   }
 
-  /** Sends the capture to the gateway and gives it to diagnose; returns both answers. */
-  async function both(capture) {
+  /** Sends the capture to the gateway and gives it to diagnose (with `extra` arguments); returns both answers. */
+  async function both(capture, extra = []) {
     const response = await fetch(capture.url, capture.method === 'POST' ? { method: 'POST', body: capture.body } : {});
     const text = await response.text();
     let refusal;
@@ -75,7 +87,7 @@ describe('diagnose and the gateway agree on every bad input', { timeout: 180_000
     } catch {}
     const args = ['diagnose', '--url', capture.url, '--apps', file];
     if (capture.method === 'POST') args.push('--body', capture.body);
-    const diagnosis = await run(args);
+    const diagnosis = await run([...args, ...extra]);
     const failing = diagnosis.stdout.split('\n').find((line) => line.startsWith('✘'));
     return { status: response.status, text, code: refusal?.code, message: refusal?.message, diagnosis, failing };
   }
@@ -83,6 +95,10 @@ describe('diagnose and the gateway agree on every bad input', { timeout: 180_000
   /** The gateway refuses with `status` and `code`, and diagnose fails `check` with the same code. */
   async function agree(capture, status, code, check, pattern) {
     const r = await both(capture);
+    return agreed(r, status, code, check, pattern);
+  }
+
+  function agreed(r, status, code, check, pattern) {
     assert.deepEqual([r.status, r.code], [status, code], r.text);
     assert.equal(r.diagnosis.code, 1, r.diagnosis.stdout + r.diagnosis.stderr);
     assert.ok(r.failing?.startsWith(`✘ ${check} (${code}): `), `${r.failing}\n${r.diagnosis.stdout}`);
@@ -201,6 +217,184 @@ describe('diagnose and the gateway agree on every bad input', { timeout: 180_000
     await agree({ method: 'POST', url: `${query({ msg_signature: 'a'.repeat(40), timestamp: t, nonce: '1' })}&nonce=2`, body }, 400, 'invalid_parameter', 'query', /nonce is given 2 times/);
     await agree({ method: 'POST', url: query({ msg_signature: 'a'.repeat(40), timestamp: t, nonce: '1'.repeat(65) }), body }, 400, 'invalid_parameter', 'query', /nonce is 65 characters/);
     await agree({ method: 'GET', url: query({ msg_signature: 'a'.repeat(40), timestamp: t, nonce: '1' }) }, 400, 'missing_parameter', 'query', /echostr is missing/);
+  });
+
+  // ---- a suite's two URLs ----
+
+  const suiteQuery = (app, data, params) => `${gateway.url}/callback/${app}${data ? '/data' : ''}?${new URLSearchParams(params)}`;
+
+  /** A GET verification of one of the suite's URLs, the echostr encrypted for `receiveId`. */
+  function suiteGet(data, receiveId, { app = 'crm', echo = '6128733905384721' } = {}) {
+    const echostr = encrypt(SUITE.encodingAESKey, echo, receiveId);
+    const timestamp = now();
+    const n = nonce();
+    return { method: 'GET', url: suiteQuery(app, data, { msg_signature: signature(SUITE.token, timestamp, n, echostr), timestamp, nonce: n, echostr }) };
+  }
+
+  /** A POST to one of the suite's URLs: `message` encrypted for `receiveId`, the envelope addressed to it. */
+  function suitePost(data, receiveId, message, { app = 'crm', agentId = data } = {}) {
+    const encrypted = encrypt(SUITE.encodingAESKey, message, receiveId);
+    const timestamp = now();
+    const n = nonce();
+    const body = `<xml><ToUserName><![CDATA[${receiveId}]]></ToUserName><Encrypt><![CDATA[${encrypted}]]></Encrypt>${agentId ? '<AgentID><![CDATA[1000002]]></AgentID>' : ''}</xml>`;
+    return { method: 'POST', url: suiteQuery(app, data, { msg_signature: signature(SUITE.token, timestamp, n, encrypted), timestamp, nonce: n }), body };
+  }
+
+  const ticketXml = (ticket = 'Cfp0_givEagXcYJIztF6sfbdmIZCmpaR8ZBsvJEFWNAQW3ixwoXDq7y9eBSGA-EL', { suiteId = SUITE_ID, timeStamp = '1765000000' } = {}) =>
+    `<xml><SuiteId><![CDATA[${suiteId}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>${timeStamp}</TimeStamp><SuiteTicket><![CDATA[${ticket}]]></SuiteTicket></xml>`;
+  const authXml = (infoType, corp) =>
+    `<xml><SuiteId><![CDATA[${SUITE_ID}]]></SuiteId><InfoType><![CDATA[${infoType}]]></InfoType><TimeStamp>1765000000</TimeStamp><AuthCorpId><![CDATA[${corp}]]></AuthCorpId></xml>`;
+  const corpText = (to, content = '你好') =>
+    `<xml><ToUserName><![CDATA[${to}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>${now()}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${content}]]></Content><MsgId>${Date.now()}${Math.floor(Math.random() * 1e6)}</MsgId><AgentID>1000002</AgentID></xml>`;
+
+  /** The lines diagnose printed, from the first check to the blank line before the plaintext. */
+  const checks = (stdout) => stdout.split('\n').slice(1, stdout.split('\n').indexOf(''));
+
+  test("a suite's verification at either URL, for the provider's corpid: both answer the echostr, diagnose names the URL and the receiveId", async () => {
+    for (const data of [false, true]) {
+      const r = await both(suiteGet(data, PROVIDER));
+      assert.deepEqual([r.status, r.text], [200, '6128733905384721']);
+      assert.equal(r.diagnosis.code, 0, r.diagnosis.stdout);
+      const lines = r.diagnosis.stdout.split('\n');
+      assert.equal(lines[0], `GET /callback/crm${data ? '/data' : ''}  (app "crm")`);
+      assert.equal(
+        lines[2],
+        data
+          ? `✔ URL: the data URL (数据回调URL) of suite "${SUITE_ID}": callbacks from any corp, each encrypted for that corp; verified with the provider's corpid "${PROVIDER}"`
+          : `✔ URL: the instruction URL (指令回调URL) of suite "${SUITE_ID}": callbacks encrypted for the suite id; verified with the provider's corpid "${PROVIDER}"`,
+      );
+      assert.ok(lines.includes(`✔ receiveId: "${PROVIDER}", the provider's corpid (suite.providerCorpId), which verifies both of a suite's URLs`), r.diagnosis.stdout);
+      assert.equal(lines.at(-2), '6128733905384721');
+    }
+  });
+
+  test("a suite's verification for the suite id, or for a corp: 400 -40005 at both, diagnose says the provider's corpid verifies both URLs", async () => {
+    for (const data of [false, true]) {
+      const r = await agree(suiteGet(data, SUITE_ID), 400, -40005, 'receiveId');
+      assert.equal(r.message, "receiveId is not the provider's corpid (suite.providerCorpId): WeCom verifies both of a suite's URLs with it");
+      assert.equal(
+        r.failing,
+        `✘ receiveId (-40005): receiveId "${SUITE_ID}" is the suite id (suite.suiteId), which the instruction URL /callback/crm (指令回调URL)'s callbacks carry, not a verification: ` +
+          `WeCom verifies both of a suite's URLs with the provider's corpid "${PROVIDER}" (suite.providerCorpId)`,
+      );
+    }
+    const r = await agree(suiteGet(true, CORP_A), 400, -40005, 'receiveId');
+    assert.equal(
+      r.failing,
+      `✘ receiveId (-40005): receiveId "${CORP_A}" is not the provider's corpid "${PROVIDER}" (suite.providerCorpId): WeCom verifies both of a suite's URLs with it; is suite.providerCorpId your provider CorpID (服务商的CorpID)?`,
+    );
+  });
+
+  test('an instruction callback for the suite id: success at the gateway; diagnose checks its SuiteId and says the ticket is kept', async () => {
+    const r = await both(suitePost(false, SUITE_ID, ticketXml()));
+    assert.deepEqual([r.status, r.text], [200, 'success']);
+    assert.equal(r.diagnosis.code, 0, r.diagnosis.stdout);
+    const lines = checks(r.diagnosis.stdout);
+    assert.ok(lines.includes(`✔ receiveId: "${SUITE_ID}", the suite id (suite.suiteId): the instruction URL /callback/crm (指令回调URL)'s`), r.diagnosis.stdout);
+    assert.equal(lines.at(-1), `✔ suite: a suite_ticket for suite "${SUITE_ID}": the gateway keeps it for GET /suites/crm/ticket, if it is the newest`);
+    const auth = await both(suitePost(false, SUITE_ID, authXml('change_auth', CORP_A)));
+    assert.deepEqual([auth.status, auth.text], [200, 'success']);
+    assert.equal(checks(auth.diagnosis.stdout).at(-1), `✔ suite: InfoType "change_auth" for corp "${CORP_A}" (AuthCorpId: the event's corpId), SuiteId the suite's; answered exactly "success"`);
+  });
+
+  test("a corp's data callback at the instruction URL: 400 -40005, diagnose says it belongs to the data URL", async () => {
+    const r = await agree(suitePost(false, CORP_A, corpText(CORP_A)), 400, -40005, 'receiveId');
+    assert.equal(r.message, "receiveId is not the suite id (suite.suiteId): a corp's data callback? Its URL is /callback/crm/data (数据回调URL)");
+    assert.equal(
+      r.failing,
+      `✘ receiveId (-40005): receiveId "${CORP_A}" is not the suite id "${SUITE_ID}" (suite.suiteId), which the instruction URL /callback/crm (指令回调URL) takes: ` +
+        "a corp's data callback? Its URL is /callback/crm/data (数据回调URL); if the console's 指令回调URL and 数据回调URL are not swapped, check suite.suiteId",
+    );
+    const provider = await agree(suitePost(false, PROVIDER, ticketXml()), 400, -40005, 'receiveId');
+    assert.equal(
+      provider.failing,
+      `✘ receiveId (-40005): receiveId "${PROVIDER}" is the provider's corpid (suite.providerCorpId), which only the URL verification carries: the instruction URL /callback/crm (指令回调URL) takes the suite id "${SUITE_ID}" (suite.suiteId)`,
+    );
+  });
+
+  test("a corp's data callback at the data URL: success, and the corp it names is checked", async () => {
+    const r = await both(suitePost(true, CORP_A, corpText(CORP_A)));
+    assert.deepEqual([r.status, r.text], [200, 'success']);
+    assert.equal(r.diagnosis.code, 0, r.diagnosis.stdout);
+    const lines = checks(r.diagnosis.stdout);
+    assert.ok(lines.includes(`✔ receiveId: "${CORP_A}", a corp's: the data URL /callback/crm/data (数据回调URL) takes any corp's, the one the callback names (checked below)`), r.diagnosis.stdout);
+    assert.equal(lines.at(-1), `✔ suite: for corp "${CORP_A}", as its ToUserName says: the event's corpId`);
+  });
+
+  test('an instruction callback at the data URL: 400 -40005, diagnose says it belongs to the instruction URL', async () => {
+    const r = await agree(suitePost(true, SUITE_ID, ticketXml()), 400, -40005, 'receiveId');
+    assert.equal(r.message, 'receiveId is the suite id: an instruction callback, whose URL is /callback/crm (指令回调URL)');
+    assert.equal(
+      r.failing,
+      `✘ receiveId (-40005): receiveId "${SUITE_ID}" is the suite id (suite.suiteId): an instruction callback, whose URL is /callback/crm (指令回调URL), ` +
+        "not the data URL /callback/crm/data (数据回调URL), which takes the corp's corpid; are the console's 指令回调URL and 数据回调URL swapped?",
+    );
+    const empty = await agree(suitePost(true, '', corpText('')), 400, -40005, 'receiveId');
+    assert.equal(empty.message, 'receiveId is empty: a data callback names the corp it is for');
+    assert.equal(empty.failing, `✘ receiveId (-40005): receiveId is empty ("" is an AI bot's): a data callback names the corp it is for, and the data URL /callback/crm/data (数据回调URL) takes that corp's corpid`);
+  });
+
+  test('a data callback encrypted for one corp that names another: 400 -40005 at both, diagnose at its suite check', async () => {
+    const r = await agree(suitePost(true, CORP_A, corpText(CORP_B)), 400, -40005, 'suite');
+    assert.equal(r.message, 'receiveId is not the corp the callback names (ToUserName or AuthCorpId)');
+    assert.equal(
+      r.failing,
+      `✘ suite (-40005): receiveId is not the corp the callback names (ToUserName or AuthCorpId): it is encrypted for "${CORP_A}", and names ToUserName "${CORP_B}", AuthCorpId none; ` +
+        "WeCom encrypts a corp's data callback for the corp it names, so this one is not WeCom's",
+    );
+    // A nested ToUserName, or two, names no corp for the gateway either.
+    const nested = `<xml><Msg><ToUserName><![CDATA[${CORP_A}]]></ToUserName></Msg><MsgType><![CDATA[text]]></MsgType></xml>`;
+    await agree(suitePost(true, CORP_A, nested), 400, -40005, 'suite', /names ToUserName none, AuthCorpId none/);
+    const twice = `<xml><ToUserName><![CDATA[${CORP_A}]]></ToUserName><ToUserName><![CDATA[${CORP_A}]]></ToUserName><MsgType><![CDATA[text]]></MsgType></xml>`;
+    await agree(suitePost(true, CORP_A, twice), 400, -40005, 'suite', /names ToUserName null, AuthCorpId none/);
+    // AuthCorpId names it: taken, as the gateway takes it.
+    const byAuthCorp = await both(suitePost(true, CORP_B, `<xml><AuthCorpId>${CORP_B}</AuthCorpId><InfoType><![CDATA[change_contact]]></InfoType><TimeStamp>${now()}</TimeStamp></xml>`));
+    assert.deepEqual([byAuthCorp.status, byAuthCorp.text], [200, 'success']);
+    assert.equal(checks(byAuthCorp.diagnosis.stdout).at(-1), `✔ suite: for corp "${CORP_B}", as its AuthCorpId says: the event's corpId`);
+  });
+
+  test("an instruction callback of another suite, and a malformed suite_ticket: refused by both, at diagnose's suite check", async () => {
+    const other = await agree(suitePost(false, SUITE_ID, ticketXml(undefined, { suiteId: 'wwothersuite' })), 400, -40005, 'suite');
+    assert.equal(other.message, "SuiteId in the callback is not the suite's (suite.suiteId)");
+    assert.equal(other.failing, `✘ suite (-40005): SuiteId in the callback is not the suite's (suite.suiteId): it names "wwothersuite", not "${SUITE_ID}": another suite's callback, under this one's Token and key`);
+    const empty = await agree(suitePost(false, SUITE_ID, ticketXml('')), 400, 'invalid_parameter', 'suite');
+    assert.equal(empty.message, 'a suite_ticket callback must carry a SuiteTicket of 1-512 characters');
+    assert.equal(empty.failing, '✘ suite (invalid_parameter): a suite_ticket callback must carry a SuiteTicket of 1-512 characters (it has 0)');
+    await agree(suitePost(false, SUITE_ID, ticketXml('t'.repeat(513))), 400, 'invalid_parameter', 'suite', /\(it has 513\)$/);
+    const stamp = await agree(suitePost(false, SUITE_ID, ticketXml(undefined, { timeStamp: '2026-12-06' })), 400, 'invalid_parameter', 'suite');
+    assert.equal(stamp.message, 'a suite_ticket callback must carry its TimeStamp in unix seconds');
+    assert.equal(stamp.failing, '✘ suite (invalid_parameter): a suite_ticket callback must carry its TimeStamp in unix seconds (it has "2026-12-06")');
+  });
+
+  test("an app that is not a suite has no data URL: 401 -40001 at both, diagnose says why at the signature", async () => {
+    const { url, body } = post(encrypt(APP.encodingAESKey, MESSAGE, APP.receiveId));
+    const r = await agree({ method: 'POST', url: url.replace('/callback/diag?', '/callback/diag/data?'), body }, 401, -40001, 'signature');
+    const lines = r.diagnosis.stdout.split('\n');
+    assert.equal(lines[0], 'POST /callback/diag/data  (app "diag")');
+    assert.equal(lines[2], `– URL: /callback/diag/data is a suite's data URL (数据回调URL), and app "diag" has no "suite": the gateway answers it as an unknown app's URL`);
+    assert.equal(
+      r.failing,
+      '✘ signature (-40001): msg_signature does not match: app "diag" is not a suite, so the gateway answers /callback/diag/data as an unknown app\'s URL; send it to /callback/diag, or give the app its "suite" (providers.md)',
+    );
+  });
+
+  test('a suite entry the gateway refuses (suite and receiveId): 503 invalid_config at both; --send says where the gateway names the field', async () => {
+    const r = await both(suitePost(true, CORP_A, corpText(CORP_A), { app: 'badsuite' }), ['--send']);
+    assert.deepEqual([r.status, r.code, r.message], [503, 'invalid_config', 'app "badsuite" is misconfigured']);
+    assert.equal(r.diagnosis.code, 1);
+    assert.equal(r.failing, '✘ settings (invalid_config): receiveId must not be set for a suite: suite.suiteId and suite.providerCorpId say which receiveId each URL takes');
+    const hint = r.diagnosis.stdout.split('\n').filter((line) => line.startsWith('  '));
+    assert.deepEqual(hint.slice(0, 2), [
+      '  the gateway says app "badsuite" is misconfigured (503 invalid_config).',
+      `    The field at fault is named in GET ${gateway.url}/admin/apps ("invalidApps"), on the admin page at ${gateway.url}/admin,`,
+    ]);
+  });
+
+  test("--send with a suite's data callback: the gateway's answer beside the checks", async () => {
+    const r = await both(suitePost(true, CORP_B, corpText(CORP_B)), ['--send']);
+    assert.equal(r.status, 200);
+    assert.equal(r.diagnosis.code, 0, r.diagnosis.stdout);
+    assert.match(r.diagnosis.stdout, new RegExp(`^✔ gateway: POST ${gateway.url}/callback/crm/data answered 200 "success" \\(a duplicate of event evt_[0-9a-f]{32}\\)$`, 'm'));
   });
 
   test('a decrypted message that is not XML or a JSON object: 400 -40002', async () => {
