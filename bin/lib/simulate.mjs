@@ -73,8 +73,9 @@ provider's corpid (suite.providerCorpId); on the instruction URL
 create_auth, change_auth and cancel_auth, each to be answered exactly
 "success"; on the data URL /callback/NAME/data, a callback from each of two
 made-up corps (wpsimA…, wpsimB…, fresh on each run), each encrypted for
-its corp; then the first callback again (the suite_ticket). A line shows the corp a callback is
-for ("corp wpsimA…", --json "corpId"), as the gateway's event JSON has it.
+its corp; then the first callback again (the suite_ticket). A line shows
+the corp a callback is for ("corp wpsimA…", --json "corpId"), as the
+gateway's event JSON has it. The suite's ticketToken is not needed.
 
 A callback passes when the gateway answers 200 with "success" (XML), an empty
 body (JSON), or a passive reply whose signature verifies with the Token and
