@@ -14,6 +14,8 @@ export interface WecomEvent<P = Payload> {
   streamId?: string;
   event: P;
   raw: string;
+  /** 微信客服, for an app with `kf` (docs/kf.md): how many kf_msg_or_event callbacks this event stands for, when more than one. */
+  coalesced?: number;
 }
 
 /** The members of union `X` whose discriminant `F` can be `V`, narrowed to it (a member may stand for several values). */
