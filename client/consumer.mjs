@@ -30,9 +30,53 @@ const SETTLE_EVERY_MS = 5;
  */
 export function consume(options) {
   const settings = checked(options);
-  const consumer = new Consumer(settings);
-  consumer.start();
-  return () => consumer.stop();
+  const group = new Group(settings);
+  group.start();
+  return () => group.stop();
+}
+
+/**
+ * The consumers of one destination: one, or, for a sharded app (docs/sharding.md),
+ * one per shard, each holding the socket of its shard and sharing out the
+ * concurrency (rounded up). The shards are asked for once, at the start.
+ */
+class Group {
+  constructor(settings) {
+    this.s = settings;
+    this.consumers = [];
+    this.stopping = false;
+  }
+
+  start() {
+    this.started = this.shards().then((shards) => {
+      if (this.stopping) return;
+      const said = { polling: false };
+      const each = shards.length === 1 ? this.s.concurrency : Math.ceil(this.s.concurrency / shards.length);
+      for (const shard of shards) {
+        const consumer = new Consumer({ ...this.s, concurrency: each, said, ...(shards.length > 1 ? { shard } : {}) });
+        this.consumers.push(consumer);
+        consumer.start();
+      }
+    });
+  }
+
+  async stop() {
+    this.stopping = true;
+    await this.started;
+    await Promise.all(this.consumers.map((consumer) => consumer.stop()));
+  }
+
+  /** The app's shards; [0] for an app of one queue, a gateway without shards, or one that cannot be asked now (the consumer still long-polls every shard). */
+  async shards() {
+    try {
+      const response = await fetch(`${this.s.root}${this.s.path}/shards`, { headers: { authorization: `Bearer ${this.s.token}` } });
+      const answer = response.ok ? await response.json() : null;
+      if (Array.isArray(answer?.shards) && answer.shards.length > 0 && answer.shards.every(Number.isInteger)) return answer.shards;
+    } catch {
+      // Asked again at the next start.
+    }
+    return [0];
+  }
 }
 
 /**
@@ -97,7 +141,6 @@ class Consumer {
     this.inFlight = new Set();
     this.socket = null;
     this.failures = 0;
-    this.saidPolling = false;
     this.pollUntil = 0;
     this.poll = null;
     this.wake = () => {};
@@ -132,8 +175,8 @@ class Consumer {
         }
         // The socket did not open. If a pull works, WebSockets are what is refused: long-poll.
         this.pollUntil = Date.now() + POLL_SPELL_MS;
-        if (!this.saidPolling) {
-          this.saidPolling = true;
+        if (!this.s.said.polling) {
+          this.s.said.polling = true;
           this.s.log('the WebSocket feed could not be opened; long-polling instead');
         }
       }
@@ -173,7 +216,8 @@ class Consumer {
   /** One socket's life: resolves when it closes, saying whether it ever opened. */
   session() {
     return new Promise((resolve) => {
-      const url = `${this.s.root.replace(/^http/, 'ws')}${this.s.path}/ws?leaseSeconds=${this.s.leaseSeconds}`;
+      const shard = this.s.shard === undefined ? '' : `&shard=${this.s.shard}`;
+      const url = `${this.s.root.replace(/^http/, 'ws')}${this.s.path}/ws?leaseSeconds=${this.s.leaseSeconds}${shard}`;
       const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.s.token}` } });
       this.socket = socket;
       let opened = false;

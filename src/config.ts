@@ -91,6 +91,10 @@ export interface AppConfig {
   readonly suite?: SuiteConfig;
   /** 微信客服 (docs/kf.md): Tokens and cursors kept per OpenKfId, callbacks coalesced. */
   readonly kf?: { readonly token: string };
+  /** Queue objects the app's events are spread over (docs/sharding.md); 1: the app's one queue. */
+  readonly shards: number;
+  /** The dotted path whose text places an event; null: the default (src/queue/shards.ts). */
+  readonly shardKey: string | null;
 }
 
 /** docs/providers.md, "Configuration". */
@@ -324,7 +328,10 @@ export function fail(path: string, problem: string): never {
   throw new ConfigFieldError(`${path} ${problem}`);
 }
 
-const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "destinations", "reply", "bot", "suite", "kf"]);
+const APP_KEYS = new Set(["token", "encodingAESKey", "receiveId", "previous", "webhook", "pull", "destinations", "reply", "bot", "suite", "kf", "shards", "shardKey"]);
+/** Queue objects one app may spread over (docs/sharding.md). */
+export const MAX_SHARDS = 64;
+const SHARD_KEY_LENGTH = 128;
 const KF_KEYS = new Set(["token"]);
 const SUITE_KEYS = new Set(["suiteId", "providerCorpId", "ticketToken"]);
 /** A suite id, template id or corpid as WeCom shows them: letters, digits, _ and -. */
@@ -394,8 +401,18 @@ function parseApp(name: string, value: unknown, source: EntrySource): AppConfig 
     ...(value.bot !== undefined ? { bot: parseBot(`${path}.bot`, value.bot, source.read) } : {}),
     ...(suite ? { suite } : {}),
     ...(value.kf !== undefined ? { kf: parseKf(`${path}.kf`, value.kf, source.read) } : {}),
+    shards: integer(`${path}.shards`, value.shards, 1, 1, MAX_SHARDS),
+    shardKey: parseShardKey(`${path}.shardKey`, value.shardKey),
   };
   return app;
+}
+
+function parseShardKey(path: string, value: unknown): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== "string" || value.length < 1 || value.length > SHARD_KEY_LENGTH || value.split(".").some((segment) => segment === "")) {
+    fail(path, `must be a dotted path into the event (as in match) of 1 to ${SHARD_KEY_LENGTH} characters`);
+  }
+  return value;
 }
 
 function parseKf(path: string, value: unknown, read: ValueReader): { token: string } {

@@ -107,7 +107,7 @@ describe("wecom-edge.config.json", () => {
       "a typo in a field",
       { ...hrEntry(), recieveId: "ww1" },
       env(),
-      "wecom-edge.config.json: apps.hr.recieveId is not a known field (known: token, encodingAESKey, receiveId, previous, webhook, pull, destinations, reply, bot)",
+      "wecom-edge.config.json: apps.hr.recieveId is not a known field (known: token, encodingAESKey, receiveId, previous, webhook, pull, destinations, reply, bot, suite, kf, shards, shardKey)",
     ],
   ])("reports %s by path and secret name, never a value", (_, entry, environment, message) => {
     const config = parseConfig(environment, { apps: { hr: entry } });

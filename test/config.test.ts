@@ -65,7 +65,7 @@ describe("parseConfig", () => {
     ["a bad skew", apps({ hr: { ...TEST_APP, webhook } }, { WECOM_MAX_SKEW_SECONDS: "-1" }), "invalid_config: WECOM_MAX_SKEW_SECONDS must be a whole number of seconds (0 turns the check off)"],
     ["a bad app name", apps({ "HR!": { ...TEST_APP, webhook } }), 'WECOM_APPS["HR!"] is not a valid app name ([a-z0-9_-]{1,64})'],
     ["an app that is not an object", apps({ hr: "x" }), "WECOM_APPS.hr must be an object"],
-    ["an unknown field", apps({ hr: { ...TEST_APP, webhook, recieveId: "x" } }), "WECOM_APPS.hr.recieveId is not a known field (known: token, encodingAESKey, receiveId, previous, webhook, pull, destinations, reply, bot, suite)"],
+    ["an unknown field", apps({ hr: { ...TEST_APP, webhook, recieveId: "x" } }), "WECOM_APPS.hr.recieveId is not a known field (known: token, encodingAESKey, receiveId, previous, webhook, pull, destinations, reply, bot, suite, kf, shards, shardKey)"],
     ["a missing token", apps({ hr: { ...TEST_APP, token: undefined, webhook } }), "WECOM_APPS.hr.token must be the callback Token from the WeCom admin console (1-128 visible ASCII characters)"],
     ["a short EncodingAESKey", apps({ hr: { ...TEST_APP, encodingAESKey: "abc", webhook } }), "WECOM_APPS.hr.encodingAESKey must be the 43-character EncodingAESKey from the WeCom admin console"],
     ["a missing receiveId", apps({ hr: { ...TEST_APP, receiveId: undefined, webhook } }), 'WECOM_APPS.hr.receiveId must be a string, a non-empty array of strings, or "*"'],

@@ -85,14 +85,15 @@ export class Feed {
     return this.sockets(name).some((ws) => (this.state(ws)?.credit ?? 0) > 0);
   }
 
-  /** Opens a socket on destination `name`: the 101 answer, or a 429 when MAX_SOCKETS are open. */
-  open(name: string, leaseSeconds: number, now: number): Response {
+  /** Opens a socket on destination `name`: the 101 answer, or a 429 when MAX_SOCKETS are open. `hello`: a first frame to send. */
+  open(name: string, leaseSeconds: number, now: number, hello?: string): Response {
     if (this.sockets(name).length >= MAX_SOCKETS) return new Response(null, { status: 429 });
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     const state: SocketState = { dest: name, lease: newSocketLease(), leaseSeconds, credit: 0, outstanding: 0 };
     this.ctx.acceptWebSocket(server, [tagOf(name)]);
     this.save(server, state);
     this.host.sockets().opened(state.lease, name, now);
+    if (hello !== undefined) server.send(hello);
     return new Response(null, { status: 101, webSocket: client });
   }
 

@@ -425,6 +425,25 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     }
   }
 
+  /**
+   * A sharded app's long-poll (docs/sharding.md, "Reading a sharded app"):
+   * answers true as soon as destination `name` has something due here, false
+   * after `waitSeconds` or once cancelled. It leases nothing: the Worker then
+   * pulls from the shard that answered first.
+   */
+  async ready(app: string, settingsJson: string, name: string, waitSeconds: number, waitId?: string): Promise<boolean> {
+    await this.adopt(app, settingsJson);
+    const deadline = Date.now() + waitSeconds * 1000;
+    for (;;) {
+      const now = Date.now();
+      if (this.waiters.isCancelled(waitId)) return false;
+      const next = this.deliveries.nextDue(name);
+      if (next !== null && next <= now) return true;
+      if (now >= deadline || !this.waiters.room(name)) return false;
+      await this.waiters.wait(name, next === null ? deadline : Math.min(deadline, Math.max(next, now + 1)), waitId);
+    }
+  }
+
   /** The client of a waiting pull went away (the Worker saw its request end): that pull answers empty, leasing nothing. */
   async cancelWait(waitId: string): Promise<void> {
     this.waiters.cancel(waitId, Date.now());
@@ -523,8 +542,10 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (name === null || request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !Number.isInteger(leaseSeconds) || leaseSeconds < 1) {
       return new Response(null, { status: 400 });
     }
-    // Nothing is sent before the client gives credit.
-    return this.feed.open(name, leaseSeconds, Date.now());
+    // Nothing is sent before the client gives credit, but for a sharded app's list of shards (docs/sharding.md).
+    const shards = request.headers.get(FEED_HEADERS.shards);
+    const hello = shards === null ? undefined : JSON.stringify({ type: "shards", shards: shards.split(",").map(Number) });
+    return this.feed.open(name, leaseSeconds, Date.now(), hello);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -957,7 +978,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
 }
 
 /** How the Worker tells the queue which destination a feed socket is for, and its lease time. */
-export const FEED_HEADERS = { destination: "wecom-edge-destination", leaseSeconds: "wecom-edge-lease-seconds" } as const;
+export const FEED_HEADERS = { destination: "wecom-edge-destination", leaseSeconds: "wecom-edge-lease-seconds", shards: "wecom-edge-shards" } as const;
 
 /** How many times one pull refills a batch whose deliveries died on the way. */
 const PULL_REFILLS = 10;

@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { queueOf, type QueueEnv } from "./bindings.js";
+import { shardOfQueue } from "./shards.js";
 
 /** What the sweep stores for an app it told is gone (settings are JSON, never empty). */
 const GONE = "";
@@ -61,8 +62,12 @@ export class QueueRegistry extends DurableObject<QueueEnv> {
     for (const [app, settings] of Object.entries(live)) {
       if (told.get(app) !== settings) changes.push([app, settings]);
     }
-    for (const [app, settings] of told) {
-      if (settings !== GONE && !Object.hasOwn(live, app)) changes.push([app, null]);
+    for (const [queue, settings] of told) {
+      if (Object.hasOwn(live, queue)) continue;
+      // A shard's queue (docs/sharding.md) takes its app's settings, also past the app's shards now, while it drains.
+      const app = shardOfQueue(queue);
+      const current = app !== null && app.shard > 0 && Object.hasOwn(live, app.app) ? live[app.app]! : null;
+      if (current !== null ? settings !== current : settings !== GONE) changes.push([queue, current]);
     }
     for (const [app, settings] of changes) {
       const { holds } = await queueOf(this.env, app).sync(app, settings, true);

@@ -14,8 +14,10 @@ import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { WecomError } from "../errors.js";
 import { queueOf, type QueueEnv } from "./bindings.js";
 import { TICKET_VALID_SECONDS } from "./tickets.js";
+import { shardsOf } from "./client.js";
+import { queueName } from "./shards.js";
 
-export async function watchQueues(env: ConfigEnv & RaiseEnv & Pick<QueueEnv, "QUEUE">): Promise<void> {
+export async function watchQueues(env: ConfigEnv & RaiseEnv & Pick<QueueEnv, "QUEUE" | "REGISTRY">): Promise<void> {
   const alerts = currentAlerts(env);
   if (!alerts) return;
   let config: GatewayConfig;
@@ -49,10 +51,21 @@ async function checkTicket(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConf
   await raiseAlert(env, suiteTicketStaleAlert(app.name, suiteId, ageSeconds, kept.receivedAt === null));
 }
 
-async function checkOldest(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConfig, minutes: number): Promise<void> {
+async function checkOldest(env: RaiseEnv & Pick<QueueEnv, "QUEUE" | "REGISTRY">, app: AppConfig, minutes: number): Promise<void> {
+  let shards;
+  try {
+    shards = await shardsOf(env, app);
+  } catch {
+    return; // asked again in a minute
+  }
+  // Each shard's queue on its own (docs/sharding.md): an alert names the shard's queue (`hr.3`) for an app of several.
+  await Promise.all(shards.map((shard) => checkQueueOldest(env, app, queueName(app.name, shard), minutes)));
+}
+
+async function checkQueueOldest(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConfig, queue: string, minutes: number): Promise<void> {
   let backlog;
   try {
-    backlog = await queueOf(env, app.name).backlog();
+    backlog = await queueOf(env, queue).backlog();
   } catch {
     return; // a queue that cannot answer now is asked again in a minute
   }
@@ -60,6 +73,6 @@ async function checkOldest(env: RaiseEnv & Pick<QueueEnv, "QUEUE">, app: AppConf
     if (oldestAgeSeconds === null || oldestAgeSeconds <= minutes * 60) continue;
     // An app's one `default` destination is the app (alerts as before 0.4).
     const named = app.destinations.length === 1 && destination === DEFAULT_DESTINATION ? undefined : destination;
-    await raiseAlert(env, oldestEventAlert(app.name, mode, oldestAgeSeconds, minutes, depth, paused, named));
+    await raiseAlert(env, oldestEventAlert(queue, mode, oldestAgeSeconds, minutes, depth, paused, named));
   }
 }

@@ -21,7 +21,10 @@
  */
 import { alertsProblem } from "../alerts/config.js";
 import { fingerprintOf, loadConfig, UNKNOWN_APPS, type AppConfig, type GatewayConfig } from "../config.js";
-import type { QueueStats } from "../queue/app-queue.js";
+import type { AppQueue, QueueStats } from "../queue/app-queue.js";
+import { shardsOf } from "../queue/client.js";
+import { queueName, shardOfQueue } from "../queue/shards.js";
+import { mergeStats } from "./shard-stats.js";
 import { WecomError } from "../errors.js";
 import { queueOf, registryOf } from "../queue/bindings.js";
 import { encodeSettings } from "../queue/settings.js";
@@ -47,22 +50,52 @@ function configOf(context: RouteContext): { config: GatewayConfig; problem?: str
   }
 }
 
-/** The named queue and its app's live settings (null when the app is no longer configured). */
-async function target(context: RouteContext): Promise<{ name: string; settings: string | null; app?: AppConfig }> {
+/**
+ * The named queue and its app's live settings (null when the app is no
+ * longer configured), and the queues an action on it acts on: a sharded
+ * app's every shard (docs/sharding.md), or the one queue named, which may be
+ * one shard (`hr.3`) on its own.
+ */
+async function target(context: RouteContext): Promise<{ name: string; settings: string | null; app?: AppConfig; queues: readonly string[]; draining?: true }> {
   await authorise(context);
   const name = context.params[0]!;
-  const app = configOf(context).config.apps.get(name);
-  if (app) return { name, settings: encodeSettings(app), app };
-  if ((await registryOf(context.env).list()).includes(name)) return { name, settings: null };
+  const apps = configOf(context).config.apps;
+  const app = apps.get(name);
+  if (app) return { name, settings: encodeSettings(app), app, queues: (await shardsOf(context.env, app)).map((shard) => queueName(name, shard)) };
+  // One shard's queue on its own: {app}.{i}, and {app}.0 for the app's own queue.
+  const shard = shardOfQueue(name);
+  const owner = shard !== null && name !== shard.app ? apps.get(shard.app) : undefined;
+  const queue = owner ? queueName(owner.name, shard!.shard) : name;
+  const registered = (await registryOf(context.env).list()).includes(queue);
+  // A shard past the app's count drains with the app's settings, and may be dropped once empty.
+  if (owner && (shard!.shard < owner.shards || registered)) {
+    return { name: queue, settings: encodeSettings(owner), app: owner, queues: [queue], ...(shard!.shard >= owner.shards ? { draining: true as const } : {}) };
+  }
+  if (registered) return { name, settings: null, queues: [name] };
   throw new WecomError("unknown_app", `no app or queue named "${name.slice(0, 64)}"`);
+}
+
+/** `action` on each of `queues`, in parallel. */
+function eachQueue<T>(context: RouteContext, queues: readonly string[], action: (queue: DurableObjectStub<AppQueue>, which: string) => Promise<T>): Promise<T[]> {
+  return Promise.all(queues.map((queue) => action(queueOf(context.env, queue), queue)));
+}
+
+/** The stats of an app's queues as the app's: one queue's as they are, several added up. */
+async function appStats(context: RouteContext, name: string, queues: readonly string[], settings: string | null): Promise<QueueStats> {
+  const list = await eachQueue(context, queues, (queue, which) => queue.stats(which, settings));
+  return list.length === 1 ? list[0]! : mergeStats(name, queues, list);
 }
 
 async function list(context: RouteContext): Promise<Response> {
   await authorise(context);
   const { config, problem } = configOf(context);
-  const configured = [...config.apps.values()].map(async (app) => named(await queueOf(context.env, app.name).stats(app.name, encodeSettings(app)), app));
+  const configured = [...config.apps.values()].map(async (app) =>
+    named(await appStats(context, app.name, (await shardsOf(context.env, app)).map((shard) => queueName(app.name, shard)), encodeSettings(app)), app),
+  );
+  // A configured app's shards are in its stats (docs/sharding.md).
+  const ofConfigured = (name: string) => config.apps.has(name) || config.apps.has(shardOfQueue(name)?.app ?? "");
   const removed = (await registryOf(context.env).list())
-    .filter((name) => !config.apps.has(name))
+    .filter((name) => !ofConfigured(name))
     .map(async (name) => named(await queueOf(context.env, name).stats(name, null)));
   const removedStats = (await Promise.all(removed)).filter((stats) => stats.depth + stats.dead > 0);
   const alertsError = alertsProblem(context.env);
@@ -75,8 +108,8 @@ async function list(context: RouteContext): Promise<Response> {
 }
 
 async function stats(context: RouteContext): Promise<Response> {
-  const { name, settings, app } = await target(context);
-  return jsonResponse(await named(await queueOf(context.env, name).stats(name, settings), app));
+  const { name, settings, app, queues } = await target(context);
+  return jsonResponse(await named(await appStats(context, name, queues, settings), app));
 }
 
 /**
@@ -110,38 +143,43 @@ async function destinationOf(context: RouteContext, name: string, app: AppConfig
   if (!scoped) return undefined;
   const destination = context.params[1]!;
   if (app?.destinations.some((d) => d.name === destination)) return destination;
-  const held = (await queueOf(context.env, name).stats(name)).destinations.some((d) => d.name === destination);
+  const held = (await appStats(context, name, (await target(context)).queues, null)).destinations.some((d) => d.name === destination);
   if (!held) throw new WecomError("not_found", `no destination "${destination.slice(0, 64)}" in "${name.slice(0, 64)}"`);
   return destination;
 }
 
 async function destinationStats(context: RouteContext, scoped = false): Promise<Response> {
-  const { name, settings, app } = await target(context);
+  const { name, settings, app, queues } = await target(context);
   const destination = await destinationOf(context, name, app, scoped);
-  const stats = await queueOf(context.env, name).stats(name, settings);
+  const stats = await appStats(context, name, queues, settings);
   return jsonResponse({ app: name, ...stats.destinations.find((d) => d.name === destination)! });
 }
 
 async function dropDestination(context: RouteContext, scoped = false): Promise<Response> {
-  const { name, app, settings } = await target(context);
+  const { name, app, settings, queues } = await target(context);
   const destination = (await destinationOf(context, name, app, scoped))!;
   if (configOf(context).problem !== undefined || app?.destinations.some((d) => d.name === destination)) {
     throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
   }
   // The queue takes the live settings first: a destination just removed is no longer configured there either.
-  const dropped = await queueOf(context.env, name).dropDestination(destination, name, settings ?? undefined);
-  if (dropped === null) throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
-  return jsonResponse({ dropped: destination, deliveries: dropped });
+  const dropped = await eachQueue(context, queues, (queue, which) => queue.dropDestination(destination, which, settings ?? undefined));
+  if (dropped.some((n) => n === null)) throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
+  return jsonResponse({ dropped: destination, deliveries: dropped.reduce<number>((n, d) => n + (d ?? 0), 0) });
 }
 
 async function dead(context: RouteContext, scoped = false): Promise<Response> {
-  const { name, app } = await target(context);
+  const { name, app, queues } = await target(context);
   const destination = await destinationOf(context, name, app, scoped);
   const limit = context.url.searchParams.get("limit") ?? "100";
   if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
     throw new WecomError("invalid_parameter", "limit must be a whole number from 1 to 1000");
   }
-  const letters = await queueOf(context.env, name).deadLetters(Number(limit), destination);
+  // Shard by shard, up to the limit in all.
+  const letters = [];
+  for (const queue of queues) {
+    if (letters.length >= Number(limit)) break;
+    letters.push(...(await queueOf(context.env, queue).deadLetters(Number(limit) - letters.length, destination)));
+  }
   // The stored event JSON is spliced in as it is: a re-encoding would round a JSON callback's big numbers.
   const items = letters.map(({ body, id, destination, receivedAt, attempts, lastError }) => {
     const head = JSON.stringify({ id, destination, receivedAt: new Date(receivedAt).toISOString(), attempts, lastError });
@@ -152,10 +190,14 @@ async function dead(context: RouteContext, scoped = false): Promise<Response> {
 
 /** One dead letter's event JSON as stored, as the whole body: what a browser shows with `response.text()`. */
 async function deadOne(context: RouteContext, scoped = false): Promise<Response> {
-  const { name, app } = await target(context);
+  const { name, app, queues } = await target(context);
   const destination = await destinationOf(context, name, app, scoped);
   const id = context.params[destination === undefined ? 1 : 2]!;
-  const body = id.length > 0 && id.length <= 128 ? await queueOf(context.env, name).deadLetterBody(id, destination) : null;
+  let body: string | null = null;
+  for (const queue of id.length > 0 && id.length <= 128 ? queues : []) {
+    body = await queueOf(context.env, queue).deadLetterBody(id, destination);
+    if (body !== null) break;
+  }
   if (body === null) throw new WecomError("not_found", `no dead letter "${id.slice(0, 128)}" in "${name.slice(0, 64)}"`);
   return jsonTextResponse(body);
 }
@@ -185,40 +227,47 @@ async function selection(request: Request): Promise<readonly string[] | null> {
 }
 
 async function replay(context: RouteContext, scoped = false): Promise<Response> {
-  const { name, app, settings } = await target(context);
+  const { name, app, settings, queues } = await target(context);
   const destination = await destinationOf(context, name, app, scoped);
+  const ids = await selection(context.request);
   // The live settings go along: the queue may not have seen the deploy that fixed what the dead letters died of.
-  return jsonResponse({ replayed: await queueOf(context.env, name).replay(await selection(context.request), destination, name, settings ?? undefined) });
+  const replayed = await eachQueue(context, queues, (queue, which) => queue.replay(ids, destination, which, settings ?? undefined));
+  return jsonResponse({ replayed: replayed.reduce((n, r) => n + r, 0) });
 }
 
 async function purge(context: RouteContext, scoped = false): Promise<Response> {
-  const { name, app } = await target(context);
+  const { name, app, queues } = await target(context);
   const destination = await destinationOf(context, name, app, scoped);
-  return jsonResponse({ purged: await queueOf(context.env, name).purgeDead(await selection(context.request), destination) });
+  const ids = await selection(context.request);
+  const purged = await eachQueue(context, queues, (queue) => queue.purgeDead(ids, destination));
+  return jsonResponse({ purged: purged.reduce((n, p) => n + p, 0) });
 }
 
 async function pause(context: RouteContext, scoped = false): Promise<Response> {
-  const { name, app, settings } = await target(context);
+  const { name, app, settings, queues } = await target(context);
   const destination = await destinationOf(context, name, app, scoped);
-  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(true, destination, name, settings ?? undefined) });
+  const paused = await eachQueue(context, queues, (queue, which) => queue.setPaused(true, destination, which, settings ?? undefined));
+  return jsonResponse({ paused: paused.every(Boolean) });
 }
 
 async function resume(context: RouteContext, scoped = false): Promise<Response> {
-  const { name, app, settings } = await target(context);
+  const { name, app, settings, queues } = await target(context);
   const destination = await destinationOf(context, name, app, scoped);
-  return jsonResponse({ paused: await queueOf(context.env, name).setPaused(false, destination, name, settings ?? undefined) });
+  const paused = await eachQueue(context, queues, (queue, which) => queue.setPaused(false, destination, which, settings ?? undefined));
+  return jsonResponse({ paused: paused.some(Boolean) });
 }
 
 async function drop(context: RouteContext): Promise<Response> {
-  const { name, settings } = await target(context);
+  const { name, settings, queues, draining } = await target(context);
   // A configuration that cannot load makes every queue look removed: no drop until it says so.
   if (configOf(context).problem !== undefined) {
     throw new WecomError("not_configured", "the configuration cannot be loaded; a queue is dropped only when the configuration says its app is gone");
   }
-  if (settings !== null) {
+  if (settings !== null && !draining) {
     throw new WecomError("conflict", `app "${name}" is configured: remove it from WECOM_APPS first, or purge its dead letters`);
   }
-  return jsonResponse({ dropped: await queueOf(context.env, name).purgeAll(name) });
+  const dropped = await eachQueue(context, queues, (queue, which) => queue.purgeAll(which));
+  return jsonResponse({ dropped: dropped.reduce((n, d) => n + d, 0) });
 }
 
 const APP = "([^/]+)";

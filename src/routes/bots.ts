@@ -10,6 +10,7 @@
 import { aesKeyOf, fingerprintOf, loadConfig, type AppConfig, type Credential } from "../config.js";
 import type { QueueEnv } from "../queue/bindings.js";
 import { queueOf } from "../queue/bindings.js";
+import { queueName, shardOfStream } from "../queue/shards.js";
 import { WecomError } from "../errors.js";
 import type { RequestLog } from "../log.js";
 import type { StreamUpdate } from "../queue/app-queue.js";
@@ -30,7 +31,7 @@ export async function answerRefresh(
   streamId: string,
 ): Promise<Response> {
   const { app, env, query, credential, log } = context;
-  const state = await queueOf(env, app.name).refresh(streamId, app.bot!.timeoutText, await fingerprintOf(credential));
+  const state = await queueOf(env, queueName(app.name, shardOfStream(streamId, app.shards))).refresh(streamId, app.bot!.timeoutText, await fingerprintOf(credential));
   log.reply = state.finish ? "stream refresh: finished" : "stream refresh";
   const body = await jsonReply(await aesKeyOf(credential), credential.token, streamReply(state), query.timestamp, query.nonce);
   return jsonTextResponse(body);
@@ -45,7 +46,7 @@ async function updateStream({ request, env, params, log }: RouteContext): Promis
   await requireBearer(request, app.bot.token);
   const streamId = params[1]!;
   const update = await parseUpdate(await readBodyLimited(request, MAX_STREAM_UPDATE_BYTES));
-  const result = await queueOf(env, app.name).updateStream(streamId, update);
+  const result = await queueOf(env, queueName(app.name, shardOfStream(streamId, app.shards))).updateStream(streamId, update);
   switch (result.status) {
     case "ok":
       return jsonResponse({ id: streamId, finish: result.finish, bytes: result.bytes });

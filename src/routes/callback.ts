@@ -19,6 +19,7 @@ import { decryptMessage, verifyMsgSignature, type Decrypted } from "../crypto/in
 import { encodeBase64, toHex } from "../lib/bytes.js";
 import { WecomError, WXBizMsgCryptCode } from "../errors.js";
 import { commitEvent, type Committed } from "../queue/client.js";
+import { shardOf } from "../queue/shards.js";
 import { confirmEnvelope, parseEnvelope, restorePlus } from "../wecom/envelope.js";
 import { classifyBotCallback, streamIdOf } from "../wecom/bot.js";
 import { buildEvent, type WecomEvent } from "../wecom/event.js";
@@ -97,7 +98,7 @@ function strangerApp(): AppConfig {
     // Drawn on first use: workerd refuses random values in the global scope.
     const token = toHex(crypto.getRandomValues(new Uint8Array(16)));
     const encodingAESKey = encodeBase64(crypto.getRandomValues(new Uint8Array(33))).slice(0, 43);
-    stranger = { name: UNKNOWN_APPS, token, encodingAESKey, credentials: [{ name: "current", token, encodingAESKey }], receiveIds: "*", destinations: [] };
+    stranger = { name: UNKNOWN_APPS, token, encodingAESKey, credentials: [{ name: "current", token, encodingAESKey }], receiveIds: "*", destinations: [], shards: 1, shardKey: null };
   }
   return stranger;
 }
@@ -123,8 +124,10 @@ async function receiveEvent({ request, env, url, started, log }: RouteContext, a
   const bot = app.bot && built.format === "json" ? classifyBotCallback(built.event) : undefined;
   // A stream refresh is protocol traffic, not an event: answered from the stream's state, never queued.
   if (bot?.kind === "refresh") return answerRefresh({ app, env, query, credential, log }, bot.streamId);
-  const { event, ticket } = bot?.kind === "message" ? { event: { ...built, streamId: streamIdOf(built.id) }, ticket: undefined } : suiteEvent(app, target, built);
-  const committed = await commitEvent(env, app, event, credential, { ...(ticket ? { ticket } : {}), ...kfOf(app, event) });
+  // The app's shard (docs/sharding.md): a bot's stream id names it.
+  const shard = shardOf(app, built.event);
+  const { event, ticket } = bot?.kind === "message" ? { event: { ...built, streamId: streamIdOf(built.id, shard) }, ticket: undefined } : suiteEvent(app, target, built);
+  const committed = await commitEvent(env, app, event, credential, { ...(ticket ? { ticket } : {}), ...kfOf(app, event), shard });
   log.eventId = committed.coalesced?.id ?? event.id;
   if (config.debug) log.debugPlaintext = event.raw;
   // An instruction callback is answered exactly "success" (docs/providers.md), once committed.

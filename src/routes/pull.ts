@@ -7,7 +7,8 @@
  *   POST /queue/{app}[/{destination}]/ack   {"ids", "lease"}                 → {"acked", "notAcked"}
  *   POST /queue/{app}[/{destination}]/nack  {"ids", "lease", "delaySeconds"} → {"released", "notReleased"}
  *
- *   GET  /queue/{app}[/{destination}]/ws    WebSocket feed (docs/feed.md), ?leaseSeconds=
+ *   GET  /queue/{app}[/{destination}]/ws    WebSocket feed (docs/feed.md), ?leaseSeconds=, ?shard= (docs/sharding.md)
+ *   GET  /queue/{app}[/{destination}]/shards  → {"shards": [0, 1, …]}: the app's shards, for a socket on each
  *
  * Without a destination, the `default` one (an app's top-level `pull`).
  * Each destination has its own token, which opens no other. An unknown app
@@ -18,8 +19,10 @@ import { loadConfig, type AppConfig } from "../config.js";
 import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { WecomError } from "../errors.js";
 import { MAX_SOCKETS } from "../feed/feed.js";
-import { FEED_HEADERS } from "../queue/app-queue.js";
+import { FEED_HEADERS, type Pulled } from "../queue/app-queue.js";
 import { queueOf } from "../queue/bindings.js";
+import { shardsOf } from "../queue/client.js";
+import { queueName } from "../queue/shards.js";
 import { encodeSettings } from "../queue/settings.js";
 import { refuseBearer, requireBearer } from "./auth.js";
 import { idsField, intField, jsonResponse, jsonTextResponse, readJsonObject } from "./http.js";
@@ -58,28 +61,32 @@ async function pull(context: RouteContext): Promise<Response> {
   const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const { max, leaseSeconds, waitSeconds } = PULL_LIMITS;
-  const queue = queueOf(context.env, app.name);
   const wait = intField(body, "waitSeconds", waitSeconds.fallback, waitSeconds.min, waitSeconds.max);
+  const ask: PullAsk = {
+    settings: encodeSettings(app),
+    destination,
+    max: intField(body, "max", max.fallback, max.min, max.max),
+    leaseSeconds: intField(body, "leaseSeconds", leaseSeconds.fallback, leaseSeconds.min, leaseSeconds.max),
+  };
+  const shards = await shardsOf(context.env, app);
   // A long-poll whose client goes away stops waiting, so that it leases nothing to nobody.
-  const waitId = wait > 0 ? crypto.randomUUID() : undefined;
-  const onAbort = () => context.ctx.waitUntil(queue.cancelWait(waitId!));
-  if (waitId !== undefined) {
-    if (context.request.signal.aborted) onAbort();
-    else context.request.signal.addEventListener("abort", onAbort, { once: true });
-  }
-  let pulled;
+  const waits: Waiting = { id: undefined, shards: [] };
+  const onAbort = () => {
+    if (waits.id === undefined) return;
+    for (const shard of waits.shards) context.ctx.waitUntil(queueOf(context.env, queueName(app.name, shard)).cancelWait(waits.id!));
+  };
+  context.request.signal.addEventListener("abort", onAbort, { once: true });
+  let pulled: Pulled;
   try {
-    pulled = await queue.pull(
-      app.name,
-      encodeSettings(app),
-      destination,
-      intField(body, "max", max.fallback, max.min, max.max),
-      intField(body, "leaseSeconds", leaseSeconds.fallback, leaseSeconds.min, leaseSeconds.max),
-      wait,
-      waitId,
-    );
+    if (shards.length === 1) {
+      if (wait > 0) Object.assign(waits, { id: crypto.randomUUID(), shards: [0] });
+      if (context.request.signal.aborted && waits.id !== undefined) onAbort();
+      pulled = await queueOf(context.env, app.name).pull(app.name, ask.settings, destination, ask.max, ask.leaseSeconds, wait, waits.id);
+    } else {
+      pulled = await pullShards(context, app.name, shards, ask, wait, waits);
+    }
   } finally {
-    if (waitId !== undefined) context.request.signal.removeEventListener("abort", onAbort);
+    context.request.signal.removeEventListener("abort", onAbort);
   }
   // Each event is stored as the JSON text that a push would carry: splice, don't re-encode.
   const attempts = Object.fromEntries(pulled.ids.map((id, i) => [id, pulled.attempts[i]]));
@@ -89,22 +96,91 @@ async function pull(context: RouteContext): Promise<Response> {
   );
 }
 
+/** The wait under way, for a client that goes away: its id, and the shards waiting under it. */
+interface Waiting {
+  id: string | undefined;
+  shards: readonly number[];
+}
+
+interface PullAsk {
+  readonly settings: string;
+  readonly destination: string;
+  readonly max: number;
+  readonly leaseSeconds: number;
+}
+
+/**
+ * A pull of a sharded app (docs/sharding.md, "Reading a sharded app"): the
+ * shards in turn from a random one, until one leases something; its lease
+ * names the shard (`<lease>@<shard>`). With nothing anywhere and a wait,
+ * every shard is asked to say when it has something (leasing nothing), and
+ * the first to say so is pulled; until the wait is over.
+ */
+async function pullShards(context: RouteContext, app: string, shards: readonly number[], ask: PullAsk, wait: number, waits: Waiting): Promise<Pulled> {
+  const deadline = Date.now() + wait * 1000;
+  const start = Math.floor(Math.random() * shards.length);
+  const order = [...shards.slice(start), ...shards.slice(0, start)];
+  const from = async (shard: number): Promise<Pulled> => {
+    const queue = queueName(app, shard);
+    const pulled = await queueOf(context.env, queue).pull(queue, ask.settings, ask.destination, ask.max, ask.leaseSeconds, 0);
+    return pulled.lease === null || shard === 0 ? pulled : { ...pulled, lease: `${pulled.lease}@${shard}` };
+  };
+  for (const shard of order) {
+    const pulled = await from(shard);
+    if (pulled.ids.length > 0) return pulled;
+  }
+  const empty: Pulled = { events: [], attempts: [], ids: [], lease: null };
+  for (let left = deadline - Date.now(); left > 0 && !context.request.signal.aborted; left = deadline - Date.now()) {
+    // A new id each round: a wait cancelled in a shard stays cancelled there.
+    const waitId = crypto.randomUUID();
+    Object.assign(waits, { id: waitId, shards: order });
+    const seconds = Math.ceil(left / 1000);
+    const asked = order.map(async (shard) => {
+      const queue = queueName(app, shard);
+      return (await queueOf(context.env, queue).ready(queue, ask.settings, ask.destination, seconds, waitId)) ? shard : null;
+    });
+    const first = await Promise.race([...asked.map((p) => p.then((shard) => (shard === null ? new Promise<never>(() => {}) : shard))), Promise.all(asked).then(() => null)]);
+    // The others stop waiting: their answers are not needed.
+    for (const shard of order) if (shard !== first) context.ctx.waitUntil(queueOf(context.env, queueName(app, shard)).cancelWait(waitId));
+    Object.assign(waits, { id: undefined, shards: [] });
+    if (first === null) return empty;
+    const pulled = await from(first);
+    if (pulled.ids.length > 0) return pulled;
+  }
+  return empty;
+}
+
+/** The queue a lease was given by, and the lease as that queue knows it: `<lease>@<shard>` from a sharded pull, else shard 0. */
+function leaseShard(lease: string): { shard: number; lease: string } {
+  const match = /^(.+)@([1-9][0-9]?)$/.exec(lease);
+  return match ? { shard: Number(match[2]), lease: match[1]! } : { shard: 0, lease };
+}
+
 async function ack(context: RouteContext): Promise<Response> {
   const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const ids = idsField(body, "ids", PULL_LIMITS.ids);
   const lease = leaseField(body, false);
-  return jsonResponse(await queueOf(context.env, app.name).ack(destination, ids, lease));
+  if (lease !== null) {
+    const held = leaseShard(lease);
+    return jsonResponse(await queueOf(context.env, queueName(app.name, held.shard)).ack(destination, ids, held.lease));
+  }
+  // The unfenced ack of 0.1: any live delivery, in whichever shard holds it.
+  const shards = await shardsOf(context.env, app);
+  const answers = await Promise.all(shards.map((shard) => queueOf(context.env, queueName(app.name, shard)).ack(destination, ids, null)));
+  const acked = answers.reduce((sum, answer) => sum + answer.acked, 0);
+  const everywhere = answers.map((answer) => new Set(answer.notAcked.map((n) => n.id)));
+  return jsonResponse({ acked, notAcked: answers[0]!.notAcked.filter((n) => everywhere.every((ids) => ids.has(n.id))) });
 }
 
 async function nack(context: RouteContext): Promise<Response> {
   const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const ids = idsField(body, "ids", PULL_LIMITS.ids);
-  const lease = leaseField(body, true)!;
+  const held = leaseShard(leaseField(body, true)!);
   const { delaySeconds } = PULL_LIMITS;
   const delay = intField(body, "delaySeconds", delaySeconds.fallback, delaySeconds.min, delaySeconds.max);
-  return jsonResponse(await queueOf(context.env, app.name).nack(destination, ids, lease, delay));
+  return jsonResponse(await queueOf(context.env, queueName(app.name, held.shard)).nack(destination, ids, held.lease, delay));
 }
 
 /** Opens a WebSocket feed on a pull destination: the queue answers 101 with the socket, or 429 when MAX_SOCKETS are open. */
@@ -119,11 +195,28 @@ async function feed(context: RouteContext): Promise<Response> {
   if (!(seconds >= leaseSeconds.min && seconds <= leaseSeconds.max)) {
     throw new WecomError("invalid_parameter", `leaseSeconds must be a whole number from ${leaseSeconds.min} to ${leaseSeconds.max}`);
   }
-  const response = await queueOf(context.env, app.name).fetch("https://queue/feed", {
-    headers: { upgrade: "websocket", [FEED_HEADERS.destination]: destination, [FEED_HEADERS.leaseSeconds]: String(seconds) },
+  // A sharded app (docs/sharding.md): one socket per shard, `?shard=i`; without it, shard 0, whose first frame lists the shards.
+  const shards = await shardsOf(context.env, app);
+  const asked = context.url.searchParams.get("shard");
+  const shard = asked === null ? 0 : /^[0-9]{1,2}$/.test(asked) ? Number(asked) : NaN;
+  if (!shards.includes(shard)) throw new WecomError("invalid_parameter", `shard must be one of the app's shards: ${shards.join(", ")}`);
+  const queue = queueName(app.name, shard);
+  const response = await queueOf(context.env, queue).fetch("https://queue/feed", {
+    headers: {
+      upgrade: "websocket",
+      [FEED_HEADERS.destination]: destination,
+      [FEED_HEADERS.leaseSeconds]: String(seconds),
+      ...(asked === null && shards.length > 1 ? { [FEED_HEADERS.shards]: shards.join(",") } : {}),
+    },
   });
   if (response.status === 429) throw new WecomError("too_many_requests", `at most ${MAX_SOCKETS} sockets may be open on one destination`);
   return response;
+}
+
+/** The shards of the destination's app (docs/sharding.md): a consumer opens a socket on each (`?shard=`). */
+async function shards(context: RouteContext): Promise<Response> {
+  const { app } = await authorise(context);
+  return jsonResponse({ shards: await shardsOf(context.env, app) });
 }
 
 function leaseField(body: Record<string, unknown>, required: boolean): string | null {
@@ -140,4 +233,5 @@ export const queueRoute: Route[] = [
   { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?ack\/?$/, methods: { POST: ack }, appParam: 0 },
   { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?nack\/?$/, methods: { POST: nack }, appParam: 0 },
   { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?ws\/?$/, methods: { GET: feed }, appParam: 0 },
+  { name: "queue", path: /^\/queue\/([^/]+)\/(?:([^/]+)\/)?shards\/?$/, methods: { GET: shards }, appParam: 0 },
 ];

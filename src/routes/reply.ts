@@ -71,7 +71,7 @@ async function fromEndpoint(context: ReplyContext, endpoint: EndpointConfig): Pr
     return committed.reply === "" ? null : (JSON.parse(committed.reply) as ReplyObject);
   }
   // A copy that overlaps the first (WeCom's retry of a slow answer) waits for the first copy's question instead of asking again.
-  const claim = await claimReply(env, app, event.id);
+  const claim = await claimReply(env, app, event.id, committed.shard);
   if (!claim.ask) {
     if (claim.reply === undefined) {
       log.reply = "endpoint (asked by another copy): no reply in time";
@@ -85,7 +85,7 @@ async function fromEndpoint(context: ReplyContext, endpoint: EndpointConfig): Pr
     answer = await askEndpoint(endpoint, event.id, serializeEvent(event), MAX_ENDPOINT_ANSWER_BYTES);
   } catch (error) {
     // Copies waiting for this question are let go at once, with no reply.
-    await rememberReply(env, app, event.id, undefined).catch(() => {});
+    await rememberReply(env, app, event.id, committed.shard, undefined).catch(() => {});
     throw error;
   }
   let reply: ReplyObject | null = null;
@@ -101,7 +101,7 @@ async function fromEndpoint(context: ReplyContext, endpoint: EndpointConfig): Pr
       log.reply = `endpoint: no reply, ${problem}`;
     }
   }
-  await rememberReply(env, app, event.id, reply === null ? "" : JSON.stringify(reply));
+  await rememberReply(env, app, event.id, committed.shard, reply === null ? "" : JSON.stringify(reply));
   return reply;
 }
 

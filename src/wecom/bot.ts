@@ -26,8 +26,9 @@ export function classifyBotCallback(event: unknown): BotCallback {
 }
 
 /** A message's stream id, from its event id: WeCom's resend opens the same stream. */
-export function streamIdOf(eventId: string): string {
-  return `stream_${eventId.slice("evt_".length)}`;
+export function streamIdOf(eventId: string, shard = 0): string {
+  // A sharded app's stream names the queue it lives in (docs/sharding.md): WeCom's refresh and the stream API find it there.
+  return `stream_${eventId.slice("evt_".length)}${shard === 0 ? "" : `.${shard}`}`;
 }
 
 export interface StreamState {
