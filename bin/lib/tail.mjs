@@ -219,6 +219,8 @@ const GIVE_UP_ONCE = 3;
 const LONG_POLL_SECONDS = 20;
 /** followSocket's answer when no socket could be opened. */
 const FALLBACK = Symbol('fallback');
+/** The socket said the app has several shards (docs/sharding.md): one socket reads only one, a long-poll reads them all. */
+const SHARDED = Symbol('sharded');
 const SETTLE_ATTEMPTS = 3;
 const backoffMs = (failures) => Math.min(30_000, 1000 * 2 ** (failures - 1));
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -228,8 +230,9 @@ async function consume(s, out, signal) {
   const tally = { printed: 0, settled: 0 };
   if (s.ack && !s.once) {
     const code = await followSocket(s, out, signal, tally);
-    if (code !== FALLBACK) return code ?? stopped(s, out, signal, tally, 'acked');
-    out.stderr('tail: the WebSocket feed could not be opened; long-polling instead\n');
+    if (code === SHARDED) out.stderr('tail: the app is sharded; long-polling, which reads every shard\n');
+    else if (code !== FALLBACK) return code ?? stopped(s, out, signal, tally, 'acked');
+    else out.stderr('tail: the WebSocket feed could not be opened; long-polling instead\n');
   }
   if (s.ack) {
     const code = await pullLoop(s, headers, out, signal, tally, (batch) => settle(s, headers, 'ack', batch, out));
@@ -364,17 +367,18 @@ async function followSocket(s, out, signal, tally) {
   let failures = 0;
   let everOpened = false;
   while (!signal.aborted) {
-    const { opened, code } = await new Promise((resolve) => {
+    const { opened, code, sharded } = await new Promise((resolve) => {
       const ws = new WebSocket(`${s.queueUrl.replace(/^http/, 'ws')}/ws?leaseSeconds=${s.leaseSeconds}`, {
         headers: { authorization: `Bearer ${s.token}`, 'user-agent': 'wecom-edge tail' },
       });
       let open = false;
       let ended = false;
+      let sharded = false;
       const end = (code) => {
         if (ended) return;
         ended = true;
         signal.removeEventListener('abort', onAbort);
-        resolve({ opened: open, code });
+        resolve({ opened: open, code, sharded });
       };
       const onAbort = () => ws.close(1000, 'stopped');
       signal.addEventListener('abort', onAbort, { once: true });
@@ -390,7 +394,10 @@ async function followSocket(s, out, signal, tally) {
         } catch {
           return;
         }
-        if (frame?.type === 'event' && typeof frame.id === 'string') {
+        if (frame?.type === 'shards' && Array.isArray(frame.shards) && frame.shards.length > 1) {
+          sharded = true;
+          ws.close(1000, 'sharded');
+        } else if (frame?.type === 'event' && typeof frame.id === 'string') {
           // The event's text exactly as the gateway spliced it in: `…"event":<text>}`.
           const at = data.indexOf(',"event":');
           print(out, at === -1 ? JSON.stringify(frame.event) : data.slice(at + ',"event":'.length, -1), { [frame.id]: frame.attempts }, s.json, frame.id);
@@ -406,6 +413,7 @@ async function followSocket(s, out, signal, tally) {
       ws.addEventListener('close', (event) => end(event.code));
     });
     if (signal.aborted) return undefined;
+    if (sharded) return SHARDED;
     if (!opened && !everOpened) return FALLBACK;
     everOpened ||= opened;
     failures = opened ? 1 : failures + 1;

@@ -54,13 +54,14 @@ describe('wecom-edge/consumer against the gateway in workerd', { timeout: 180_00
   const stats = async () => (await fetch(`${gateway.url}/admin/apps/shop`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
   const depth = async () => (await stats()).destinations.find((d) => d.name === 'bot').depth;
 
-  /** Sends `count` text messages to the app `shop` as WeCom would; answers their contents. */
-  async function send(count, prefix) {
+  /** Sends `count` text messages to the app `shop` (or `app`) as WeCom would, each from its own user when `users`; answers their contents. */
+  async function send(count, prefix, app = 'shop', users = false) {
     const contents = [];
     for (let i = 0; i < count; i++) {
       const content = `${prefix} ${++n}`;
-      const plaintext = `<xml><ToUserName><![CDATA[${CORP_ID}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1732788240</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${content}]]></Content><MsgId>${8_800_000_000_000_000_000 + n}</MsgId><AgentID>1000002</AgentID></xml>`;
-      const sealed = sealCallback(`${gateway.url}/callback/shop`, apps.shop, plaintext, { format: 'xml' });
+      const user = users ? `user-${n}` : 'zhangsan';
+      const plaintext = `<xml><ToUserName><![CDATA[${CORP_ID}]]></ToUserName><FromUserName><![CDATA[${user}]]></FromUserName><CreateTime>1732788240</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${content}]]></Content><MsgId>${8_800_000_000_000_000_000 + n}</MsgId><AgentID>1000002</AgentID></xml>`;
+      const sealed = sealCallback(`${gateway.url}/callback/${app}`, apps[app], plaintext, { format: 'xml' });
       const response = await fetch(sealed.url, { method: 'POST', body: sealed.body });
       assert.equal(await response.text(), 'success');
       contents.push(content);
@@ -70,7 +71,7 @@ describe('wecom-edge/consumer against the gateway in workerd', { timeout: 180_00
 
   before(async () => {
     const { pull: _, ...keys } = (await keygen(['--app', 'shop', '--receive-id', CORP_ID, '--pull'])).shop;
-    apps = { shop: { ...keys, destinations: { bot: { pull: { token: BOT_TOKEN } } } } };
+    apps = { shop: { ...keys, destinations: { bot: { pull: { token: BOT_TOKEN } } } }, mall: { ...keys, shards: 4, destinations: { bot: { pull: { token: BOT_TOKEN } } } } };
     gateway = await startGateway({ apps, adminToken: ADMIN_TOKEN });
   });
   after(async () => {
@@ -112,6 +113,31 @@ describe('wecom-edge/consumer against the gateway in workerd', { timeout: 180_00
     }
     assert.ok(lines.some((line) => /^handler failed on evt_[0-9a-f]{32} \(attempt 1\): the CRM is busy; again in 5 s$/.test(line)), lines.join('\n'));
     assert.ok(!lines.some((line) => line.includes('long-polling')), lines.join('\n'));
+  });
+
+  test('a sharded app (docs/sharding.md): a socket on each shard, every event handled once, none left', async () => {
+    const lines = [];
+    const handled = [];
+    const stop = consume({ url: gateway.url, app: 'mall', destination: 'bot', token: BOT_TOKEN, concurrency: 4, log: (line) => lines.push(line), handle: (event) => handled.push(event.event.Content) });
+    const mallDepth = async () => (await (await fetch(`${gateway.url}/admin/apps/mall`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).depth;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const sent = await send(24, 'sharded', 'mall', true);
+      await until(() => (handled.length >= 24 ? true : undefined), 'every event handled', 30_000);
+      assert.deepEqual([...handled].sort(), [...sent].sort());
+      await until(async () => ((await mallDepth()) === 0 ? true : undefined), 'the shards drained');
+      const stats = await (await fetch(`${gateway.url}/admin/apps/mall`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+      assert.deepEqual(stats.shards, ['mall', 'mall.1', 'mall.2', 'mall.3']);
+      assert.equal(stats.delivered, 24);
+      // Every shard took some of the 24 users' events, over its own socket.
+      for (const shard of stats.shards) {
+        const one = await (await fetch(`${gateway.url}/admin/apps/${shard === 'mall' ? 'mall.0' : shard}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+        assert.ok(one.delivered > 0, `${shard} delivered none`);
+      }
+    } finally {
+      await stop();
+    }
+    assert.deepEqual(lines, []);
   });
 
   test('stop() lets the handlers in flight finish, acks them, and closes', async () => {
