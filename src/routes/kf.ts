@@ -5,7 +5,7 @@
  * without `kf` and a wrong token all get the same 401.
  *
  *   GET /kf/{app}/{open_kfid}          → {"token", "receivedAt", "cursor"}; 404 for an account never seen
- *   PUT /kf/{app}/{open_kfid}/cursor   {"cursor", "expected"} → {"cursor"}; 409 {"code", "message", "cursor"} when expected is stale
+ *   PUT /kf/{app}/{open_kfid}/cursor   {"cursor", "expected"} → {"cursor"}; 409 {"error", "cursor"} when expected is stale
  */
 import { loadConfig, type AppConfig } from "../config.js";
 import { WecomError } from "../errors.js";
@@ -47,7 +47,8 @@ async function setCursor(context: RouteContext): Promise<Response> {
     throw new WecomError("invalid_parameter", "expected must be the cursor as read (null when there was none)");
   }
   const result = await queueOf(context.env, app.name).setKfCursor(openKfId, cursor, expected as string | null);
-  if (!result.set) return jsonResponse({ code: "conflict", message: "the cursor is no longer expected: read it again", cursor: result.cursor }, 409);
+  // As every refusal, with the cursor as it is now beside it.
+  if (!result.set) return jsonResponse({ error: { code: "conflict", message: "the cursor is no longer expected: read it again" }, cursor: result.cursor }, 409);
   return jsonResponse({ cursor: result.cursor });
 }
 

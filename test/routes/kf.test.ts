@@ -131,7 +131,7 @@ describe("the Token and the cursor", () => {
     const { app, environment } = setup();
     expect(await (await callWorker(put(app, KF_A, { cursor: "c1", expected: null }), environment)).json()).toEqual({ cursor: "c1" });
     const stale = await callWorker(put(app, KF_A, { cursor: "c2", expected: null }), environment);
-    expect([stale.status, await stale.json()]).toEqual([409, { code: "conflict", message: "the cursor is no longer expected: read it again", cursor: "c1" }]);
+    expect([stale.status, await stale.json()]).toEqual([409, { error: { code: "conflict", message: "the cursor is no longer expected: read it again" }, cursor: "c1" }]);
     expect(await (await callWorker(put(app, KF_A, { cursor: "c2", expected: "c1" }), environment)).json()).toEqual({ cursor: "c2" });
     const again = await callWorker(put(app, KF_A, { cursor: "c3", expected: "c1" }), environment);
     expect([again.status, ((await again.json()) as { cursor: string }).cursor]).toEqual([409, "c2"]);
