@@ -51,8 +51,10 @@ export interface FeedHost {
 const tagOf = (name: string): string => `feed:${name}`;
 
 export class Feed {
-  /** The live state of each socket this object has touched since it woke, by lease. */
+  /** The live state of each open socket this object has touched since it woke, by lease. */
   private readonly states = new Map<string, SocketState>();
+  /** Each socket's state by its WebSocket object, so that its attachment is read once a wake (a wake hands out new objects). */
+  private readonly bySocket = new WeakMap<WebSocket, SocketState>();
   /** Destinations being fed now, and those asked again meanwhile. */
   private readonly feeding = new Set<string>();
   private readonly again = new Set<string>();
@@ -91,6 +93,8 @@ export class Feed {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     const state: SocketState = { dest: name, lease: newSocketLease(), leaseSeconds, credit: 0, outstanding: 0 };
     this.ctx.acceptWebSocket(server, [tagOf(name)]);
+    this.states.set(state.lease, state);
+    this.bySocket.set(server, state);
     this.save(server, state);
     this.host.sockets().opened(state.lease, name, now);
     if (hello !== undefined) server.send(hello);
@@ -191,7 +195,8 @@ export class Feed {
   /** Ids named by an ack or nack frame are no longer outstanding, whatever the answer for each (each entry counts, as a client gives credit per entry). */
   private answered(ws: WebSocket, state: SocketState, ids: readonly string[]): void {
     state.outstanding = Math.max(0, state.outstanding - ids.length);
-    this.save(ws, state);
+    // A socket that closed during the ack is not brought back.
+    if (this.states.get(state.lease) === state) this.save(ws, state);
   }
 
   /** Closes every socket (the queue was dropped): what they held is gone with it. */
@@ -219,7 +224,10 @@ export class Feed {
     return this.ctx.getWebSockets(tagOf(name));
   }
 
+  /** The socket's live state; undefined once it closed (or the queue was dropped). */
   private state(ws: WebSocket): SocketState | undefined {
+    const known = this.bySocket.get(ws);
+    if (known) return this.states.get(known.lease) === known ? known : undefined;
     const stored = ws.deserializeAttachment() as SocketState | null;
     if (!stored) return undefined;
     let state = this.states.get(stored.lease);
@@ -227,11 +235,12 @@ export class Feed {
       state = { ...stored };
       this.states.set(state.lease, state);
     }
+    if (state) this.bySocket.set(ws, state);
     return state;
   }
 
+  /** Writes the socket's state into its attachment, which outlives this object's memory. */
   private save(ws: WebSocket, state: SocketState): void {
-    this.states.set(state.lease, state);
     ws.serializeAttachment(state);
   }
 }
