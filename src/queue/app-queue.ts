@@ -579,13 +579,25 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     const app = this.app;
     this.ctx.waitUntil(
       this.feed.feed(name).then(
-        () => this.schedule(),
+        () => this.scheduleFed(name),
         (error: unknown) => {
           logQueue({ app: app ?? "", destination: name, outcome: "feed_failed", detail: error instanceof Error ? error.name : "unknown" });
           return this.schedule();
         },
       ),
     );
+  }
+
+  /**
+   * After a feed of destination `name`: only its own need of the alarm can
+   * have changed. While a socket of it has credit, its next delivery due (a
+   * lease or a nack's delay running out) needs the alarm; once the credit
+   * ran out, the credit frame that comes next feeds and schedules again.
+   */
+  private async scheduleFed(name: string): Promise<void> {
+    if (!this.feed.wantsEvents(name)) return;
+    const at = this.deliveries.nextDue(name);
+    if (at !== null) await this.wake(Math.max(at, Date.now()));
   }
 
   private feedHost() {
