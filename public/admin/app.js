@@ -395,6 +395,15 @@ function appCard({ stats, refusals, dead, destinationDead }) {
           ]),
     ),
     stats.unrouted !== undefined && [h("dt", { text: "unrouted" }), unroutedFact(stats.unrouted)],
+    // A sharded app (docs/sharding.md): the figures above add its queues up; each is in the admin API as {app}.{i}.
+    Array.isArray(stats.shards) && stats.shards.length > 1 && [
+      h("dt", { text: "shards" }),
+      h("dd", { dataset: { field: "shards" }, title: "the queues this app's events are spread over; GET /admin/apps/{app}.{i} shows one" }, `${stats.shards.length}: `, h("span", { class: "mono", text: stats.shards.join(", ") })),
+    ],
+    stats.kfCoalesced > 0 && [
+      h("dt", { text: "微信客服 coalesced" }),
+      h("dd", { dataset: { field: "kf-coalesced" }, title: "kf_msg_or_event callbacks folded into a waiting event of their account (docs/kf.md)" }, String(stats.kfCoalesced)),
+    ],
   );
 
   // An app of one destination, `default` (a top-level webhook or pull), is the figures above: no table of one row.
