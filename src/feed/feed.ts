@@ -31,6 +31,8 @@ export interface Leased {
   readonly ids: readonly string[];
   readonly events: readonly string[];
   readonly attempts: readonly number[];
+  /** Nothing more was due when these were read: no other socket need ask. */
+  readonly drained: boolean;
 }
 
 /** What the feed needs of its queue. */
@@ -188,6 +190,7 @@ export class Feed {
         state.credit -= pulled.ids.length;
         state.outstanding += pulled.ids.length;
         this.save(ws, state);
+        if (pulled.drained) return;
       }
     }
   }

@@ -418,7 +418,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       // Its client went away (cancelWait): what it would lease would sit out a lease nobody holds.
       if (this.waiters.isCancelled(waitId)) return { events: [], attempts: [], ids: [], lease: null };
       const until = now + leaseSeconds * 1000;
-      const pulled = await this.lease(app, name, max, newLease(until), until);
+      const { drained: _, ...pulled } = await this.lease(app, name, max, newLease(until), until);
       if (pulled.ids.length > 0 || now >= deadline || !this.waiters.room(name)) return pulled;
       const next = this.deliveries.nextDue(name);
       await this.waiters.wait(name, next === null ? deadline : Math.min(deadline, Math.max(next, now + 1)), waitId);
@@ -454,27 +454,32 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
    * until `until`: a pull's batch, or a socket's. Fewer come back when their
    * JSON would pass QUEUE_LIMITS.readBytes. A delivery leased `maxAttempts`
    * times, older than maxAgeHours, or whose transform fails becomes a dead
-   * letter instead, and the batch is refilled.
+   * letter instead, and the batch is refilled. `drained`: nothing more was
+   * due when it read, so a feed round need not read again.
    */
-  private async lease(app: string, name: string, max: number, lease: string, until: number): Promise<Pulled> {
+  private async lease(app: string, name: string, max: number, lease: string, until: number): Promise<Pulled & { readonly drained: boolean }> {
     const settings = this.settings?.destinations.get(name);
     const now = Date.now();
     const pulled: Pulled = { events: [], attempts: [], ids: [], lease: null };
-    if (settings?.mode !== "pull") return pulled;
+    if (settings?.mode !== "pull") return { ...pulled, drained: true };
+    // Whether the last read found all that was due: fewer rows than asked, and room left for the largest event.
+    let drained = false;
     const dead: string[] = [];
     let lastError: string | null = null;
     let bytes = 0;
     // Each round reads only what it returns or kills; a round that killed nothing is the last.
     let full = false;
     for (let round = 0; round < PULL_REFILLS && pulled.ids.length < max && !full; round++) {
-      const due = this.deliveries.due(name, now, max - pulled.ids.length, QUEUE_LIMITS.readBytes - bytes);
+      const room = QUEUE_LIMITS.readBytes - bytes;
+      const due = this.deliveries.due(name, now, max - pulled.ids.length, room);
+      drained = due.length < max - pulled.ids.length && due.reduce((sum, row) => sum + row.size, 0) + QUEUE_LIMITS.maxEventBytes <= room;
       let killed = 0;
       const store = this.deliveries;
       for (const row of due) {
         const made = row.attempts >= settings.maxAttempts ? { ok: false as const, error: `leased ${row.attempts} times without an ack` } : deliveryBody(settings, row, now);
         const body = made instanceof Promise ? await made : made;
         // A transform took a turn: a drop meanwhile leaves nothing of what was read.
-        if (this.deliveries !== store) return { events: [], attempts: [], ids: [], lease: null };
+        if (this.deliveries !== store) return { events: [], attempts: [], ids: [], lease: null, drained: true };
         if (!body.ok) {
           if (this.deliveries.kill(name, row, body.error, now)) {
             lastError = body.error;
@@ -488,6 +493,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
         const size = settings.transform === null ? row.size : encodeUtf8(body.body).length;
         if (pulled.ids.length > 0 && bytes + size > QUEUE_LIMITS.readBytes) {
           full = true;
+          drained = false;
           break;
         }
         if (!this.deliveries.lease(name, row, lease, until, now)) continue;
@@ -500,7 +506,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     }
     // After the writes above: a rare pull that dead-letters waits for one call to the alert outbox.
     if (dead.length > 0) await this.alerts.raise(this.env, deadLetterAlert(app, "pull", dead, lastError, this.alertLabel(name)));
-    return pulled.events.length > 0 ? { ...pulled, lease } : pulled;
+    return { ...pulled, lease: pulled.events.length > 0 ? lease : null, drained };
   }
 
   /** Acks deliveries of `name` held under `lease`; with a null lease, any live one (the unfenced ack of 0.1). */
