@@ -50,9 +50,15 @@ async function call(baseUrl, app, verb, body) {
   return response.json();
 }
 
-/** A socket consumer: every event stamped and acked as it comes; `credit` given at once. */
+/**
+ * A socket consumer: every event stamped and acked as it comes; `credit` given at once. `frames()`
+ * counts the ack frames sent (each one, and the credit frame beside it, is a turn of the queue
+ * with a commit of its own), `extensions()` what the handshake agreed (Node's WebSocket offers
+ * permessage-deflate, and workerd accepts it unless told not to).
+ */
 function socketConsumer(baseUrl, app, received, credit = 1000) {
   const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/queue/${app.name}/ws`, { headers: { authorization: `Bearer ${app.pull.token}` } });
+  let frames = 0;
   const opened = new Promise((resolve, reject) => {
     ws.addEventListener("open", () => {
       if (credit > 0) ws.send(JSON.stringify({ type: "credit", n: credit }));
@@ -68,6 +74,7 @@ function socketConsumer(baseUrl, app, received, credit = 1000) {
     if (pending.length === 0 || ws.readyState !== WebSocket.OPEN) return;
     ws.send(JSON.stringify({ type: "ack", ids: pending }));
     ws.send(JSON.stringify({ type: "credit", n: pending.length }));
+    frames++;
     pending = [];
   };
   ws.addEventListener("message", (message) => {
@@ -77,7 +84,13 @@ function socketConsumer(baseUrl, app, received, credit = 1000) {
     pending.push(frame.id);
     timer ??= setTimeout(flush, ACK_EVERY_MS);
   });
-  return { opened, give: (n) => ws.send(JSON.stringify({ type: "credit", n })), close: () => ws.close(1000, "done") };
+  return {
+    opened,
+    give: (n) => ws.send(JSON.stringify({ type: "credit", n })),
+    frames: () => frames,
+    extensions: () => ws.extensions,
+    close: () => ws.close(1000, "done"),
+  };
 }
 
 /** A pull consumer: long-polls (`waitSeconds` 5, so that it stops soon), or sleeps SLEEP_MS after an empty pull; acks beside the next pull. */
@@ -129,10 +142,14 @@ export async function latencyPhase(gw, apps, { n, idleSeconds, log }) {
     await consumer.opened;
     await load(gw.url, Array.from({ length: n }, () => postRequest(app)), answered);
     await until(`${kind}: every event received`, () => received.size >= n);
+    const extensions = consumer.extensions?.();
     await (consumer.close ?? consumer.stop)();
     const values = latencies(answered, received);
-    result[kind] = { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: Math.max(...values) };
-    log(`  ${kind.padEnd(16)} ${String(values.length).padStart(5)} events  p50 ${result[kind].p50.toFixed(1)} ms  p99 ${result[kind].p99.toFixed(1)} ms  max ${result[kind].max.toFixed(1)} ms`);
+    result[kind] = { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: Math.max(...values), extensions };
+    log(
+      `  ${kind.padEnd(16)} ${String(values.length).padStart(5)} events  p50 ${result[kind].p50.toFixed(1)} ms  p99 ${result[kind].p99.toFixed(1)} ms  max ${result[kind].max.toFixed(1)} ms` +
+        (extensions === undefined ? "" : `  (extensions: ${extensions || "none"})`),
+    );
   }
 
   // 2. Gateway CPU per event delivered: n events queued, then drained over a socket, or by pull-and-ack (100 a pull).
@@ -141,28 +158,35 @@ export async function latencyPhase(gw, apps, { n, idleSeconds, log }) {
     await load(gw.url, Array.from({ length: n }, () => postRequest(fill)), new Map());
     await settle(gw.proc.pid);
     const before = cpuMs(gw.proc.pid);
-    await drain();
+    const frames = await drain();
     await settle(gw.proc.pid);
     const perEvent = (cpuMs(gw.proc.pid) - before) / n;
-    log(`  ${label.padEnd(40)} ${perEvent.toFixed(3)} ms CPU per event`);
-    return perEvent;
+    log(`  ${label.padEnd(40)} ${perEvent.toFixed(3)} ms CPU per event (${frames} acks)`);
+    return { perEvent, frames };
   };
   const got = new Map();
   const drainer = socketConsumer(gw.url, apps.bench_cpu_ws, got, 0);
   await drainer.opened;
-  result.cpuSocket = await cpuOf(`drained over a socket (acks every ${ACK_EVERY_MS} ms)`, apps.bench_cpu_ws, async () => {
+  const socketDrain = await cpuOf(`drained over a socket (acks every ${ACK_EVERY_MS} ms)`, apps.bench_cpu_ws, async () => {
     drainer.give(100);
     await until("the socket drain", () => got.size >= n);
+    return drainer.frames();
   });
   drainer.close();
-  result.cpuPull = await cpuOf("drained by pull-and-ack (100 a pull)", apps.bench_cpu_pull, async () => {
-    for (let got = 0; got < n; ) {
+  const pullDrain = await cpuOf("drained by pull-and-ack (100 a pull)", apps.bench_cpu_pull, async () => {
+    let frames = 0;
+    for (let got = 0; got < n; frames++) {
       const batch = await call(gw.url, apps.bench_cpu_pull, "pull", { max: 100 });
       if (batch.ids.length === 0) throw new Error("pull-and-ack: the queue ran dry early");
       await call(gw.url, apps.bench_cpu_pull, "ack", { ids: batch.ids, lease: batch.lease });
       got += batch.ids.length;
     }
+    return frames;
   });
+  result.cpuSocket = socketDrain.perEvent;
+  result.cpuSocketAcks = socketDrain.frames;
+  result.cpuPull = pullDrain.perEvent;
+  result.cpuPullAcks = pullDrain.frames;
 
   // 3. Ten idle sockets: the object hibernates; the CPU over idleSeconds is the figure, beside the same
   // time without them (workerd also runs the other queues' alarms).
@@ -210,8 +234,11 @@ ${row("pull, 1 s sleep")}
 | ten idle sockets over ${result.idle.seconds} s, beyond as long with none | no CPU | ${Math.max(0, result.idle.cpuMs - result.idle.bareMs).toFixed(0)} ms | ${result.idle.cpuMs <= result.idle.bareMs ? "PASS" : "**MISS**"} |
 
 Gateway CPU per event delivered, ${n} events queued and then drained: over a socket
-(acks and credit sent every ${ACK_EVERY_MS} ms, as wecom-edge/consumer sends them) **${result.cpuSocket.toFixed(3)} ms**; by pull-and-ack
-(100 a pull) **${result.cpuPull.toFixed(3)} ms**. Ten idle sockets over ${result.idle.seconds} s cost
+(acks and credit sent every ${ACK_EVERY_MS} ms, as wecom-edge/consumer sends them) **${result.cpuSocket.toFixed(3)} ms**, in
+${result.cpuSocketAcks} ack frames; by pull-and-ack (100 a pull) **${result.cpuPull.toFixed(3)} ms**, in ${result.cpuPullAcks} pulls and as
+many acks. Each ack frame and the credit frame beside it are two turns of the queue, each with
+a commit of its own, so the socket's figure follows how many pieces the consumer acks the same
+events in. The socket's frames were ${result.websocket.extensions ? `compressed (${result.websocket.extensions}: Node's WebSocket offers it, and workerd accepts it)` : "not compressed"}. Ten idle sockets over ${result.idle.seconds} s cost
 workerd **${result.idle.cpuMs.toFixed(0)} ms** of CPU in all, against ${result.idle.bareMs.toFixed(0)} ms over as long
 with no socket open (workerd also runs the other queues' alarms); pings are answered by the
 runtime without waking the queue.
