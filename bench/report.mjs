@@ -35,6 +35,7 @@ export function resultRows(r) {
     row("workerd POST fan-out to 1 push destination", r.gw.fan1, r.floor.post, "until every destination had every event"),
     row("workerd POST fan-out to 3 push destinations", r.gw.fan3, r.floor.post, "until every destination had every event"),
     row("workerd POST fan-out to 8 push destinations", r.gw.fan8, r.floor.post, "until every destination had every event"),
+    row("workerd POST suite auth event (instruction URL, pushed)", r.gw.suiteAuth, r.floor.post, "WeCom wants success within 1000 ms"),
     row("workerd POST pull, backlog 0 → 1.5k", r.gw.pull0, r.floor.post),
     row("workerd POST pull, fill 1.5k → 8k", r.gw.fill, r.floor.post, "the fill, measured too"),
     row("workerd POST pull, backlog 8k → 9.5k", r.gw.pull8k, r.floor.post),
@@ -133,6 +134,12 @@ export function targets(r) {
     },
     { what: "GET: workerd ÷ Node", target: "≤ 2×", value: get.text, verdict: verdict(get.value, 2) },
     { what: "ack latency p99, POST push, 20 concurrent", target: "≤ 20 ms", value: `${ms(p99, 1)} ms`, verdict: verdict(p99, 20) },
+    {
+      what: "a suite's auth event answered, p99 at 20 concurrent (WeCom's limit: 1000 ms)",
+      target: "≤ 250 ms",
+      value: `${ms(r.gw.suiteAuth?.p99, 1)} ms`,
+      verdict: verdict(r.gw.suiteAuth?.p99, 250),
+    },
     { what: "pre-auth refusal of a 1 MiB, 130k-element body", target: "< 2 ms", value: `${ms(bomb.above, 2)} ± ${ms(bomb.resolution, 2)} ms`, verdict: verdict(bomb.above, 2, true) },
   ];
 }
@@ -460,5 +467,51 @@ Machine of this run:
   0.10, a pull POST 0.53 instead of 0.63 and a push POST 0.84 instead of
   1.08 (1.4× and 1.7× Node's work). The gateway keeps its line: it is how an
   operator finds an event by id.
+`;
+}
+
+/** Cloudflare's soft limit on requests to one Durable Object (its Durable Objects FAQ, "How much work can a single Durable Object do?"). */
+const OBJECT_REQUESTS_PER_SECOND = 1000;
+/** The event rates the capacity table is worked out for. */
+const CAPACITY_TARGETS = [1_000, 10_000, 100_000];
+/** Shards one app may have (src/config.ts, MAX_SHARDS). */
+const MAX_SHARDS = 64;
+
+/**
+ * Events per second one shard (one queue object) takes, derived from the CPU
+ * measured per callback, and the shards an app needs for 1k, 10k and 100k
+ * events per second (docs/sharding.md, "Capacity").
+ */
+export function capacity(r) {
+  const rows = [
+    ["pushed (commit + push + delete)", r.gw.push],
+    ["queued for pull (the commit; pulls and acks not counted)", r.gw.pull0],
+  ].filter(([, phase]) => phase && phase.perRequest > 0);
+  return rows.map(([what, phase]) => {
+    const byCpu = 1000 / phase.perRequest;
+    const perShard = Math.min(byCpu, OBJECT_REQUESTS_PER_SECOND);
+    // Half of what one shard takes, to leave room for bursts, retries and WeCom's resends.
+    const shards = CAPACITY_TARGETS.map((target) => Math.ceil(target / (perShard / 2)));
+    return { what, cpu: phase.perRequest, byCpu, perShard, shards };
+  });
+}
+
+export function capacityMarkdown(r) {
+  const rows = capacity(r);
+  if (rows.length === 0) return "";
+  const shardsText = (n) => (n > MAX_SHARDS ? `${n} (over ${MAX_SHARDS}, the most one app may have)` : String(n));
+  return `## Capacity per shard
+
+One queue object (a shard, [docs/sharding.md](docs/sharding.md)) runs on one thread: the events it can
+take per second are at most 1000 ms ÷ the CPU of one, and Cloudflare's soft limit is about
+${OBJECT_REQUESTS_PER_SECOND} requests per second to one object. The CPU is workerd's whole per callback, above no
+floor (the Worker's share included, which on Cloudflare runs outside the object), so this errs low.
+The shards are for half of one shard's rate, leaving room for bursts and retries.
+
+${mdTable(
+  ["events", "CPU ms per event", "by CPU, events/s", "one shard, events/s", ...CAPACITY_TARGETS.map((t) => `shards for ${t / 1000}k/s`)],
+  rows.map((x) => [x.what, ms(x.cpu), Math.round(x.byCpu).toLocaleString("en-US"), Math.round(x.perShard).toLocaleString("en-US"), ...x.shards.map(shardsText)]),
+  ["l", "r", "r", "r", "r", "r", "r"],
+)}
 `;
 }

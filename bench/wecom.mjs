@@ -126,6 +126,24 @@ export function postRequest(app) {
   return { method: "POST", path: `/callback/${app.name}?${query}`, body: Buffer.from(body), expect: { status: 200, body: "success" } };
 }
 
+/**
+ * A suite's change_auth to its instruction URL (docs/providers.md): encrypted
+ * for the suite id, no AgentID, answered exactly "success". A new corp and
+ * TimeStamp on every call, so every one is a new event.
+ */
+export function suiteAuthRequest(app) {
+  const n = sequence++;
+  const plaintext =
+    `<xml><SuiteId><![CDATA[${app.suite.suiteId}]]></SuiteId><InfoType><![CDATA[change_auth]]></InfoType>` +
+    `<TimeStamp>${Math.floor(Date.now() / 1000) + n}</TimeStamp><AuthCorpId><![CDATA[wp${randomAlnum(28)}]]></AuthCorpId></xml>`;
+  const encrypt = encryptMessage(app.cipher, plaintext, app.suite.suiteId);
+  const ts = timestamp();
+  const n2 = nonce();
+  const query = new URLSearchParams({ msg_signature: msgSignature(app.token, ts, n2, encrypt), timestamp: ts, nonce: n2 });
+  const body = `<xml><ToUserName><![CDATA[${app.suite.suiteId}]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt><AgentID><![CDATA[]]></AgentID></xml>`;
+  return { method: "POST", path: `/callback/${app.name}?${query}`, body: Buffer.from(body), expect: { status: 200, body: "success" } };
+}
+
 /** A signed URL-verification GET with a distinct echostr; the answer must be its plaintext. */
 export function getRequest(app) {
   const echo = String(randomInt(1, 2 ** 47)) + String(randomInt(1, 2 ** 30));
@@ -242,7 +260,7 @@ export function newApp(name, extra) {
 
 /** The app's entry in WECOM_APPS (docs/configuration.md, "An app's entry"). */
 export function appConfig(app) {
-  const entry = { token: app.token, encodingAESKey: app.encodingAESKey, receiveId: app.receiveId };
+  const entry = { token: app.token, encodingAESKey: app.encodingAESKey, ...(app.suite ? { suite: app.suite } : { receiveId: app.receiveId }) };
   if (app.webhook) entry.webhook = app.webhook;
   if (app.destinations) entry.destinations = app.destinations;
   if (app.pull) entry.pull = app.pull;
