@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.js";
 import { forgetDrainingShards } from "../../src/queue/client.js";
 import { fnv1a, queueName, shardOf, shardOfQueue, shardOfStream } from "../../src/queue/shards.js";
-import { adminApi, callbackRequest, callWorker, errorOf, newBucket, queueRows, TEST_APP, testEnv } from "../support/wecom.js";
+import { adminApi, callbackRequest, callWorker, errorOf, makeDue, newBucket, queueRows, TEST_APP, testEnv } from "../support/wecom.js";
 import { FeedClient } from "../feed/support.js";
 
 const PULL_TOKEN = "shard-pull-token-0123456789-abcdefgh";
@@ -213,6 +213,32 @@ describe("the admin API", () => {
     expect((await admin("POST", `/${app}/resume`)).body).toEqual({ paused: false });
     const listed = (await admin("GET", "")).body.apps as { app: string }[];
     expect(listed.filter((a) => a.app.startsWith(app)).map((a) => a.app)).toEqual([app]);
+  });
+});
+
+describe("dead letters across shards", () => {
+  it("are listed, replayed and purged for the app as a whole", async () => {
+    const app = newBucket("sharddead");
+    const environment = testEnv({ apps: { [app]: { ...TEST_APP, shards: 4, destinations: { bot: { pull: { token: PULL_TOKEN, maxAttempts: 1 } } } } } });
+    const users = Array.from({ length: 12 }, (_, i) => `dead-${i}`);
+    await sendChains(app, environment, users.map((user, i) => [text(user, `${user}#1`, `7900000000000${String(i).padStart(4, "0")}01`)]), 4);
+    // Leased once each and never acked: made due again, the next pull makes them dead letters (maxAttempts 1).
+    for (let i = 0; i < 8; i++) await pull(app, environment);
+    for (let shard = 0; shard < 4; shard++) await makeDue(queueName(app, shard));
+    for (let i = 0; i < 8; i++) await pull(app, environment);
+    const admin = adminApi(environment);
+    expect((await admin("GET", `/${app}`)).body).toMatchObject({ dead: 12, depth: 0 });
+    const listed = (await admin("GET", `/${app}/dead?limit=100`)).body.events as { id: string }[];
+    expect(listed.length).toBe(12);
+    expect((await admin("POST", `/${app}/replay`, { all: true })).body).toEqual({ replayed: 12 });
+    expect((await admin("GET", `/${app}`)).body).toMatchObject({ dead: 0, depth: 12 });
+    for (let shard = 0; shard < 4; shard++) await makeDue(queueName(app, shard));
+    for (let i = 0; i < 8; i++) await pull(app, environment);
+    for (let shard = 0; shard < 4; shard++) await makeDue(queueName(app, shard));
+    for (let i = 0; i < 8; i++) await pull(app, environment);
+    expect((await admin("GET", `/${app}`)).body).toMatchObject({ dead: 12 });
+    expect((await admin("POST", `/${app}/purge`, { all: true })).body).toEqual({ purged: 12 });
+    expect((await admin("GET", `/${app}`)).body).toMatchObject({ dead: 0, depth: 0, events: 0 });
   });
 });
 
