@@ -161,12 +161,14 @@ async function ack(context: RouteContext): Promise<Response> {
   const body = await readJsonObject(context.request);
   const ids = idsField(body, "ids", PULL_LIMITS.ids);
   const lease = leaseField(body, false);
+  const shards = await shardsOf(context.env, app);
   if (lease !== null) {
     const held = leaseShard(lease);
+    // A shard the app has not: no lease of it holds anything (and no queue is made for it).
+    if (!shards.includes(held.shard)) return jsonResponse({ acked: 0, notAcked: [...new Set(ids)].map((id) => ({ id, reason: "unknown" })) });
     return jsonResponse(await queueOf(context.env, queueName(app.name, held.shard)).ack(destination, ids, held.lease));
   }
   // The unfenced ack of 0.1: any live delivery, in whichever shard holds it.
-  const shards = await shardsOf(context.env, app);
   const answers = await Promise.all(shards.map((shard) => queueOf(context.env, queueName(app.name, shard)).ack(destination, ids, null)));
   const acked = answers.reduce((sum, answer) => sum + answer.acked, 0);
   const everywhere = answers.map((answer) => new Set(answer.notAcked.map((n) => n.id)));
@@ -180,6 +182,9 @@ async function nack(context: RouteContext): Promise<Response> {
   const held = leaseShard(leaseField(body, true)!);
   const { delaySeconds } = PULL_LIMITS;
   const delay = intField(body, "delaySeconds", delaySeconds.fallback, delaySeconds.min, delaySeconds.max);
+  if (!(await shardsOf(context.env, app)).includes(held.shard)) {
+    return jsonResponse({ released: 0, notReleased: [...new Set(ids)].map((id) => ({ id, reason: "unknown" })) });
+  }
   return jsonResponse(await queueOf(context.env, queueName(app.name, held.shard)).nack(destination, ids, held.lease, delay));
 }
 

@@ -157,6 +157,16 @@ describe("reading a sharded app", () => {
     expect(answer.notAcked.map((n) => n.id)).toEqual(["evt_0123456789abcdef0123456789abcdef"]);
     // The other shards' events, and the one released.
     expect(all.length).toBe(8 - first.ids.length + 1);
+    // A lease naming a shard the app has not holds nothing, and no queue is made for it.
+    const forged = first.lease!.replace(/(@\d+)?$/, "@63");
+    expect(await (await call(app, environment, "ack", { ids: ["evt_0123456789abcdef0123456789abcdef"], lease: forged })).json()).toEqual({
+      acked: 0,
+      notAcked: [{ id: "evt_0123456789abcdef0123456789abcdef", reason: "unknown" }],
+    });
+    expect(await (await call(app, environment, "nack", { ids: ["evt_0123456789abcdef0123456789abcdef"], lease: forged })).json()).toEqual({
+      released: 0,
+      notReleased: [{ id: "evt_0123456789abcdef0123456789abcdef", reason: "unknown" }],
+    });
   });
 
   it("a long-poll answers with an event committed to any shard while it waits", async () => {
