@@ -168,7 +168,45 @@ export interface CreateAuthInfo extends SuiteHead<"create_auth"> { AuthCode: S; 
 export interface ChangeAuthInfo extends SuiteHead<"change_auth"> { AuthCorpId: S; State?: S }
 export interface CancelAuthInfo extends SuiteHead<"cancel_auth"> { AuthCorpId: S }
 export interface ResetPermanentCodeInfo extends SuiteHead<"reset_permanent_code"> { AuthCode: S }
-export type SuiteInfo = SuiteTicketInfo | CreateAuthInfo | ChangeAuthInfo | CancelAuthInfo | ResetPermanentCodeInfo;
+/** An authorised corp's contact change, at a suite's instruction URL: an app's change_contact fields, with AuthCorpId. */
+export interface SuiteContactChangeInfo extends SuiteHead<"change_contact">, UserFields {
+  AuthCorpId: S;
+  ChangeType: "create_user" | "update_user" | "delete_user" | "create_party" | "update_party" | "delete_party" | "update_tag";
+  UserID?: S;
+  NewUserID?: S;
+  Id?: S;
+  ParentId?: S;
+  Order?: S;
+  TagId?: S;
+  AddUserItems?: S;
+  DelUserItems?: S;
+  AddPartyItems?: S;
+  DelPartyItems?: S;
+}
+/** An authorised corp's customer-contact change, at a suite's instruction URL (a third-party app gets them there): the app events' fields, with AuthCorpId. */
+export interface SuiteExternalChangeInfo extends SuiteHead<"change_external_contact" | "change_external_chat" | "change_external_tag"> {
+  AuthCorpId: S;
+  ChangeType: S;
+  UserID?: S;
+  ExternalUserID?: S;
+  State?: S;
+  WelcomeCode?: S;
+  Source?: S;
+  FailReason?: S;
+  ChatId?: S;
+  UpdateDetail?: S;
+  Id?: S;
+  TagType?: S;
+  StrategyId?: S;
+}
+export type SuiteInfo =
+  | SuiteTicketInfo
+  | CreateAuthInfo
+  | ChangeAuthInfo
+  | CancelAuthInfo
+  | ResetPermanentCodeInfo
+  | SuiteContactChangeInfo
+  | SuiteExternalChangeInfo;
 export type InfoType = SuiteInfo["InfoType"];
 
 // ---- AI bots (JSON callbacks, as WeCom sends them) ----

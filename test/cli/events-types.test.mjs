@@ -146,6 +146,8 @@ if (isEvent(e, "change_external_contact", "del_follow_user")) { const id: string
 if (isEvent(e, "sys_approval_change")) { const records = e.event.ApprovalInfo.SpRecord.map((r) => r.Details.length); void records; }
 if (isMessage(e, "text")) { const content: string = e.event.Content; void content; }
 if (isSuiteInfo(e, "suite_ticket")) { const ticket: string = e.event.SuiteTicket; void ticket; }
+if (isSuiteInfo(e, "change_contact")) { const corp: string = e.event.AuthCorpId; const change: "create_user" | "update_user" | "delete_user" | "create_party" | "update_party" | "delete_party" | "update_tag" = e.event.ChangeType; void corp; void change; }
+if (isSuiteInfo(e, "change_external_chat")) { const corp: string = e.event.AuthCorpId; void corp; }
 if (isBot(e, "text")) { const content: string = e.event.text.content; void content; }
 // @ts-expect-error: change_contact has no ChangeType "create"
 isEvent(e, "change_contact", "create");
