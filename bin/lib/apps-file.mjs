@@ -179,6 +179,8 @@ export function secretNamesOf(app) {
     webhookSecret: `${s}_WEBHOOK_SECRET`,
     pullToken: `${s}_PULL_TOKEN`,
     botToken: `${s}_BOT_TOKEN`,
+    ticketToken: `${s}_TICKET_TOKEN`,
+    kfToken: `${s}_KF_TOKEN`,
   });
   if (!/^[A-Z]/.test(stem) || Object.values(names(stem)).some((n) => RESERVED_NAMES.has(n))) stem = `APP_${stem}`;
   return names(stem);

@@ -14,6 +14,7 @@ export const LOCAL_CORP_ID = 'wwlocaldev00000000';
 const RECEIVE_ID_PLACEHOLDER = 'YOUR_CORP_ID';
 
 export const KEYGEN_HELP = `Usage: wecom-edge keygen [--app NAME] [--receive-id ID] [--webhook URL | --pull] [--bot]
+                        [--suite SUITE_ID --provider-corp-id ID] [--kf]
                         [--json | --write | --dev] [--config FILE] [--secrets FILE] [--force]
 
 Generates a new callback Token, EncodingAESKey and the intranet-side secrets
@@ -35,6 +36,13 @@ The app:
                      (the default when --webhook is not given)
   --bot              an AI bot: adds bot.token, the Bearer token of its stream
                      API (with --pull, the default, a pull token too)
+  --suite SUITE_ID   a third-party suite, or with a template id (dk…) a 代开发
+                     template (docs/providers.md): its two URLs take their own
+                     receiveIds, so no --receive-id; adds suite.ticketToken,
+                     the Bearer token of GET /suites/NAME/ticket
+  --provider-corp-id ID  the provider's own CorpID, with --suite
+  --kf               微信客服 (docs/kf.md): adds kf.token, the Bearer token of
+                     /kf/NAME/…
 
 What to do with them:
   --json             print {"config": {NAME: entry}, "secrets": {NAME: value}}
@@ -88,6 +96,9 @@ export function keygen(argv, out) {
     webhook: { type: 'string' },
     pull: { type: 'boolean' },
     bot: { type: 'boolean' },
+    suite: { type: 'string' },
+    'provider-corp-id': { type: 'string' },
+    kf: { type: 'boolean' },
     json: { type: 'boolean' },
     write: { type: 'boolean' },
     dev: { type: 'boolean' },
@@ -104,6 +115,16 @@ export function keygen(argv, out) {
     throw new UsageError(`invalid app name ${JSON.stringify(app)}: use 1-64 lowercase letters, digits, '_' or '-'`, 'keygen');
   }
   if (o.webhook !== undefined && o.pull) throw new UsageError('--webhook and --pull cannot be used together', 'keygen');
+  if (o.suite !== undefined) {
+    const id = /^[A-Za-z0-9_-]{1,64}$/;
+    if (!id.test(o.suite)) throw new UsageError(`invalid --suite ${JSON.stringify(o.suite)}: the SuiteID (or 代开发 template id) from the provider console, 1-64 letters, digits, '_' or '-'`, 'keygen');
+    if (o['provider-corp-id'] === undefined) throw new UsageError('--suite needs --provider-corp-id: the provider\'s own CorpID, which verifies both of its URLs', 'keygen');
+    if (!id.test(o['provider-corp-id'])) throw new UsageError(`invalid --provider-corp-id ${JSON.stringify(o['provider-corp-id'])}: 1-64 letters, digits, '_' or '-'`, 'keygen');
+    if (o['receive-id'] !== undefined) throw new UsageError('--suite and --receive-id cannot be used together: a suite\'s URLs take their own receiveIds', 'keygen');
+    if (o.bot) throw new UsageError('--suite and --bot cannot be used together: an AI bot is an app of its own', 'keygen');
+  } else if (o['provider-corp-id'] !== undefined) {
+    throw new UsageError('--provider-corp-id goes with --suite', 'keygen');
+  }
   if (o.write && o.dev) throw new UsageError('--write and --dev cannot be used together: --write is for production (secrets/secrets.json), --dev for wrangler dev (.dev.vars)', 'keygen');
   if (o.json && (o.write || o.dev)) throw new UsageError(`--json prints the values; --${o.dev ? 'dev' : 'write'} writes them: choose one`, 'keygen');
   const writing = o.write || o.dev;
@@ -126,11 +147,16 @@ export function keygen(argv, out) {
   if (longest.length > 64) {
     throw new UsageError(`app name ${JSON.stringify(app)} is too long for its secret names (${longest} has ${longest.length} characters; a secret's name has at most 64): use at most 47 characters`, 'keygen');
   }
-  const receiveId = o['receive-id'] ?? (o.bot ? '' : o.dev ? LOCAL_CORP_ID : RECEIVE_ID_PLACEHOLDER);
+  const suite = o.suite !== undefined;
+  const receiveId = suite ? undefined : (o['receive-id'] ?? (o.bot ? '' : o.dev ? LOCAL_CORP_ID : RECEIVE_ID_PLACEHOLDER));
 
   const ref = (name) => ({ secret: name });
   const secrets = { [names.token]: randomAlnum(32), [names.encodingAESKey]: randomAlnum(43) };
-  const entry = { token: ref(names.token), encodingAESKey: ref(names.encodingAESKey), receiveId };
+  const entry = { token: ref(names.token), encodingAESKey: ref(names.encodingAESKey), ...(suite ? {} : { receiveId }) };
+  if (suite) {
+    secrets[names.ticketToken] = randomBytes(32).toString('hex');
+    entry.suite = { suiteId: o.suite, providerCorpId: o['provider-corp-id'], ticketToken: ref(names.ticketToken) };
+  }
   if (o.webhook !== undefined) {
     secrets[names.webhookSecret] = `whsec_${randomBytes(32).toString('base64')}`;
     entry.webhook = { url: o.webhook, secret: ref(names.webhookSecret) };
@@ -141,6 +167,10 @@ export function keygen(argv, out) {
   if (o.bot) {
     secrets[names.botToken] = randomBytes(32).toString('hex');
     entry.bot = { token: ref(names.botToken) };
+  }
+  if (o.kf) {
+    secrets[names.kfToken] = randomBytes(32).toString('hex');
+    entry.kf = { token: ref(names.kfToken) };
   }
 
   if (receiveId === RECEIVE_ID_PLACEHOLDER) {
@@ -166,7 +196,7 @@ export function keygen(argv, out) {
       `--write merges both into ${CONFIG_FILE} and ${SECRETS_JSON} for you, --dev into ${CONFIG_FILE} and ${DEV_VARS} (each with fresh values).`,
       `Then: npx wecom-edge check-config, npx wrangler secret bulk ${SECRETS_JSON}, npm run deploy.`,
       '',
-      consoleLine(app),
+      consoleLine(app, suite),
       '',
     ].join('\n'),
   );
@@ -178,10 +208,15 @@ function credentialLines({ app, entry, secrets, names, o }) {
   if (entry.webhook) lines.push(`Webhook secret:  ${secrets[names.webhookSecret]}   (give it to the receiver at ${o.webhook} to verify webhook-signature)`);
   if (entry.pull) lines.push(`Pull token:      ${secrets[names.pullToken]}   (the Bearer token of POST /queue/${app}/pull, /ack, /nack)`);
   if (entry.bot) lines.push(`Bot token:       ${secrets[names.botToken]}   (the Bearer token of /bots/${app}/streams/…)`);
+  if (entry.suite) lines.push(`Ticket token:    ${secrets[names.ticketToken]}   (the Bearer token of GET /suites/${app}/ticket)`);
+  if (entry.kf) lines.push(`kf token:        ${secrets[names.kfToken]}   (the Bearer token of /kf/${app}/…)`);
   return lines;
 }
 
-function consoleLine(app) {
+function consoleLine(app, suite = false) {
+  if (suite) {
+    return `Paste the Token and EncodingAESKey into the provider console's callback settings of the suite, with 指令回调URL https://<your worker>/callback/${app} and 数据回调URL https://<your worker>/callback/${app}/data (docs/providers.md).`;
+  }
   return `Paste the Token and EncodingAESKey into WeCom's admin console (the app's 接收消息 → 设置API接收), with the URL https://<your worker>/callback/${app}.`;
 }
 
@@ -256,7 +291,7 @@ function writeFiles(plan, out) {
       `  npx wrangler secret bulk ${secretsPath}`,
       '  npm run deploy',
       '',
-      consoleLine(app),
+      consoleLine(app, entry.suite !== undefined),
       '',
     );
   }

@@ -163,7 +163,7 @@ test('no config file, no such app, no secrets file, --apps with --config: each a
 test('isLoopback, secretNamesOf and resolveReferences', () => {
   for (const base of ['http://127.0.0.1:8787', 'http://127.9.8.7', 'http://localhost:8787', 'http://[::1]:8787']) assert.equal(isLoopback(base), true, base);
   for (const base of ['https://edge.example.com', 'http://10.0.0.1:8787', 'http://localhost.example.com', 'http://[::2]']) assert.equal(isLoopback(base), false, base);
-  assert.deepEqual(secretNamesOf('hr-ops'), { token: 'HR_OPS_TOKEN', encodingAESKey: 'HR_OPS_ENCODING_AES_KEY', webhookSecret: 'HR_OPS_WEBHOOK_SECRET', pullToken: 'HR_OPS_PULL_TOKEN', botToken: 'HR_OPS_BOT_TOKEN' });
+  assert.deepEqual(secretNamesOf('hr-ops'), { token: 'HR_OPS_TOKEN', encodingAESKey: 'HR_OPS_ENCODING_AES_KEY', webhookSecret: 'HR_OPS_WEBHOOK_SECRET', pullToken: 'HR_OPS_PULL_TOKEN', botToken: 'HR_OPS_BOT_TOKEN', ticketToken: 'HR_OPS_TICKET_TOKEN', kfToken: 'HR_OPS_KF_TOKEN' });
   assert.equal(secretNamesOf('9').token, 'APP_9_TOKEN');
   assert.equal(secretNamesOf('admin').token, 'APP_ADMIN_TOKEN');
   assert.equal(secretNamesOf('administrator').token, 'ADMINISTRATOR_TOKEN');

@@ -77,6 +77,28 @@ test('keygen --bot: an AI bot (receiveId "", pull and bot tokens); without --rec
   assert.equal(plain.stderr, 'warning: no --receive-id: replace "YOUR_CORP_ID" with your corpid (我的企业 → 企业信息 → 企业ID), a suite id, "" for an AI bot, or "*"\n');
 });
 
+test('keygen --suite and --kf: a suite (no receiveId, its ticket token) with 微信客服 (its kf token), and the console line for its two URLs', async () => {
+  const r = await run(['keygen', '--json', '--app', 'crm', '--suite', 'wwsuite7d1e9a2c0b4f', '--provider-corp-id', 'wwprovider3e40cde07', '--kf']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const { config, secrets } = JSON.parse(r.stdout);
+  assert.deepEqual(config, {
+    crm: {
+      token: ref('CRM_TOKEN'),
+      encodingAESKey: ref('CRM_ENCODING_AES_KEY'),
+      suite: { suiteId: 'wwsuite7d1e9a2c0b4f', providerCorpId: 'wwprovider3e40cde07', ticketToken: ref('CRM_TICKET_TOKEN') },
+      pull: { token: ref('CRM_PULL_TOKEN') },
+      kf: { token: ref('CRM_KF_TOKEN') },
+    },
+  });
+  assert.deepEqual(Object.keys(secrets), ['CRM_TOKEN', 'CRM_ENCODING_AES_KEY', 'CRM_TICKET_TOKEN', 'CRM_PULL_TOKEN', 'CRM_KF_TOKEN']);
+  assert.match(secrets.CRM_TICKET_TOKEN, HEX64);
+  assert.match(secrets.CRM_KF_TOKEN, HEX64);
+  const printed = await run(['keygen', '--app', 'crm', '--suite', 'wwsuite7d1e9a2c0b4f', '--provider-corp-id', 'wwprovider3e40cde07']);
+  assert.match(printed.stdout, /^Ticket token: {4}[0-9a-f]{64} {3}\(the Bearer token of GET \/suites\/crm\/ticket\)$/m);
+  assert.match(printed.stdout, /指令回调URL https:\/\/<your worker>\/callback\/crm and 数据回调URL https:\/\/<your worker>\/callback\/crm\/data/);
+});
+
 test('secret names: uppercased, - as _, APP_ before a leading digit and before the app "admin"; at most 47 characters of app name', async () => {
   const names = async (app) => Object.keys(JSON.parse((await run(['keygen', '--json', '--bot', '--webhook', 'https://x.example/', '--app', app, '--receive-id', ''])).stdout).secrets);
   assert.deepEqual(await names('my-app'), ['MY_APP_TOKEN', 'MY_APP_ENCODING_AES_KEY', 'MY_APP_WEBHOOK_SECRET', 'MY_APP_BOT_TOKEN']);
@@ -259,6 +281,12 @@ test('keygen refuses a bad app name, and option combinations that mean nothing',
     [['--config', 'x.json'], /--config goes with --write or --dev/],
     [['--force'], /--force goes with --write or --dev/],
     [['--bogus'], /bogus/],
+    [['--suite', 'wwsuite1'], /--suite needs --provider-corp-id/],
+    [['--suite', 'ww suite', '--provider-corp-id', 'wwp'], /invalid --suite "ww suite"/],
+    [['--suite', 'wws', '--provider-corp-id', 'ww p'], /invalid --provider-corp-id "ww p"/],
+    [['--suite', 'wws', '--provider-corp-id', 'wwp', '--receive-id', 'ww1'], /--suite and --receive-id cannot be used together/],
+    [['--suite', 'wws', '--provider-corp-id', 'wwp', '--bot'], /--suite and --bot cannot be used together/],
+    [['--provider-corp-id', 'wwp'], /--provider-corp-id goes with --suite/],
   ];
   for (const [args, message] of cases) {
     const r = await run(['keygen', ...args]);
@@ -274,7 +302,7 @@ test('--help on every command, and an unknown command', async () => {
     assert.match(r.stdout, /^Usage: wecom-edge/);
   }
   const help = await run(['keygen', '--help']);
-  for (const flag of ['--app', '--receive-id', '--webhook', '--pull', '--bot', '--json', '--write', '--dev', '--config', '--secrets', '--force']) assert.ok(help.stdout.includes(`  ${flag}`), flag);
+  for (const flag of ['--app', '--receive-id', '--webhook', '--pull', '--bot', '--suite', '--provider-corp-id', '--kf', '--json', '--write', '--dev', '--config', '--secrets', '--force']) assert.ok(help.stdout.includes(`  ${flag}`), flag);
   const r = await run(['frobnicate']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /unknown command "frobnicate"/);
