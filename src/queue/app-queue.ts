@@ -208,16 +208,17 @@ export interface DeadLetter {
 }
 
 export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
-  private db: QueueDb;
-  private events: EventStore;
-  private deliveries: DeliveryStore;
-  private streams: StreamStore;
-  private replies: ReplyStore;
-  private credentials: CredentialStore;
-  private refusalLog: RefusalStore;
-  private sockets: SocketStore;
-  private tickets: TicketStore;
-  private kf: KfStore;
+  // The database and the parts that each own their tables: set by attach(), at construction and when the queue is dropped.
+  private db!: QueueDb;
+  private events!: EventStore;
+  private deliveries!: DeliveryStore;
+  private streams!: StreamStore;
+  private replies!: ReplyStore;
+  private credentials!: CredentialStore;
+  private refusalLog!: RefusalStore;
+  private sockets!: SocketStore;
+  private tickets!: TicketStore;
+  private kf!: KfStore;
   /** WebSocket consumers of pull destinations (docs/feed.md). */
   private readonly feed: Feed;
   /** Long-polls waiting for something to lease. */
@@ -238,18 +239,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
 
   constructor(ctx: DurableObjectState, env: QueueEnv & RaiseEnv) {
     super(ctx, env);
-    this.db = new QueueDb(ctx.storage);
-    ({
-      events: this.events,
-      deliveries: this.deliveries,
-      streams: this.streams,
-      replies: this.replies,
-      credentials: this.credentials,
-      refusals: this.refusalLog,
-      sockets: this.sockets,
-      tickets: this.tickets,
-      kf: this.kf,
-    } = stores(this.db));
+    this.attach(new QueueDb(ctx.storage));
     this.feed = new Feed(ctx, this.feedHost());
     this.app = this.db.getMeta("app");
     this.settingsJson = this.db.getMeta("settings");
@@ -412,17 +402,12 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
    */
   async pull(app: string, settingsJson: string, name: string, max: number, leaseSeconds: number, waitSeconds = 0, waitId?: string): Promise<Pulled> {
     await this.adopt(app, settingsJson);
-    const deadline = Date.now() + waitSeconds * 1000;
-    for (;;) {
-      const now = Date.now();
-      // Its client went away (cancelWait): what it would lease would sit out a lease nobody holds.
-      if (this.waiters.isCancelled(waitId)) return { events: [], attempts: [], ids: [], lease: null };
+    const none: Pulled = { events: [], attempts: [], ids: [], lease: null };
+    return this.untilDue(name, Date.now() + waitSeconds * 1000, waitId, none, async (now) => {
       const until = now + leaseSeconds * 1000;
       const { drained: _, ...pulled } = await this.lease(app, name, max, newLease(until), until);
-      if (pulled.ids.length > 0 || now >= deadline || !this.waiters.room(name)) return pulled;
-      const next = this.deliveries.nextDue(name);
-      await this.waiters.wait(name, next === null ? deadline : Math.min(deadline, Math.max(next, now + 1)), waitId);
-    }
+      return pulled.ids.length > 0 ? pulled : null;
+    });
   }
 
   /**
@@ -433,13 +418,28 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
    */
   async ready(app: string, settingsJson: string, name: string, waitSeconds: number, waitId?: string): Promise<boolean> {
     await this.adopt(app, settingsJson);
-    const deadline = Date.now() + waitSeconds * 1000;
+    return this.untilDue(name, Date.now() + waitSeconds * 1000, waitId, false, (now) => {
+      const next = this.deliveries.nextDue(name);
+      return next !== null && next <= now ? true : null;
+    });
+  }
+
+  /**
+   * A long-poll's loop: `attempt` until it answers (not null); between tries,
+   * a wait for something of destination `name` to become due (a commit, a
+   * release, a lease or backoff running out), until `deadline`. `none` once
+   * the time is up, the destination's waiting pulls are full, or the client
+   * went away (cancelWait): what it would lease would sit out a lease nobody
+   * holds.
+   */
+  private async untilDue<T>(name: string, deadline: number, waitId: string | undefined, none: T, attempt: (now: number) => Promise<T | null> | T | null): Promise<T> {
     for (;;) {
       const now = Date.now();
-      if (this.waiters.isCancelled(waitId)) return false;
+      if (this.waiters.isCancelled(waitId)) return none;
+      const answer = await attempt(now);
+      if (answer !== null) return answer;
+      if (now >= deadline || !this.waiters.room(name)) return none;
       const next = this.deliveries.nextDue(name);
-      if (next !== null && next <= now) return true;
-      if (now >= deadline || !this.waiters.room(name)) return false;
       await this.waiters.wait(name, next === null ? deadline : Math.min(deadline, Math.max(next, now + 1)), waitId);
     }
   }
@@ -848,18 +848,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     // Its sockets held leases of a queue that is gone: they close, and their consumers reconnect to the new one.
     this.feed.closeAll(1012, "the queue was dropped; reconnect");
     this.alarmAt = null;
-    this.db = new QueueDb(this.ctx.storage);
-    ({
-      events: this.events,
-      deliveries: this.deliveries,
-      streams: this.streams,
-      replies: this.replies,
-      credentials: this.credentials,
-      refusals: this.refusalLog,
-      sockets: this.sockets,
-      tickets: this.tickets,
-      kf: this.kf,
-    } = stores(this.db));
+    this.attach(new QueueDb(this.ctx.storage));
     this.pushers.clear();
     this.app = null;
     this.settingsJson = null;
@@ -946,6 +935,22 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       for (const name of this.destinationNames()) this.kick(name);
       await this.schedule();
     }
+  }
+
+  /** Uses `db` and a new part for each of its tables: every store is made here, once, for the constructor and a drop alike. */
+  private attach(db: QueueDb): void {
+    this.db = db;
+    ({
+      events: this.events,
+      deliveries: this.deliveries,
+      streams: this.streams,
+      replies: this.replies,
+      credentials: this.credentials,
+      refusals: this.refusalLog,
+      sockets: this.sockets,
+      tickets: this.tickets,
+      kf: this.kf,
+    } = stores(db));
   }
 
   private async register(app: string): Promise<void> {
