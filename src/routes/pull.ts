@@ -19,7 +19,7 @@ import { loadConfig, type AppConfig } from "../config.js";
 import { DEFAULT_DESTINATION } from "../config/destinations.js";
 import { WecomError } from "../errors.js";
 import { MAX_SOCKETS } from "../feed/feed.js";
-import { FEED_HEADERS, type Pulled } from "../queue/app-queue.js";
+import { FEED_HEADERS, type AppQueue, type Pulled } from "../queue/app-queue.js";
 import { queueOf } from "../queue/bindings.js";
 import { shardsOf } from "../queue/client.js";
 import { queueName } from "../queue/shards.js";
@@ -150,25 +150,32 @@ async function pullShards(context: RouteContext, app: string, shards: readonly n
   return empty;
 }
 
-/** The queue a lease was given by, and the lease as that queue knows it: `<lease>@<shard>` from a sharded pull, else shard 0. */
-function leaseShard(lease: string): { shard: number; lease: string } {
+/**
+ * The queue a lease was given by, and the lease as that queue knows it:
+ * `<lease>@<shard>` from a sharded pull, else shard 0. Null for a shard the
+ * app has not: no lease of it holds anything, and no queue is made for it.
+ */
+async function leaseQueue(context: RouteContext, app: AppConfig, lease: string): Promise<{ queue: DurableObjectStub<AppQueue>; lease: string } | null> {
   const match = /^(.+)@([1-9][0-9]?)$/.exec(lease);
-  return match ? { shard: Number(match[2]), lease: match[1]! } : { shard: 0, lease };
+  const shard = match ? Number(match[2]) : 0;
+  if (!(await shardsOf(context.env, app)).includes(shard)) return null;
+  return { queue: queueOf(context.env, queueName(app.name, shard)), lease: match ? match[1]! : lease };
 }
+
+/** Each id once, none held: the answer for a lease that holds nothing. */
+const unknownIds = (ids: readonly string[]) => [...new Set(ids)].map((id) => ({ id, reason: "unknown" as const }));
 
 async function ack(context: RouteContext): Promise<Response> {
   const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const ids = idsField(body, "ids", PULL_LIMITS.ids);
   const lease = leaseField(body, false);
-  const shards = await shardsOf(context.env, app);
   if (lease !== null) {
-    const held = leaseShard(lease);
-    // A shard the app has not: no lease of it holds anything (and no queue is made for it).
-    if (!shards.includes(held.shard)) return jsonResponse({ acked: 0, notAcked: [...new Set(ids)].map((id) => ({ id, reason: "unknown" })) });
-    return jsonResponse(await queueOf(context.env, queueName(app.name, held.shard)).ack(destination, ids, held.lease));
+    const held = await leaseQueue(context, app, lease);
+    return jsonResponse(held === null ? { acked: 0, notAcked: unknownIds(ids) } : await held.queue.ack(destination, ids, held.lease));
   }
   // The unfenced ack of 0.1: any live delivery, in whichever shard holds it.
+  const shards = await shardsOf(context.env, app);
   const answers = await Promise.all(shards.map((shard) => queueOf(context.env, queueName(app.name, shard)).ack(destination, ids, null)));
   const acked = answers.reduce((sum, answer) => sum + answer.acked, 0);
   const everywhere = answers.map((answer) => new Set(answer.notAcked.map((n) => n.id)));
@@ -179,13 +186,11 @@ async function nack(context: RouteContext): Promise<Response> {
   const { app, destination } = await authorise(context);
   const body = await readJsonObject(context.request);
   const ids = idsField(body, "ids", PULL_LIMITS.ids);
-  const held = leaseShard(leaseField(body, true)!);
+  const lease = leaseField(body, true)!;
   const { delaySeconds } = PULL_LIMITS;
   const delay = intField(body, "delaySeconds", delaySeconds.fallback, delaySeconds.min, delaySeconds.max);
-  if (!(await shardsOf(context.env, app)).includes(held.shard)) {
-    return jsonResponse({ released: 0, notReleased: [...new Set(ids)].map((id) => ({ id, reason: "unknown" })) });
-  }
-  return jsonResponse(await queueOf(context.env, queueName(app.name, held.shard)).nack(destination, ids, held.lease, delay));
+  const held = await leaseQueue(context, app, lease);
+  return jsonResponse(held === null ? { released: 0, notReleased: unknownIds(ids) } : await held.queue.nack(destination, ids, held.lease, delay));
 }
 
 /** Opens a WebSocket feed on a pull destination: the queue answers 101 with the socket, or 429 when MAX_SOCKETS are open. */
