@@ -139,25 +139,25 @@ async function named(stats: QueueStats, app?: AppConfig) {
  * own routes, which act on every destination): one the app configures, or
  * one its queue still holds.
  */
-async function destinationOf(context: RouteContext, name: string, app: AppConfig | undefined, scoped: boolean): Promise<string | undefined> {
+async function destinationOf(context: RouteContext, name: string, app: AppConfig | undefined, queues: readonly string[], scoped: boolean): Promise<string | undefined> {
   if (!scoped) return undefined;
   const destination = context.params[1]!;
   if (app?.destinations.some((d) => d.name === destination)) return destination;
-  const held = (await appStats(context, name, (await target(context)).queues, null)).destinations.some((d) => d.name === destination);
+  const held = (await appStats(context, name, queues, null)).destinations.some((d) => d.name === destination);
   if (!held) throw new WecomError("not_found", `no destination "${destination.slice(0, 64)}" in "${name.slice(0, 64)}"`);
   return destination;
 }
 
 async function destinationStats(context: RouteContext, scoped = false): Promise<Response> {
   const { name, settings, app, queues } = await target(context);
-  const destination = await destinationOf(context, name, app, scoped);
+  const destination = await destinationOf(context, name, app, queues, scoped);
   const stats = await appStats(context, name, queues, settings);
   return jsonResponse({ app: name, ...stats.destinations.find((d) => d.name === destination)! });
 }
 
 async function dropDestination(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, settings, queues } = await target(context);
-  const destination = (await destinationOf(context, name, app, scoped))!;
+  const destination = (await destinationOf(context, name, app, queues, scoped))!;
   if (configOf(context).problem !== undefined || app?.destinations.some((d) => d.name === destination)) {
     throw new WecomError("conflict", `destination "${destination}" is configured: remove it from the app's destinations first`);
   }
@@ -169,7 +169,7 @@ async function dropDestination(context: RouteContext, scoped = false): Promise<R
 
 async function dead(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, queues } = await target(context);
-  const destination = await destinationOf(context, name, app, scoped);
+  const destination = await destinationOf(context, name, app, queues, scoped);
   const limit = context.url.searchParams.get("limit") ?? "100";
   if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
     throw new WecomError("invalid_parameter", "limit must be a whole number from 1 to 1000");
@@ -191,7 +191,7 @@ async function dead(context: RouteContext, scoped = false): Promise<Response> {
 /** One dead letter's event JSON as stored, as the whole body: what a browser shows with `response.text()`. */
 async function deadOne(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, queues } = await target(context);
-  const destination = await destinationOf(context, name, app, scoped);
+  const destination = await destinationOf(context, name, app, queues, scoped);
   const id = context.params[destination === undefined ? 1 : 2]!;
   let body: string | null = null;
   for (const queue of id.length > 0 && id.length <= 128 ? queues : []) {
@@ -228,7 +228,7 @@ async function selection(request: Request): Promise<readonly string[] | null> {
 
 async function replay(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, settings, queues } = await target(context);
-  const destination = await destinationOf(context, name, app, scoped);
+  const destination = await destinationOf(context, name, app, queues, scoped);
   const ids = await selection(context.request);
   // The live settings go along: the queue may not have seen the deploy that fixed what the dead letters died of.
   const replayed = await eachQueue(context, queues, (queue, which) => queue.replay(ids, destination, which, settings ?? undefined));
@@ -237,7 +237,7 @@ async function replay(context: RouteContext, scoped = false): Promise<Response> 
 
 async function purge(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, queues } = await target(context);
-  const destination = await destinationOf(context, name, app, scoped);
+  const destination = await destinationOf(context, name, app, queues, scoped);
   const ids = await selection(context.request);
   const purged = await eachQueue(context, queues, (queue) => queue.purgeDead(ids, destination));
   return jsonResponse({ purged: purged.reduce((n, p) => n + p, 0) });
@@ -245,14 +245,14 @@ async function purge(context: RouteContext, scoped = false): Promise<Response> {
 
 async function pause(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, settings, queues } = await target(context);
-  const destination = await destinationOf(context, name, app, scoped);
+  const destination = await destinationOf(context, name, app, queues, scoped);
   const paused = await eachQueue(context, queues, (queue, which) => queue.setPaused(true, destination, which, settings ?? undefined));
   return jsonResponse({ paused: paused.every(Boolean) });
 }
 
 async function resume(context: RouteContext, scoped = false): Promise<Response> {
   const { name, app, settings, queues } = await target(context);
-  const destination = await destinationOf(context, name, app, scoped);
+  const destination = await destinationOf(context, name, app, queues, scoped);
   const paused = await eachQueue(context, queues, (queue, which) => queue.setPaused(false, destination, which, settings ?? undefined));
   return jsonResponse({ paused: paused.some(Boolean) });
 }
