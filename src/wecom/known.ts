@@ -13,25 +13,39 @@ type Kind = { readonly fields?: object } & Record<string, unknown>;
 
 const values = (list: readonly Kind[], field: string): string[] => list.flatMap((kind) => [kind[field] ?? []].flat() as string[]);
 
-/** The values WeCom sends in each discriminating field, by the match path that reads it. */
-const DISCRIMINATORS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
-  ["MsgType", new Set([...values(kinds.messages, "MsgType"), "event"])],
-  ["Event", new Set([...values(kinds.events, "Event"), ...known.Event])],
-  ["ChangeType", new Set(values(kinds.events, "ChangeType"))],
-  ["InfoType", new Set([...values(kinds.suites, "InfoType"), ...known.InfoType])],
-  ["msgtype", new Set(values(kinds.bots, "msgtype"))],
-  ["event.eventtype", new Set(values(kinds.bots, "eventtype"))],
-]);
+interface Known {
+  /** The values WeCom sends in each discriminating field, by the match path that reads it. */
+  readonly discriminators: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Every field a callback of the catalogue carries at its top. */
+  readonly fields: ReadonlySet<string>;
+}
 
-/** Every field a callback of the catalogue carries at its top. */
-const FIELDS: ReadonlySet<string> = new Set([
-  ...Object.values(heads).flatMap((fields) => Object.keys(fields)),
-  ...Object.values(kinds).flatMap((list: readonly Kind[]) => list.flatMap((kind) => [...Object.keys(kind.fields ?? {}), ...[...DISCRIMINATORS.keys()].filter((key) => key in kind)])),
-  "MsgType",
-  "Event",
-  "InfoType",
-  "event",
-].map((key) => key.replace(/\?$/, "")));
+let made: Known | undefined;
+
+/** Built on the first route test, not when the Worker starts: only that admin route asks. */
+function catalogue(): Known {
+  if (made) return made;
+  const discriminators = new Map([
+    ["MsgType", new Set([...values(kinds.messages, "MsgType"), "event"])],
+    ["Event", new Set([...values(kinds.events, "Event"), ...known.Event])],
+    ["ChangeType", new Set(values(kinds.events, "ChangeType"))],
+    ["InfoType", new Set([...values(kinds.suites, "InfoType"), ...known.InfoType])],
+    ["msgtype", new Set(values(kinds.bots, "msgtype"))],
+    ["event.eventtype", new Set(values(kinds.bots, "eventtype"))],
+  ]);
+  const fields = new Set(
+    [
+      ...Object.values(heads).flatMap((fields) => Object.keys(fields)),
+      ...Object.values(kinds).flatMap((list: readonly Kind[]) => list.flatMap((kind) => [...Object.keys(kind.fields ?? {}), ...[...discriminators.keys()].filter((key) => key in kind)])),
+      "MsgType",
+      "Event",
+      "InfoType",
+      "event",
+    ].map((key) => key.replace(/\?$/, "")),
+  );
+  made = { discriminators, fields };
+  return made;
+}
 
 /** Hints about what a match compares: a field name or a value close to one WeCom sends, but not it. */
 export function matchHints(compared: readonly Compared[]): string[] {
@@ -51,7 +65,7 @@ export function matchHints(compared: readonly Compared[]): string[] {
 export function eventHints(event: unknown): string[] {
   if (typeof event !== "object" || event === null) return [];
   const hints: string[] = [];
-  for (const path of DISCRIMINATORS.keys()) {
+  for (const path of catalogue().discriminators.keys()) {
     const value = path.split(".").reduce<unknown>((at, key) => (typeof at === "object" && at !== null ? (at as Record<string, unknown>)[key] : undefined), event);
     if (typeof value !== "string") continue;
     const hint = valueHint(path, value);
@@ -62,13 +76,14 @@ export function eventHints(event: unknown): string[] {
 
 function fieldHint(path: string): string | null {
   const first = path.split(".")[0]!;
-  if (FIELDS.has(first)) return null;
-  const near = nearest(first, FIELDS);
+  const { fields } = catalogue();
+  if (fields.has(first)) return null;
+  const near = nearest(first, fields);
   return near === null ? null : `${path}: no callback in WeCom's catalogue has a field ${JSON.stringify(first)}; did you mean ${JSON.stringify(near)}?`;
 }
 
 function valueHint(path: string, value: string): string | null {
-  const sent = DISCRIMINATORS.get(path);
+  const sent = catalogue().discriminators.get(path);
   if (sent === undefined || sent.has(value)) return null;
   const near = nearest(value, sent);
   return near === null ? null : `${path} ${JSON.stringify(value.slice(0, 64))} is not one WeCom sends; did you mean ${JSON.stringify(near)}?`;
