@@ -8,6 +8,9 @@ import type { DestinationStats, QueueStats } from "../queue/app-queue.js";
 
 const later = (a: string | null, b: string | null): string | null => (b !== null && (a === null || Date.parse(b) > Date.parse(a)) ? b : a);
 const older = (a: number | null, b: number | null): number | null => (b !== null && (a === null || b > a) ? b : a);
+/** The latest of the shards' last errors. */
+const latestError = (list: readonly ({ at: string; message: string } | null)[]) =>
+  list.reduce<{ at: string; message: string } | null>((a, b) => (b !== null && (a === null || Date.parse(b.at) > Date.parse(a.at)) ? b : a), null);
 const sum = <K extends string>(list: readonly Record<K, number>[], key: K): number => list.reduce((n, x) => n + x[key], 0);
 
 function addCounts(into: Record<string, number>, from: Record<string, number>): Record<string, number> {
@@ -18,7 +21,6 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
 function mergeDestination(list: readonly DestinationStats[]): DestinationStats {
   const first = list[0]!;
   const down = list.filter((d) => d.health === "down");
-  const lastError = list.map((d) => d.lastError).reduce<DestinationStats["lastError"]>((a, b) => (b !== null && (a === null || Date.parse(b.at) > Date.parse(a.at)) ? b : a), null);
   return {
     ...first,
     configured: list.some((d) => d.configured),
@@ -32,7 +34,7 @@ function mergeDestination(list: readonly DestinationStats[]): DestinationStats {
     delivered: sum(list, "delivered"),
     dead: sum(list, "dead"),
     oldestAgeSeconds: list.map((d) => d.oldestAgeSeconds).reduce(older, null),
-    lastError,
+    lastError: latestError(list.map((d) => d.lastError)),
     lastDeliveredAt: list.map((d) => d.lastDeliveredAt).reduce(later, null),
   };
 }
@@ -66,7 +68,7 @@ export function mergeStats(app: string, queues: readonly string[], list: readonl
     oldestAgeSeconds: list.map((s) => s.oldestAgeSeconds).reduce(older, null),
     refreshes: sum(list, "refreshes"),
     credentials,
-    lastError: list.map((s) => s.lastError).reduce<QueueStats["lastError"]>((a, b) => (b !== null && (a === null || Date.parse(b.at) > Date.parse(a.at)) ? b : a), null),
+    lastError: latestError(list.map((s) => s.lastError)),
     lastDeliveredAt: list.map((s) => s.lastDeliveredAt).reduce(later, null),
     destinations,
     unrouted: list.reduce((into, s) => addCounts(into, s.unrouted), {} as Record<string, number>),
