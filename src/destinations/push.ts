@@ -76,19 +76,19 @@ export interface BatchReport {
 }
 
 /**
- * Pushes `due`, oldest first, a few at a time; each must still be due by
- * `dueBy` when it is claimed (a probe's may not be due yet). Each delivery is claimed in
- * storage just before it leaves, so an object that dies mid-flight leaves
- * it due again (at once, when the object wakes): at-least-once. Delivered
+ * Pushes `due`, oldest first, a few at a time. Each delivery is claimed
+ * just before it leaves, in memory: its row is left due as it was, so an
+ * object that dies mid-flight finds it due at once when it wakes
+ * (at-least-once), and its attempt is written with its outcome. Delivered
  * ones leave storage together at the end, in one transaction
  * (docs/architecture.md, "Storage schema").
  */
-export async function pushBatch(context: PushContext, due: readonly DeliveryRow[], started: number, dueBy = started): Promise<BatchReport> {
+export async function pushBatch(context: PushContext, due: readonly DeliveryRow[], started: number): Promise<BatchReport> {
   const { store, webhook, inFlight, destination: name } = context;
   const report: BatchReport = { delivered: 0, retried: 0, failures: [], lastDeliveredAt: null, deadLetters: [] };
   const delivered: DeliveryRow[] = [];
   const kill = (row: DeliveryRow, error: string, pause: boolean, attempts: number, status: number) => {
-    if (!context.current() || !store.kill(name, row, error, Date.now())) return;
+    if (!context.current() || !store.kill(name, row, error, Date.now(), attempts)) return;
     if (pause) context.pause();
     report.deadLetters.push({ id: row.id, error, paused: pause });
     logQueue({ app: context.app, destination: name, eventId: row.id, outcome: "dead", status, attempts, detail: pause ? "webhook answered 410 Gone; pushing paused" : error });
@@ -114,11 +114,14 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
         kill(row, body.error, false, row.attempts, 0);
         continue;
       }
-      if (!store.claim(name, row, dueBy, Date.now() + webhook.timeoutMs + backoffMs(webhook, Math.max(attempt, 1)), context.spend)) continue;
+      if (!store.claim(name, row)) continue;
       inFlight.add(row.id);
       let outcome: WebhookOutcome;
       try {
         outcome = await context.send(row, body.body, Math.max(attempt, 1));
+      } catch (error) {
+        store.unclaim(name, row.seq);
+        throw error;
       } finally {
         inFlight.delete(row.id);
       }
@@ -134,7 +137,7 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
       const decision = decide(outcome, attempt, context.spend ? webhook : { ...webhook, maxAttempts: Number.POSITIVE_INFINITY });
       if (decision.kind === "delivered") continue; // not reached: decide delivers only what succeeded
       if (decision.kind === "retry") {
-        if (context.current()) store.retry(name, row, context.spend ? now + decision.delayMs : now, error);
+        if (context.current()) store.retry(name, row, attempt, context.spend ? now + decision.delayMs : now, error);
         report.retried++;
         logQueue({ ...line, outcome: "retry", detail: outcome.error, retryInMs: context.spend ? decision.delayMs : 0 });
       } else {

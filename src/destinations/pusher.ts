@@ -113,7 +113,6 @@ export class Pusher {
       },
       due,
       started,
-      dueBy,
     );
     if (!this.host.current(store) || !this.host.known(this.name)) return false;
     this.record(report);

@@ -77,6 +77,8 @@ export class DeliveryStore {
    * once): only their acks read a delivery's key back.
    */
   private readonly keyed = new Set<string>();
+  /** Push attempts out now, by destination: seqs claimed and not yet recorded (memory only; see `claim`). */
+  private readonly out = new Map<string, Set<number>>();
 
   constructor(
     private readonly db: QueueDb,
@@ -219,9 +221,9 @@ export class DeliveryStore {
   untouched(seq: number, names: readonly string[]): boolean {
     return names.every(
       (name) =>
-        this.db.sql
-          .exec("SELECT 1 FROM deliveries WHERE dest = ? AND seq = ? AND state <> 'dead' AND attempts = 0 AND lease IS NULL AND pushing = 0", name, seq)
-          .toArray().length > 0,
+        !this.isOut(name, seq) &&
+        this.db.sql.exec("SELECT 1 FROM deliveries WHERE dest = ? AND seq = ? AND state <> 'dead' AND attempts = 0 AND lease IS NULL", name, seq).toArray()
+          .length > 0,
     );
   }
 
@@ -271,42 +273,32 @@ export class DeliveryStore {
       .one().n;
   }
 
-  /**
-   * Pushes that were in flight when this object last stopped are due now,
-   * not after their timeout: reads one index entry each.
-   */
-  resumeInFlight(now: number): number {
-    let n = 0;
-    for (const name of this.states.keys()) {
-      n += written(this.db.sql.exec("UPDATE deliveries INDEXED BY deliveries_pushing SET pushing = 0, available_at = ? WHERE dest = ? AND pushing = 1", now, name));
-    }
-    return n;
-  }
-
   // ---- push ----
 
   /**
-   * Claims a push attempt just before it leaves: due again at `retryAt` if
-   * nothing is recorded before then (this object died mid-flight). The
-   * caller claims only while its store is current (no drop since it read
-   * `row`), so the seq names the row it read.
-   * `spend`: the attempt counts toward maxAttempts (not a probe of a
-   * destination that is down). False when it is no longer due.
+   * Claims a push attempt just before it leaves, in memory only: while it is
+   * out, no pull leases it and no 微信客服 callback folds into it. Nothing is
+   * written: its row stays due as it was, so that an object that stops
+   * mid-flight finds it due at once when it wakes (docs/delivery.md,
+   * "Delivery guarantees"), and the attempt is counted when its answer is
+   * recorded (retry, kill) or the delivery leaves (delivered). False when
+   * it is out already.
    */
-  claim(name: string, row: DeliveryRow, dueBy: number, retryAt: number, spend: boolean): boolean {
-    return (
-      written(
-        this.db.sql.exec(
-          `UPDATE deliveries SET attempts = attempts + ?, available_at = ?, lease = NULL, pushing = 1
-           WHERE dest = ? AND seq = ? AND state = 'queued' AND available_at <= ?`,
-          spend ? 1 : 0,
-          retryAt,
-          name,
-          row.seq,
-          dueBy,
-        ),
-      ) > 0
-    );
+  claim(name: string, row: DeliveryRow): boolean {
+    let out = this.out.get(name);
+    if (out === undefined) this.out.set(name, (out = new Set()));
+    if (out.has(row.seq)) return false;
+    out.add(row.seq);
+    return true;
+  }
+
+  /** A claimed attempt is over: its outcome is recorded, or it never left. */
+  unclaim(name: string, seq: number): void {
+    this.out.get(name)?.delete(seq);
+  }
+
+  private isOut(name: string, seq: number): boolean {
+    return this.out.get(name)?.has(seq) ?? false;
   }
 
   /** Removes delivered deliveries, in one transaction; each event leaves once its last delivery is done. */
@@ -315,6 +307,7 @@ export class DeliveryStore {
     return this.db.transaction(() => {
       let n = 0;
       for (const row of rows) {
+        this.unclaim(name, row.seq);
         if (written(this.db.sql.exec("DELETE FROM deliveries WHERE dest = ? AND seq = ? AND state = 'queued'", name, row.seq)) === 0) continue;
         n++;
         this.events.finish(row.seq, 1, now, true, row);
@@ -325,10 +318,12 @@ export class DeliveryStore {
     });
   }
 
-  /** A failed push: the next attempt is due at `at`. */
-  retry(name: string, row: DeliveryRow, at: number, error: string): void {
+  /** A failed push: `attempts` spent so far, the next due at `at`. */
+  retry(name: string, row: DeliveryRow, attempts: number, at: number, error: string): void {
+    this.unclaim(name, row.seq);
     this.db.sql.exec(
-      "UPDATE deliveries SET available_at = ?, last_error = ?, lease = NULL, pushing = 0 WHERE dest = ? AND seq = ? AND state = 'queued'",
+      "UPDATE deliveries SET attempts = ?, available_at = ?, last_error = ?, lease = NULL WHERE dest = ? AND seq = ? AND state = 'queued'",
+      attempts,
       at,
       error,
       name,
@@ -336,13 +331,18 @@ export class DeliveryStore {
     );
   }
 
-  /** Makes a live delivery a dead letter; the next event of its key, if held, goes on. */
-  kill(name: string, row: Pick<DeliveryRow, "seq" | "key">, error: string, now: number): boolean {
+  /**
+   * Makes a live delivery a dead letter, with the `attempts` it spent; the
+   * next event of its key, if held, goes on.
+   */
+  kill(name: string, row: Pick<DeliveryRow, "seq" | "key" | "attempts">, error: string, now: number, attempts = row.attempts): boolean {
+    this.unclaim(name, row.seq);
     return this.db.transaction(() => {
       const killed = written(
         this.db.sql.exec(
-          `UPDATE deliveries SET state = 'dead', last_error = ?, lease = NULL, pushing = 0, available_at = ?
+          `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?, lease = NULL, available_at = ?
            WHERE dest = ? AND seq = ? AND state = 'queued'`,
+          attempts,
           error,
           now,
           name,
@@ -386,6 +386,8 @@ export class DeliveryStore {
    * transform's await lets them take turns).
    */
   lease(name: string, row: DeliveryRow, lease: string, until: number, now: number): boolean {
+    // Out on a push (the destination just turned from push to pull): not leased meanwhile.
+    if (this.isOut(name, row.seq)) return false;
     return (
       written(
         this.db.sql.exec(

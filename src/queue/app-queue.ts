@@ -249,8 +249,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       // A queue not registered yet (one of 0.1, or whose registration failed) is now, so that the
       // admin API and the sweep know it.
       if (this.app !== null && this.db.getMeta("registered") === null) await this.register(this.app);
-      // Pushes in flight when this object stopped are due at once, not after their timeout.
-      this.deliveries.resumeInFlight(Date.now());
+      // Pushes in flight when this object stopped need nothing: their rows stayed due (DeliveryStore.claim).
       // What sockets gone with the restart held is due now, for those that reconnect.
       for (const name of this.feed.releaseGone()) this.changed(name);
       await this.schedule();
@@ -740,9 +739,10 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       health: state.downSince === null ? "up" : "down",
       downSince: iso(state.downSince),
       depth: state.live,
-      queued: push ? state.live - inFlight - Math.max(0, waiting - inFlight) : state.live - waiting,
+      // A push out now keeps its row due (DeliveryStore.claim): waiting counts only backoffs (and a probe's row, rarely both).
+      queued: push ? Math.max(0, state.live - inFlight - waiting) : state.live - waiting,
       leased: push ? inFlight : waiting,
-      retrying: push ? Math.max(0, waiting - inFlight) : 0,
+      retrying: push ? waiting : 0,
       delivered: state.delivered,
       dead: state.dead,
       oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.floor((now - oldest) / 1000)),

@@ -1,9 +1,9 @@
 /**
  * The queue's SQLite schema, as migrations from an empty database (v0) or
  * any earlier wecom-edge, applied in one transaction when the object wakes.
- * docs/architecture.md, "Storage schema" lists the tables as v10 leaves them.
+ * docs/architecture.md, "Storage schema" lists the tables as v11 leaves them.
  */
-export const SCHEMA_VERSION = 10;
+export const SCHEMA_VERSION = 11;
 
 /**
  * v1 is the schema of wecom-edge 0.1 (events, seen, meta). v2 adds the lease
@@ -195,4 +195,14 @@ export const MIGRATIONS: readonly string[] = [
      pending_n   INTEGER NOT NULL DEFAULT 0,
      coalesced   INTEGER NOT NULL DEFAULT 0
    ) WITHOUT ROWID;`,
+  // v11. Fewer pages written per event. A push attempt is claimed in memory,
+  // its row left due (DeliveryStore.claim): `pushing` is no longer written.
+  // Rows a v10 object left claimed are due at once, as its restart would have
+  // made them. The column stays (dropping it would rewrite every delivery),
+  // always 0; its index goes. The order-key index holds only deliveries that
+  // have a key, so an unordered destination's rows no longer write it.
+  `UPDATE deliveries INDEXED BY deliveries_pushing SET pushing = 0, available_at = 0 WHERE pushing = 1;
+   DROP INDEX deliveries_pushing;
+   DROP INDEX deliveries_by_key;
+   CREATE INDEX deliveries_by_key ON deliveries (dest, order_key, seq) WHERE order_key IS NOT NULL AND state <> 'dead';`,
 ];

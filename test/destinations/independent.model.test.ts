@@ -237,7 +237,6 @@ class Model {
   private async restart(): Promise<void> {
     const internals = this.queue as unknown as Internals;
     internals.deliveries = new DeliveryStore(internals.db, internals.events);
-    internals.deliveries.resumeInFlight(this.clock);
     this.resetRates();
     // The window lives in memory: a restarted queue starts with an empty one (docs/routing.md, "Rate limits"),
     // so the rate is checked within each life of the object.

@@ -112,7 +112,7 @@ describe("a queue of wecom-edge 0.3 (schema 6)", () => {
       },
     ]);
     expect(inside.meta).toEqual(["app", "registered", "schema", "settings"]);
-    expect(inside.schema).toBe("10");
+    expect(inside.schema).toBe("11");
     expect(stats).toMatchObject({ mode: "pull", paused: true, depth: 3, dead: 1, delivered: 7, events: 4, bytes: heldBytes, refreshes: 2 });
 
     // The lease still holds, the waiting event is pulled, the backing-off one waits, the dead one stays dead.

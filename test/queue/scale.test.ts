@@ -18,7 +18,7 @@ const DEPTH = 10_000;
  * and whatever other destinations hold (docs/architecture.md, "Storage
  * schema"): a delivery's index entry and its event, then the writes.
  */
-const PER_EVENT = { pull: 3, ack: 3, push: 5, failingPush: 4 } as const;
+const PER_EVENT = { pull: 3, ack: 3, push: 4, failingPush: 3 } as const;
 const PULL = JSON.stringify({ mode: "pull", maxAttempts: 20 });
 
 /**
@@ -78,7 +78,7 @@ describe("cost per operation at a backlog of 10,000", () => {
     expect(ackRows, ackPerQuery).toBeLessThanOrEqual(PER_EVENT.ack * 100 + 10);
   }, 60_000);
 
-  it("a push batch reads at most 5 rows per event plus 10", async () => {
+  it("a push batch reads at most 4 rows per event plus 10", async () => {
     const app = newBucket("scale-push");
     const settings = encodeSettings(parseConfig({ WECOM_APPS: JSON.stringify({ [app]: webhookApp(`ok/${app}`) }) }).apps.get(app)!);
     await queueStub(app).setPaused(true, undefined, app, settings);
@@ -90,7 +90,7 @@ describe("cost per operation at a backlog of 10,000", () => {
     expect((await queueStub(app).stats(app)).depth).toBe(DEPTH - PUSH_LIMITS.batch);
   }, 60_000);
 
-  it("a push batch that fails throughout (the intranet is down) reads at most 4 rows per event plus 10", async () => {
+  it("a push batch that fails throughout (the intranet is down) reads at most 3 rows per event plus 10", async () => {
     const app = newBucket("scale-down");
     const settings = encodeSettings(
       parseConfig({ WECOM_APPS: JSON.stringify({ [app]: webhookApp(`status/503/${app}`, {}, { minBackoffMs: 600_000, maxBackoffMs: 600_000 }) }) }).apps.get(app)!,
