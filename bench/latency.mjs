@@ -152,15 +152,19 @@ export async function latencyPhase(gw, apps, { n, idleSeconds, log }) {
     );
   }
 
-  // 2. Gateway CPU per event delivered: n events queued, then drained over a socket, or by pull-and-ack (100 a pull).
-  // Only the drain is measured: the socket is open (with no credit) before, and closed after.
+  // 2. Gateway CPU per event delivered: cpuN events queued, then drained over a socket, or by pull-and-ack (100 a pull).
+  // Only the drain is measured: the socket is open (with no credit) before, and closed after. Ten times the
+  // latency's n, so that /proc's 10 ms tick is worth 0.001 ms per event, not 0.01.
+  const cpuN = 10 * n;
   const cpuOf = async (label, fill, drain) => {
-    await load(gw.url, Array.from({ length: n }, () => postRequest(fill)), new Map());
+    for (let i = 0; i < cpuN; i += 1000) {
+      await load(gw.url, Array.from({ length: Math.min(1000, cpuN - i) }, () => postRequest(fill)), new Map());
+    }
     await settle(gw.proc.pid);
     const before = cpuMs(gw.proc.pid);
     const frames = await drain();
     await settle(gw.proc.pid);
-    const perEvent = (cpuMs(gw.proc.pid) - before) / n;
+    const perEvent = (cpuMs(gw.proc.pid) - before) / cpuN;
     log(`  ${label.padEnd(40)} ${perEvent.toFixed(3)} ms CPU per event (${frames} acks)`);
     return { perEvent, frames };
   };
@@ -169,13 +173,13 @@ export async function latencyPhase(gw, apps, { n, idleSeconds, log }) {
   await drainer.opened;
   const socketDrain = await cpuOf(`drained over a socket (acks every ${ACK_EVERY_MS} ms)`, apps.bench_cpu_ws, async () => {
     drainer.give(100);
-    await until("the socket drain", () => got.size >= n);
+    await until("the socket drain", () => got.size >= cpuN);
     return drainer.frames();
   });
   drainer.close();
   const pullDrain = await cpuOf("drained by pull-and-ack (100 a pull)", apps.bench_cpu_pull, async () => {
     let frames = 0;
-    for (let got = 0; got < n; frames++) {
+    for (let got = 0; got < cpuN; frames++) {
       const batch = await call(gw.url, apps.bench_cpu_pull, "pull", { max: 100 });
       if (batch.ids.length === 0) throw new Error("pull-and-ack: the queue ran dry early");
       await call(gw.url, apps.bench_cpu_pull, "ack", { ids: batch.ids, lease: batch.lease });
@@ -183,6 +187,7 @@ export async function latencyPhase(gw, apps, { n, idleSeconds, log }) {
     }
     return frames;
   });
+  result.cpuN = cpuN;
   result.cpuSocket = socketDrain.perEvent;
   result.cpuSocketAcks = socketDrain.frames;
   result.cpuPull = pullDrain.perEvent;
@@ -233,7 +238,8 @@ ${row("pull, 1 s sleep")}
 | gateway CPU per event over a socket ÷ pull-and-ack | ≤ 1× | ${(result.cpuSocket / result.cpuPull).toFixed(2)}× | ${result.cpuSocket <= result.cpuPull ? "PASS" : "**MISS**"} |
 | ten idle sockets over ${result.idle.seconds} s, beyond as long with none | no CPU | ${Math.max(0, result.idle.cpuMs - result.idle.bareMs).toFixed(0)} ms | ${result.idle.cpuMs <= result.idle.bareMs ? "PASS" : "**MISS**"} |
 
-Gateway CPU per event delivered, ${n} events queued and then drained: over a socket
+Gateway CPU per event delivered, ${result.cpuN} events queued and then drained (/proc's tick is worth
+±${(10 / result.cpuN).toFixed(3)} ms per event): over a socket
 (acks and credit sent every ${ACK_EVERY_MS} ms, as wecom-edge/consumer sends them) **${result.cpuSocket.toFixed(3)} ms**, in
 ${result.cpuSocketAcks} ack frames; by pull-and-ack (100 a pull) **${result.cpuPull.toFixed(3)} ms**, in ${result.cpuPullAcks} pulls and as
 many acks. Each ack frame and the credit frame beside it are two turns of the queue, each with
