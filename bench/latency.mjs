@@ -17,7 +17,9 @@ import { postRequest } from "./wecom.mjs";
 const CONCURRENCY = 20;
 const SLEEP_MS = 1_000;
 /** How long a socket consumer gathers acks before it sends them (wecom-edge/consumer's figure). */
-const ACK_EVERY_MS = 5;
+/** Acks and credit go once none came for ACK_QUIET_MS, or at most ACK_MAX_MS after the first, as wecom-edge/consumer sends them. */
+const ACK_QUIET_MS = 5;
+const ACK_MAX_MS = 25;
 
 /** The pull apps this phase needs, made by the caller's newApp: name → settings. */
 export const LATENCY_APPS = ["bench_ws", "bench_lp", "bench_sleep", "bench_cpu_ws", "bench_cpu_pull", "bench_idle"];
@@ -66,9 +68,10 @@ function socketConsumer(baseUrl, app, received, credit = 1000) {
     });
     ws.addEventListener("error", () => reject(new Error(`the socket of ${app.name} did not open`)));
   });
-  // Acks, and the credit they give back, go in one frame each every few ms, as wecom-edge/consumer sends them.
+  // Acks, and the credit they give back, go in one frame each once a burst has settled, as wecom-edge/consumer sends them.
   let pending = [];
   let timer = null;
+  let first = 0;
   const flush = () => {
     timer = null;
     if (pending.length === 0 || ws.readyState !== WebSocket.OPEN) return;
@@ -81,8 +84,10 @@ function socketConsumer(baseUrl, app, received, credit = 1000) {
     const frame = JSON.parse(String(message.data));
     if (frame.type !== "event") return;
     received.set(frame.id, performance.now());
+    if (pending.length === 0) first = Date.now();
     pending.push(frame.id);
-    timer ??= setTimeout(flush, ACK_EVERY_MS);
+    clearTimeout(timer);
+    timer = setTimeout(flush, Math.max(0, Math.min(ACK_QUIET_MS, first + ACK_MAX_MS - Date.now())));
   });
   return {
     opened,
@@ -171,7 +176,7 @@ export async function latencyPhase(gw, apps, { n, idleSeconds, log }) {
   const got = new Map();
   const drainer = socketConsumer(gw.url, apps.bench_cpu_ws, got, 0);
   await drainer.opened;
-  const socketDrain = await cpuOf(`drained over a socket (acks every ${ACK_EVERY_MS} ms)`, apps.bench_cpu_ws, async () => {
+  const socketDrain = await cpuOf(`drained over a socket (acks ${ACK_QUIET_MS} ms after a burst)`, apps.bench_cpu_ws, async () => {
     drainer.give(100);
     await until("the socket drain", () => got.size >= cpuN);
     return drainer.frames();
@@ -240,7 +245,7 @@ ${row("pull, 1 s sleep")}
 
 Gateway CPU per event delivered, ${result.cpuN} events queued and then drained (/proc's tick is worth
 ±${(10 / result.cpuN).toFixed(3)} ms per event): over a socket
-(acks and credit sent every ${ACK_EVERY_MS} ms, as wecom-edge/consumer sends them) **${result.cpuSocket.toFixed(3)} ms**, in
+(acks and credit sent once none came for ${ACK_QUIET_MS} ms, at most ${ACK_MAX_MS} ms after the first, as wecom-edge/consumer sends them) **${result.cpuSocket.toFixed(3)} ms**, in
 ${result.cpuSocketAcks} ack frames; by pull-and-ack (100 a pull) **${result.cpuPull.toFixed(3)} ms**, in ${result.cpuPullAcks} pulls and as
 many acks. Each ack frame and the credit frame beside it are two turns of the queue, each with
 a commit of its own, so the socket's figure follows how many pieces the consumer acks the same

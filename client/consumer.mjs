@@ -18,8 +18,14 @@ const PING_EVERY_MS = 30_000;
 const PONG_WAIT_MS = 10_000;
 /** A socket open this long counts as steady: the reconnect backoff starts again from its smallest. */
 const STEADY_MS = 30_000;
-/** Acks, nacks and the credit they give back are gathered this long, then sent as one frame each. */
-const SETTLE_EVERY_MS = 5;
+/**
+ * Acks, nacks and the credit they give back are gathered until none has come
+ * for SETTLE_QUIET_MS, or for at most SETTLE_MAX_MS, then sent as one frame
+ * each: a burst of handlers finishing goes as one ack frame however long the
+ * burst takes to arrive (each frame costs the gateway a turn and a commit).
+ */
+const SETTLE_QUIET_MS = 5;
+const SETTLE_MAX_MS = 25;
 
 /**
  * Consumes destination `destination` of app `app` at the gateway `url`.
@@ -283,17 +289,18 @@ class Consumer {
   }
 
   /**
-   * Acks or nacks `id` on `socket`, with a credit for it: gathered for
-   * SETTLE_EVERY_MS, so that a busy consumer sends a frame per batch, not per
-   * event. Resolves once sent (or once the socket is gone: the gateway then
-   * released the event, and it comes back).
+   * Acks or nacks `id` on `socket`, with a credit for it: gathered while
+   * others keep settling (SETTLE_QUIET_MS, SETTLE_MAX_MS), so that a busy
+   * consumer sends a frame per batch, not per event. Resolves once sent (or
+   * once the socket is gone: the gateway then released the event, and it
+   * comes back).
    */
   settle(socket, id, outcome) {
     let batch = this.batches.get(socket);
     if (!batch) {
-      batch = { acks: [], nacks: new Map(), sent: null };
-      batch.sent = new Promise((resolve) =>
-        setTimeout(() => {
+      batch = { acks: [], nacks: new Map(), sent: null, first: Date.now(), timer: null, send: null };
+      batch.sent = new Promise((resolve) => {
+        batch.send = () => {
           this.batches.delete(socket);
           const n = batch.acks.length + [...batch.nacks.values()].reduce((sum, ids) => sum + ids.length, 0);
           if (socket.readyState === WebSocket.OPEN) {
@@ -305,13 +312,15 @@ class Consumer {
             this.credit(this.socket, n);
           }
           resolve();
-        }, SETTLE_EVERY_MS),
-      );
+        };
+      });
       this.batches.set(socket, batch);
     }
     if (outcome.ok) batch.acks.push(id);
     else if (batch.nacks.has(outcome.delaySeconds)) batch.nacks.get(outcome.delaySeconds).push(id);
     else batch.nacks.set(outcome.delaySeconds, [id]);
+    clearTimeout(batch.timer);
+    batch.timer = setTimeout(batch.send, Math.max(0, Math.min(SETTLE_QUIET_MS, batch.first + SETTLE_MAX_MS - Date.now())));
     return batch.sent;
   }
 
