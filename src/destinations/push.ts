@@ -87,6 +87,7 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
   const { store, webhook, inFlight, destination: name } = context;
   const report: BatchReport = { delivered: 0, retried: 0, failures: [], lastDeliveredAt: null, deadLetters: [] };
   const delivered: DeliveryRow[] = [];
+  const claimed = new Set<number>();
   const kill = (row: DeliveryRow, error: string, pause: boolean, attempts: number, status: number) => {
     if (!context.current() || !store.kill(name, row, error, Date.now(), attempts)) return;
     if (pause) context.pause();
@@ -115,6 +116,7 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
         continue;
       }
       if (!store.claim(name, row)) continue;
+      claimed.add(row.seq);
       inFlight.add(row.id);
       let outcome: WebhookOutcome;
       try {
@@ -147,7 +149,12 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
   };
   // Every worker ends before the batch is recorded: one that throws must not leave the others' successes unrecorded.
   const ends = await Promise.allSettled(Array.from({ length: Math.min(context.concurrency, due.length) }, worker));
-  report.delivered = context.current() ? store.delivered(name, delivered, Date.now()) : 0;
+  try {
+    report.delivered = context.current() ? store.delivered(name, delivered, Date.now()) : 0;
+  } finally {
+    // Whatever was recorded, nothing this batch claimed stays out: a claim left behind would keep its delivery from ever going again.
+    for (const seq of claimed) store.unclaim(name, seq);
+  }
   const failed = ends.find((end): end is PromiseRejectedResult => end.status === "rejected");
   if (failed) throw failed.reason;
   return report;

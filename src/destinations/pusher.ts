@@ -103,7 +103,8 @@ export class Pusher {
         concurrency: Math.min(PUSH_LIMITS.concurrency, settings.rate?.maxInFlight ?? PUSH_LIMITS.concurrency),
         rate: this.rateWindow(settings),
         spend: !down,
-        isPaused: () => store.state(this.name).paused || !this.host.current(store),
+        // Also once it no longer pushes (dropped, or turned to pull): its rows are no longer this batch's to send.
+        isPaused: () => store.state(this.name).paused || !this.host.current(store) || this.host.settings(this.name)?.mode !== "push",
         current: () => this.host.current(store),
         pause: () => this.host.current(store) && store.setPaused(this.name, true),
         body: (row: DeliveryRow) => deliveryBody(settings, row, Date.now()),

@@ -222,7 +222,7 @@ export class DeliveryStore {
     return names.every(
       (name) =>
         !this.isOut(name, seq) &&
-        this.db.sql.exec("SELECT 1 FROM deliveries WHERE dest = ? AND seq = ? AND state <> 'dead' AND attempts = 0 AND lease IS NULL", name, seq).toArray()
+        this.db.sql.exec("SELECT 1 FROM deliveries WHERE dest = ? AND seq = ? AND state <> 'dead' AND attempts = 0 AND last_error IS NULL AND lease IS NULL", name, seq).toArray()
           .length > 0,
     );
   }

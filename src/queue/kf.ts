@@ -32,6 +32,14 @@ interface Row extends Record<string, SqlStorageValue> {
 }
 
 export class KfStore {
+  /**
+   * Accounts whose held event was committed in this life of the object. A
+   * push attempt is claimed in memory only (DeliveryStore.claim), so an
+   * event held before a restart may have been pushed already: nothing folds
+   * into it, and the next callback is an event of its own.
+   */
+  private readonly heldNow = new Set<string>();
+
   constructor(private readonly db: QueueDb) {}
 
   /**
@@ -48,11 +56,12 @@ export class KfStore {
     if (row.received_at === null || row.received_at <= receivedAt) {
       this.db.sql.exec("UPDATE kf_accounts SET token = ?, received_at = ? WHERE open_kfid = ?", callback.token, receivedAt, callback.openKfId);
     }
-    return row.pending_seq === null ? null : { seq: row.pending_seq, n: row.pending_n };
+    return row.pending_seq === null || !this.heldNow.has(callback.openKfId) ? null : { seq: row.pending_seq, n: row.pending_n };
   }
 
   /** Later callbacks of `openKfId` fold into event `seq`, which stands for `n` callbacks, while it is undelivered. */
   holding(openKfId: string, seq: number, n: number): void {
+    this.heldNow.add(openKfId);
     this.db.sql.exec("UPDATE kf_accounts SET pending_seq = ?, pending_n = ? WHERE open_kfid = ?", seq, n, openKfId);
   }
 

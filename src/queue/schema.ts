@@ -198,11 +198,11 @@ export const MIGRATIONS: readonly string[] = [
   // v11. Fewer pages written per event. A push attempt is claimed in memory,
   // its row left due (DeliveryStore.claim): `pushing` is no longer written.
   // Rows a v10 object left claimed are due at once, as its restart would have
-  // made them. The column stays (dropping it would rewrite every delivery),
-  // always 0; its index goes. The order-key index holds only deliveries that
-  // have a key, so an unordered destination's rows no longer write it.
+  // made them. The column and its index stay, always 0 and empty (so they
+  // cost no write), so that a rollback to v10, which reads the index when it
+  // wakes, still works. The order-key index holds only deliveries that have
+  // a key, so an unordered destination's rows no longer write it.
   `UPDATE deliveries INDEXED BY deliveries_pushing SET pushing = 0, available_at = 0 WHERE pushing = 1;
-   DROP INDEX deliveries_pushing;
    DROP INDEX deliveries_by_key;
    CREATE INDEX deliveries_by_key ON deliveries (dest, order_key, seq) WHERE order_key IS NOT NULL AND state <> 'dead';`,
 ];

@@ -101,6 +101,7 @@ describe("pushBatch with rate {perSecond: 5, maxInFlight: 2} on a fake clock", (
     const delivered: string[] = [];
     const store = {
       claim: () => true,
+      unclaim: () => {},
       retry: () => {},
       kill: () => true,
       delivered: (_: string, done: readonly DeliveryRow[]) => {

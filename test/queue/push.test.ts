@@ -20,9 +20,13 @@ import { DEFAULT_ROUTE,
   queueStub,
   received,
   receiverUrl,
+  routedApp,
+  settlePumps,
+  TEST_APP,
   testEnv,
   textMessage,
   webhookApp,
+  WEBHOOK_SECRET,
   type AppSettings,
 } from "../support/wecom.js";
 
@@ -250,6 +254,35 @@ describe("push delivery from the queue", () => {
     // At-least-once: the webhook may have answered a cut-off attempt too. Every repeat carries the
     // same webhook-id, so the intranet sees each event once.
     for (const [, n] of counts) expect(n).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("a batch and a destination that changes under it", () => {
+  it("stops once its destination no longer pushes: turned to pull mid-batch, the rest is pulled, and nothing goes out twice", async () => {
+    const { app, environment, settings } = routedApp(
+      (bucket) => ({ hook: { webhook: { url: `${receiverUrl()}/slow/300/${bucket}`, secret: WEBHOOK_SECRET, ...SLOW_RETRY }, rate: { maxInFlight: 1 } } }),
+      "switch",
+    );
+    const pullSettings = encodeSettings(
+      parseConfig({ WECOM_APPS: JSON.stringify({ [app]: { ...TEST_APP, destinations: { hook: { pull: { token: "switch-pull-token-0123456789abcdef" } } } } }) }).apps.get(app)!,
+    );
+    const stub = queueStub(app);
+    await stub.setPaused(true, "hook", app, settings);
+    for (let i = 0; i < 3; i++) {
+      expect((await callWorker(await callbackRequest(app, textMessage(`switch ${i}`, String(5100 + i))), environment)).status).toBe(200);
+    }
+    // One at a time: the first push is out (300 ms) when the destination turns to pull.
+    await stub.setPaused(false, "hook");
+    await scheduler.wait(100);
+    await stub.sync(app, pullSettings);
+    await settlePumps(app);
+    const pushed = await received(app);
+    expect(pushed.map((r) => (JSON.parse(r.body) as { event: { Content: string } }).event.Content)).toEqual(["switch 0"]);
+    const pulled = await stub.pull(app, pullSettings, "hook", 10, 60);
+    expect(pulled.events.map((e) => (JSON.parse(e) as { event: { Content: string } }).event.Content)).toEqual(["switch 1", "switch 2"]);
+    // The first went through before the switch and left; the batch sent nothing after it.
+    await scheduler.wait(400);
+    expect((await received(app)).length).toBe(1);
   });
 });
 

@@ -4,8 +4,9 @@
  * while their event is undelivered; every bad input refused with nothing
  * kept or queued.
  */
+import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { callbackRequest, callWorker, errorOf, fillQueue, newBucket, queueRows, rowsRead, TEST_APP, testEnv } from "../support/wecom.js";
+import { callbackRequest, callWorker, errorOf, fillQueue, newBucket, queueRows, queueStub, rowsRead, TEST_APP, testEnv } from "../support/wecom.js";
 
 const KF_TOKEN = "kf-token-for-the-tests-0123456789abcdef";
 const PULL_TOKEN = "kf-pull-token-for-the-tests-0123456789";
@@ -89,12 +90,29 @@ describe("coalescing", () => {
     expect((await queueRows(app)).length).toBe(2);
   });
 
+  it("after a restart, a callback does not fold into an event held before it (its push may have gone out); later ones fold into its own", async () => {
+    const { app, environment } = setup();
+    const first = await send(app, environment, kfXml(KF_A, "t1", 1765000001));
+    await evictDurableObject(queueStub(app));
+    const second = await send(app, environment, kfXml(KF_A, "t2", 1765000002));
+    expect(second.headers.get("wecom-edge-coalesced")).toBeNull();
+    expect(second.headers.get("wecom-edge-event-id")).not.toBe(first.headers.get("wecom-edge-event-id"));
+    const third = await send(app, environment, kfXml(KF_A, "t3", 1765000003));
+    expect([third.headers.get("wecom-edge-event-id"), third.headers.get("wecom-edge-coalesced")]).toEqual([second.headers.get("wecom-edge-event-id"), "2"]);
+    const { events } = await pull(app, environment);
+    expect(events.map((e) => [(e.event as Record<string, string>).Token, e.coalesced])).toEqual([
+      ["t1", undefined],
+      ["t3", 2],
+    ]);
+  });
+
   it("folding reads as many rows with a backlog of 2,000 as with none", async () => {
     const fold = async (backlog: number) => {
       const { app, environment } = setup();
-      await send(app, environment, kfXml(KF_A, "t1", 1765000001));
+      // The backlog first: filling it restarts the object, and a fold goes only into an event held since the last start.
       await fillQueue(app, backlog);
-      // Woken and settled first: what is measured is the fold alone.
+      await send(app, environment, kfXml(KF_A, "t1", 1765000001));
+      // Settled first: what is measured is the fold alone.
       await send(app, environment, kfXml(KF_B, "b1", 1765000001));
       const id = "evt_0123456789abcdef0123456789abcdef";
       const body = `{"id":"${id}","app":"${app}","receiveId":"","receivedAt":"2026-12-06T00:00:00.000Z","format":"xml","event":{},"raw":""}`;
