@@ -168,7 +168,7 @@ export interface QueueStats {
   bytes: number;
   /** Bytes of AI-bot stream content held. */
   streamBytes: number;
-  /** Waiting to be pushed or pulled (push: includes pushes waiting out a backoff). */
+  /** Waiting to be pushed or pulled; with `leased` and `retrying`, the depth. */
   queued: number;
   /** Pull: leased and not yet acked. Push: attempts in flight right now. */
   leased: number;
