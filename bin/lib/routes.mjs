@@ -122,6 +122,9 @@ export async function routes(argv, out) {
 }
 
 /** The event's bytes, as they will be sent. Text that is not JSON is said by where, never quoted (an event may hold a user's words). */
+/** What POST /admin/apps/{app}/routes/test reads at most. */
+const MAX_EVENT_BYTES = 1024 * 1024;
+
 function readEvent(path) {
   const what = path === '-' ? 'the event on stdin' : path;
   let bytes;
@@ -130,6 +133,9 @@ function readEvent(path) {
   } catch (error) {
     throw new UsageError(`cannot read ${what}: ${error.code ?? error.message}`, 'routes');
   }
+  // The admin API's bound (docs/cli.md): refused here, before anything is sent. Sent, the gateway's 413 could
+  // race the upload it cuts short, and read as a lost connection.
+  if (bytes.length > MAX_EVENT_BYTES) throw new UsageError(`${what} is ${bytes.length} bytes: the gateway takes an event of at most ${MAX_EVENT_BYTES} (1 MiB)`, 'routes');
   const problem = jsonProblem(bytes.toString('utf8'));
   if (problem !== undefined) throw new UsageError(`${what} is not JSON: ${problem}`, 'routes');
   return bytes;
