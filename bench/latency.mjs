@@ -16,7 +16,6 @@ import { postRequest } from "./wecom.mjs";
 
 const CONCURRENCY = 20;
 const SLEEP_MS = 1_000;
-/** How long a socket consumer gathers acks before it sends them (wecom-edge/consumer's figure). */
 /** Acks and credit go once none came for ACK_QUIET_MS, or at most ACK_MAX_MS after the first, as wecom-edge/consumer sends them. */
 const ACK_QUIET_MS = 5;
 const ACK_MAX_MS = 25;

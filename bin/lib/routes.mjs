@@ -121,10 +121,10 @@ export async function routes(argv, out) {
   return 0;
 }
 
-/** The event's bytes, as they will be sent. Text that is not JSON is said by where, never quoted (an event may hold a user's words). */
 /** What POST /admin/apps/{app}/routes/test reads at most. */
 const MAX_EVENT_BYTES = 1024 * 1024;
 
+/** The event's bytes, as they will be sent. Text that is not JSON is said by where, never quoted (an event may hold a user's words). */
 function readEvent(path) {
   const what = path === '-' ? 'the event on stdin' : path;
   let bytes;

@@ -115,15 +115,12 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
         kill(row, body.error, false, row.attempts, 0);
         continue;
       }
-      if (!store.claim(name, row)) continue;
+      if (!store.claim(name, row.seq)) continue;
       claimed.add(row.seq);
       inFlight.add(row.id);
       let outcome: WebhookOutcome;
       try {
         outcome = await context.send(row, body.body, Math.max(attempt, 1));
-      } catch (error) {
-        store.unclaim(name, row.seq);
-        throw error;
       } finally {
         inFlight.delete(row.id);
       }
@@ -152,7 +149,8 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
   try {
     report.delivered = context.current() ? store.delivered(name, delivered, Date.now()) : 0;
   } finally {
-    // Whatever was recorded, nothing this batch claimed stays out: a claim left behind would keep its delivery from ever going again.
+    // Every claim of the batch ends with it, however its worker or the recording ended: a claim left behind
+    // would keep its delivery from ever going again.
     for (const seq of claimed) store.unclaim(name, seq);
   }
   const failed = ends.find((end): end is PromiseRejectedResult => end.status === "rejected");

@@ -276,23 +276,23 @@ export class DeliveryStore {
   // ---- push ----
 
   /**
-   * Claims a push attempt just before it leaves, in memory only: while it is
-   * out, no pull leases it and no 微信客服 callback folds into it. Nothing is
-   * written: its row stays due as it was, so that an object that stops
-   * mid-flight finds it due at once when it wakes (docs/delivery.md,
-   * "Delivery guarantees"), and the attempt is counted when its answer is
-   * recorded (retry, kill) or the delivery leaves (delivered). False when
-   * it is out already.
+   * Claims delivery `seq` for a push attempt just before it leaves, in memory
+   * only: until its batch ends (`unclaim`), no pull leases it and no 微信客服
+   * callback folds into it. Nothing is written: its row stays due as it was,
+   * so that an object that stops mid-flight finds it due at once when it
+   * wakes (docs/delivery.md, "Delivery guarantees"), and the attempt is
+   * counted when its answer is recorded (retry, kill) or the delivery leaves
+   * (delivered). False when it is out already.
    */
-  claim(name: string, row: DeliveryRow): boolean {
+  claim(name: string, seq: number): boolean {
     let out = this.out.get(name);
     if (out === undefined) this.out.set(name, (out = new Set()));
-    if (out.has(row.seq)) return false;
-    out.add(row.seq);
+    if (out.has(seq)) return false;
+    out.add(seq);
     return true;
   }
 
-  /** A claimed attempt is over: its outcome is recorded, or it never left. */
+  /** The batch that claimed `seq` has ended: whatever came of its attempt is recorded. */
   unclaim(name: string, seq: number): void {
     this.out.get(name)?.delete(seq);
   }
@@ -307,7 +307,6 @@ export class DeliveryStore {
     return this.db.transaction(() => {
       let n = 0;
       for (const row of rows) {
-        this.unclaim(name, row.seq);
         if (written(this.db.sql.exec("DELETE FROM deliveries WHERE dest = ? AND seq = ? AND state = 'queued'", name, row.seq)) === 0) continue;
         n++;
         this.events.finish(row.seq, 1, now, true, row);
@@ -320,7 +319,6 @@ export class DeliveryStore {
 
   /** A failed push: `attempts` spent so far, the next due at `at`. */
   retry(name: string, row: DeliveryRow, attempts: number, at: number, error: string): void {
-    this.unclaim(name, row.seq);
     this.db.sql.exec(
       "UPDATE deliveries SET attempts = ?, available_at = ?, last_error = ?, lease = NULL WHERE dest = ? AND seq = ? AND state = 'queued'",
       attempts,
@@ -336,7 +334,6 @@ export class DeliveryStore {
    * next event of its key, if held, goes on.
    */
   kill(name: string, row: Pick<DeliveryRow, "seq" | "key" | "attempts">, error: string, now: number, attempts = row.attempts): boolean {
-    this.unclaim(name, row.seq);
     return this.db.transaction(() => {
       const killed = written(
         this.db.sql.exec(
