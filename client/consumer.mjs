@@ -21,7 +21,7 @@ const STEADY_MS = 30_000;
 /**
  * Acks, nacks and the credit they give back are gathered until none has come
  * for SETTLE_QUIET_MS, or for at most SETTLE_MAX_MS, then sent as one frame
- * each: a burst of handlers finishing goes as one ack frame however long the
+ * each, the credit inside it: a burst of handlers finishing goes as one ack frame however long the
  * burst takes to arrive (each frame costs the gateway a turn and a commit).
  */
 const SETTLE_QUIET_MS = 5;
@@ -289,9 +289,10 @@ class Consumer {
   }
 
   /**
-   * Acks or nacks `id` on `socket`, with a credit for it: gathered while
-   * others keep settling (SETTLE_QUIET_MS, SETTLE_MAX_MS), so that a busy
-   * consumer sends a frame per batch, not per event. Resolves once sent (or
+   * Acks or nacks `id` on `socket`, with a credit for it (the frame's
+   * `credit`): gathered while others keep settling (SETTLE_QUIET_MS,
+   * SETTLE_MAX_MS), so that a busy consumer sends a frame per batch, not
+   * per event. Resolves once sent (or
    * once the socket is gone: the gateway then released the event, and it
    * comes back).
    */
@@ -304,9 +305,10 @@ class Consumer {
           this.batches.delete(socket);
           const n = batch.acks.length + [...batch.nacks.values()].reduce((sum, ids) => sum + ids.length, 0);
           if (socket.readyState === WebSocket.OPEN) {
-            if (batch.acks.length > 0) socket.send(JSON.stringify({ type: 'ack', ids: batch.acks }));
-            for (const [delaySeconds, ids] of batch.nacks) socket.send(JSON.stringify({ type: 'nack', ids, delaySeconds }));
-            this.credit(socket, n);
+            // Each frame gives back the credit of what it settles: the gateway acks and sends the next events in one commit.
+            const credit = (k) => (this.stopping ? {} : { credit: k });
+            if (batch.acks.length > 0) socket.send(JSON.stringify({ type: 'ack', ids: batch.acks, ...credit(batch.acks.length) }));
+            for (const [delaySeconds, ids] of batch.nacks) socket.send(JSON.stringify({ type: 'nack', ids, delaySeconds, ...credit(ids.length) }));
           } else if (this.socket) {
             // Its socket closed meanwhile (the gateway released the events): the handler's place goes to the socket now open.
             this.credit(this.socket, n);

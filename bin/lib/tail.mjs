@@ -358,7 +358,7 @@ async function pullLoop(s, headers, out, signal, tally, onBatch) {
 
 /**
  * Follows over the WebSocket feed (docs/feed.md): credit --max, each event
- * printed and acked on arrival, and a credit given back for it. A socket
+ * printed and acked on arrival, the ack giving a credit back for it. A socket
  * that closes is opened again with backoff. Answers FALLBACK when none could
  * be opened at all (then the pulls say why, a 401 included), or undefined when stopped.
  */
@@ -402,8 +402,7 @@ async function followSocket(s, out, signal, tally) {
           const at = data.indexOf(',"event":');
           print(out, at === -1 ? JSON.stringify(frame.event) : data.slice(at + ',"event":'.length, -1), { [frame.id]: frame.attempts }, s.json, frame.id);
           tally.printed++;
-          ws.send(JSON.stringify({ type: 'ack', ids: [frame.id] }));
-          ws.send(JSON.stringify({ type: 'credit', n: 1 }));
+          ws.send(JSON.stringify({ type: 'ack', ids: [frame.id], credit: 1 }));
         } else if (frame?.type === 'acked') {
           tally.settled += reportSettled(frame, 'ack', out) ?? 0;
         }

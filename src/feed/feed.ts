@@ -110,9 +110,9 @@ export class Feed {
     let frame: ClientFrame;
     try {
       frame = parseFrame(message);
-      if (frame.type === "credit" && state.credit + state.outstanding + frame.n > MAX_OUTSTANDING) {
-        throw new FrameError(`credit would allow more than ${MAX_OUTSTANDING} events outstanding`);
-      }
+      // An ack's or nack's credit counts after the ids it names are no longer outstanding.
+      const allowed = frame.type === "credit" ? state.credit + state.outstanding + frame.n : state.credit + Math.max(0, state.outstanding - frame.ids.length) + frame.credit;
+      if (allowed > MAX_OUTSTANDING) throw new FrameError(`credit would allow more than ${MAX_OUTSTANDING} events outstanding`);
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
       this.close(ws, 1008, error.message);
@@ -120,21 +120,18 @@ export class Feed {
     }
     switch (frame.type) {
       case "credit":
-        state.credit += frame.n;
-        this.save(ws, state);
-        // Fed, and the alarm set for what falls due later (a lease or a backoff running out).
-        this.host.changed(state.dest);
+        this.answered(ws, state, [], frame.n);
         return;
       // The queue's ack and nack say themselves when something became due (the next of an ordered key, a release).
       case "ack": {
         const result = await this.host.ack(state.dest, frame.ids, state.lease);
-        this.answered(ws, state, frame.ids);
+        this.answered(ws, state, frame.ids, frame.credit);
         send(ws, JSON.stringify({ type: "acked", ...result }));
         return;
       }
       case "nack": {
         const result = await this.host.nack(state.dest, frame.ids, state.lease, frame.delaySeconds);
-        this.answered(ws, state, frame.ids);
+        this.answered(ws, state, frame.ids, frame.credit);
         send(ws, JSON.stringify({ type: "released", ...result }));
         return;
       }
@@ -195,11 +192,20 @@ export class Feed {
     }
   }
 
-  /** Ids named by an ack or nack frame are no longer outstanding, whatever the answer for each (each entry counts, as a client gives credit per entry). */
-  private answered(ws: WebSocket, state: SocketState, ids: readonly string[]): void {
+  /**
+   * Ids named by an ack or nack frame are no longer outstanding, whatever the
+   * answer for each (each entry counts, as a client gives credit per entry);
+   * `credit` more events are allowed. With credit, the socket is fed: in the
+   * same turn as the ack before it, so that both go in one commit.
+   */
+  private answered(ws: WebSocket, state: SocketState, ids: readonly string[], credit: number): void {
     state.outstanding = Math.max(0, state.outstanding - ids.length);
+    state.credit += credit;
     // A socket that closed during the ack is not brought back.
-    if (this.states.get(state.lease) === state) this.save(ws, state);
+    if (this.states.get(state.lease) !== state) return;
+    this.save(ws, state);
+    // Fed, and the alarm set for what falls due later (a lease or a backoff running out).
+    if (credit > 0) this.host.changed(state.dest);
   }
 
   /** Closes every socket (the queue was dropped): what they held is gone with it. */

@@ -19,8 +19,8 @@ export const PONG_FRAME = '{"type":"pong"}';
 
 export type ClientFrame =
   | { readonly type: "credit"; readonly n: number }
-  | { readonly type: "ack"; readonly ids: string[] }
-  | { readonly type: "nack"; readonly ids: string[]; readonly delaySeconds: number };
+  | { readonly type: "ack"; readonly ids: string[]; readonly credit: number }
+  | { readonly type: "nack"; readonly ids: string[]; readonly delaySeconds: number; readonly credit: number };
 
 /** A frame the feed refuses: the socket closes with 1008 and this reason (at most 123 bytes, as WebSocket allows). */
 export class FrameError extends Error {
@@ -51,13 +51,13 @@ export function parseFrame(message: string | ArrayBuffer): ClientFrame {
       return { type, n: n as number };
     }
     case "ack":
-      return { type, ids: ids(frame) };
+      return { type, ids: ids(frame), credit: credit(frame) };
     case "nack": {
       const { delaySeconds = 0 } = frame as { delaySeconds?: unknown };
       if (!Number.isInteger(delaySeconds) || (delaySeconds as number) < 0 || (delaySeconds as number) > MAX_DELAY_SECONDS) {
         throw new FrameError(`nack delaySeconds must be a whole number from 0 to ${MAX_DELAY_SECONDS}`);
       }
-      return { type, ids: ids(frame), delaySeconds: delaySeconds as number };
+      return { type, ids: ids(frame), delaySeconds: delaySeconds as number, credit: credit(frame) };
     }
     default:
       throw new FrameError(typeof type === "string" ? `unknown frame type "${type.slice(0, 32)}"` : "frame has no type");
@@ -70,6 +70,15 @@ function ids(frame: object): string[] {
     throw new FrameError(`ids must be an array of 1 to ${MAX_FRAME_IDS} event ids`);
   }
   return ids as string[];
+}
+
+/** An ack's or nack's `credit`, as a credit frame's n that follows it (0 when absent): one frame, and one commit, for both. */
+function credit(frame: object): number {
+  const { credit = 0 } = frame as { credit?: unknown };
+  if (!Number.isInteger(credit) || (credit as number) < 0 || (credit as number) > MAX_OUTSTANDING) {
+    throw new FrameError(`credit must be a whole number from 0 to ${MAX_OUTSTANDING}`);
+  }
+  return credit as number;
 }
 
 /** An event frame: the stored event JSON (or the destination's transform of it) spliced in as it is. */

@@ -103,6 +103,35 @@ describe("delivery over the socket", () => {
     expect(await (await setup.api("pull", {})).json()).toEqual({ events: [], ids: [], lease: null, attempts: {} });
   });
 
+  it("takes the credit an ack or nack frame carries as a credit frame after it, and feeds the socket after the answer", async () => {
+    const setup = feedSetup();
+    const [a, b, c, d] = await setup.send(...texts(0, 4));
+    const client = await setup.connect();
+    client.credit(2);
+    await client.nth("event", 2);
+    client.send({ type: "ack", ids: [a], credit: 1 });
+    expect((await client.nth("event", 3)).id).toBe(c);
+    client.send({ type: "nack", ids: [b], delaySeconds: 3600, credit: 1 });
+    expect((await client.nth("event", 4)).id).toBe(d);
+    await client.settle();
+    expect(client.frames.map((f) => `${f.type} ${f.id ?? f.acked ?? f.released}`)).toEqual([`event ${a}`, `event ${b}`, "acked 1", `event ${c}`, "released 1", `event ${d}`]);
+    // No credit left: nothing more is sent until some comes, with the ack of the last two.
+    const [e] = await setup.send(text(5));
+    await client.settle();
+    expect(client.events().length).toBe(4);
+    client.send({ type: "ack", ids: [c, d], credit: 1 });
+    expect((await client.nth("event", 5)).id).toBe(e);
+    expect(await client.nth("acked", 2)).toEqual({ type: "acked", acked: 2, notAcked: [] });
+    // Credit 0 is an ack alone.
+    client.send({ type: "ack", ids: [e], credit: 0 });
+    expect(await client.nth("acked", 3)).toEqual({ type: "acked", acked: 1, notAcked: [] });
+    const [f] = await setup.send(text(6));
+    await client.settle();
+    expect(client.events().length).toBe(5);
+    client.credit(1);
+    expect((await client.nth("event", 6)).id).toBe(f);
+  });
+
   it("makes a closed socket's unacked events due at once, for another socket", async () => {
     const setup = feedSetup();
     const ids = await setup.send(...texts(0, 3));
@@ -222,6 +251,10 @@ describe("bad frames", () => {
     ["credit of 0", (c) => c.send({ type: "credit", n: 0 }), "credit n must be a whole number from 1 to 1000"],
     ["credit past 1000 outstanding", (c) => (c.credit(1000), c.credit(1)), "credit would allow more than 1000 events outstanding"],
     ["an ack without ids", (c) => c.send({ type: "ack", ids: [] }), "ids must be an array of 1 to 1000 event ids"],
+    ["an ack with a credit of 1.5", (c) => c.send({ type: "ack", ids: ["x"], credit: 1.5 }), "credit must be a whole number from 0 to 1000"],
+    ["a nack with a credit of -1", (c) => c.send({ type: "nack", ids: ["x"], credit: -1 }), "credit must be a whole number from 0 to 1000"],
+    // Credit 500, one outstanding: an ack of one id may give back at most 500.
+    ["an ack whose credit passes 1000 outstanding", (c) => (c.credit(500), c.send({ type: "ack", ids: ["x"], credit: 501 })), "credit would allow more than 1000 events outstanding"],
     ["a nack with a bad delay", (c) => c.send({ type: "nack", ids: ["x"], delaySeconds: -1 }), "nack delaySeconds must be a whole number from 0 to 43200"],
   ];
   for (const [what, sendBad, reason] of cases) {
