@@ -21,8 +21,9 @@ const STEADY_MS = 30_000;
 /**
  * Acks, nacks and the credit they give back are gathered until none has come
  * for SETTLE_QUIET_MS, or for at most SETTLE_MAX_MS, then sent as one frame
- * each, the credit inside it: a burst of handlers finishing goes as one ack frame however long the
- * burst takes to arrive (each frame costs the gateway a turn and a commit).
+ * each, the credit inside it: a burst of handlers finishing goes as one ack
+ * frame however long the burst takes to arrive (each frame costs the gateway
+ * a turn and a commit).
  */
 const SETTLE_QUIET_MS = 5;
 const SETTLE_MAX_MS = 25;
@@ -303,7 +304,6 @@ class Consumer {
       batch.sent = new Promise((resolve) => {
         batch.send = () => {
           this.batches.delete(socket);
-          const n = batch.acks.length + [...batch.nacks.values()].reduce((sum, ids) => sum + ids.length, 0);
           if (socket.readyState === WebSocket.OPEN) {
             // Each frame gives back the credit of what it settles: the gateway acks and sends the next events in one commit.
             const credit = (k) => (this.stopping ? {} : { credit: k });
@@ -311,7 +311,7 @@ class Consumer {
             for (const [delaySeconds, ids] of batch.nacks) socket.send(JSON.stringify({ type: 'nack', ids, delaySeconds, ...credit(ids.length) }));
           } else if (this.socket) {
             // Its socket closed meanwhile (the gateway released the events): the handler's place goes to the socket now open.
-            this.credit(this.socket, n);
+            this.credit(this.socket, batch.acks.length + [...batch.nacks.values()].reduce((sum, ids) => sum + ids.length, 0));
           }
           resolve();
         };

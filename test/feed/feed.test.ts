@@ -132,6 +132,21 @@ describe("delivery over the socket", () => {
     expect((await client.nth("event", 6)).id).toBe(f);
   });
 
+  it("counts an ack's credit after its ids: at a full window of 1000, an ack of one id may give back one", async () => {
+    const setup = feedSetup();
+    const [a] = await setup.send(text(1));
+    const client = await setup.connect();
+    client.credit(1);
+    await client.nth("event");
+    // One outstanding and 999 credit: the window is full.
+    client.credit(999);
+    client.send({ type: "ack", ids: [a], credit: 1 });
+    expect(await client.nth("acked")).toEqual({ type: "acked", acked: 1, notAcked: [] });
+    const [b] = await setup.send(text(2));
+    expect((await client.nth("event", 2)).id).toBe(b);
+    expect(client.closed).toBeNull();
+  });
+
   it("makes a closed socket's unacked events due at once, for another socket", async () => {
     const setup = feedSetup();
     const ids = await setup.send(...texts(0, 3));
@@ -249,7 +264,8 @@ describe("bad frames", () => {
     ["without a type", (c) => c.send({ n: 1 }), "frame has no type"],
     ["of an unknown type", (c) => c.send({ type: "subscribe" }), 'unknown frame type "subscribe"'],
     ["credit of 0", (c) => c.send({ type: "credit", n: 0 }), "credit n must be a whole number from 1 to 1000"],
-    ["credit past 1000 outstanding", (c) => (c.credit(1000), c.credit(1)), "credit would allow more than 1000 events outstanding"],
+    // One outstanding: credit 999 fills the window, and one more passes it.
+    ["credit past 1000 outstanding", (c) => (c.credit(999), c.credit(1)), "credit would allow more than 1000 events outstanding"],
     ["an ack without ids", (c) => c.send({ type: "ack", ids: [] }), "ids must be an array of 1 to 1000 event ids"],
     ["an ack with a credit of 1.5", (c) => c.send({ type: "ack", ids: ["x"], credit: 1.5 }), "credit must be a whole number from 0 to 1000"],
     ["a nack with a credit of -1", (c) => c.send({ type: "nack", ids: ["x"], credit: -1 }), "credit must be a whole number from 0 to 1000"],
