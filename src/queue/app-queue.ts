@@ -28,6 +28,7 @@ import { registryOf, type QueueEnv } from "./bindings.js";
 import { CredentialStore } from "./credentials.js";
 import { QueueDb } from "./db.js";
 import { EventStore } from "./events.js";
+import { CommitGroup } from "./group.js";
 import { isLease, newLease, notHeldReason, type NotHeldReason } from "./lease.js";
 import { RefusalStore, type Refusal } from "./refusals.js";
 import { ReplyStore, type ReplyClaim } from "./replies.js";
@@ -236,6 +237,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   private readonly alerts = new AlertGate();
   /** The sweep said this queue's app left WECOM_APPS. */
   private removed: boolean;
+  /** Callbacks arriving together are committed together (./group.ts). */
+  private readonly group = new CommitGroup();
 
   constructor(ctx: DurableObjectState, env: QueueEnv & RaiseEnv) {
     super(ctx, env);
@@ -258,8 +261,15 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
 
   // ---- the Worker's side: commit before ack ----
 
-  /** Stores an accepted callback durably, with a delivery per destination it matched; the Worker answers WeCom only after this returns. */
+  /**
+   * Stores an accepted callback durably, with a delivery per destination it
+   * matched; the Worker answers WeCom only after this returns. Callbacks
+   * that arrive together run in one turn and share its commit (./group.ts);
+   * two copies of one callback among them still store it once, as the
+   * insert is unique by event id.
+   */
   async enqueue(app: string, settingsJson: string, event: QueuedEvent): Promise<EnqueueResult> {
+    await this.group.join();
     const now = Date.now();
     await this.adopt(app, settingsJson);
     if (event.credential !== undefined) this.credentials.count(event.credential, now);
