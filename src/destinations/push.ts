@@ -76,18 +76,19 @@ export interface BatchReport {
 }
 
 /**
- * Pushes `due`, oldest first, a few at a time. Each delivery is claimed
- * just before it leaves, in memory: its row is left due as it was, so an
- * object that dies mid-flight finds it due at once when it wakes
- * (at-least-once), and its attempt is written with its outcome. Delivered
- * ones leave storage together at the end, in one transaction
- * (docs/architecture.md, "Storage schema").
+ * Pushes `due`, oldest first, a few at a time. The caller has claimed each
+ * delivery in memory in the turn it read them (Pusher.batch), so that no
+ * pull leases one and no 微信客服 callback folds into one whose body this
+ * batch holds; its row is left due as it was, so an object that dies
+ * mid-flight finds it due at once when it wakes (at-least-once), and its
+ * attempt is written with its outcome. Delivered ones leave storage
+ * together at the end, in one transaction (docs/architecture.md, "Storage
+ * schema").
  */
 export async function pushBatch(context: PushContext, due: readonly DeliveryRow[], started: number): Promise<BatchReport> {
   const { store, webhook, inFlight, destination: name } = context;
   const report: BatchReport = { delivered: 0, retried: 0, failures: [], lastDeliveredAt: null, deadLetters: [] };
   const delivered: DeliveryRow[] = [];
-  const claimed = new Set<number>();
   const kill = (row: DeliveryRow, error: string, pause: boolean, attempts: number, status: number) => {
     if (!context.current() || !store.kill(name, row, error, Date.now(), attempts)) return;
     if (pause) context.pause();
@@ -115,8 +116,6 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
         kill(row, body.error, false, row.attempts, 0);
         continue;
       }
-      if (!store.claim(name, row.seq)) continue;
-      claimed.add(row.seq);
       inFlight.add(row.id);
       let outcome: WebhookOutcome;
       try {
@@ -146,13 +145,7 @@ export async function pushBatch(context: PushContext, due: readonly DeliveryRow[
   };
   // Every worker ends before the batch is recorded: one that throws must not leave the others' successes unrecorded.
   const ends = await Promise.allSettled(Array.from({ length: Math.min(context.concurrency, due.length) }, worker));
-  try {
-    report.delivered = context.current() ? store.delivered(name, delivered, Date.now()) : 0;
-  } finally {
-    // Every claim of the batch ends with it, however its worker or the recording ended: a claim left behind
-    // would keep its delivery from ever going again.
-    for (const seq of claimed) store.unclaim(name, seq);
-  }
+  report.delivered = context.current() ? store.delivered(name, delivered, Date.now()) : 0;
   const failed = ends.find((end): end is PromiseRejectedResult => end.status === "rejected");
   if (failed) throw failed.reason;
   return report;

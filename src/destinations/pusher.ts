@@ -89,15 +89,29 @@ export class Pusher {
     if (down && started < this.probeAt) return false;
     // A probe takes the delivery due first, even one still waiting out its backoff or a Retry-After.
     const dueBy = down ? Number.MAX_SAFE_INTEGER : started;
-    const due = store.due(this.name, dueBy, down ? 1 : PUSH_LIMITS.batch, this.host.readBytes);
+    // Claimed in the turn they are read: no pull leases them and no 微信客服 callback folds into them while this
+    // batch holds their bodies (DeliveryStore.claim). Every claim ends with the batch, however it ends: one left
+    // behind would keep its delivery from ever going again.
+    const due = store.due(this.name, dueBy, down ? 1 : PUSH_LIMITS.batch, this.host.readBytes).filter((row) => store.claim(this.name, row.seq));
     if (due.length === 0) return false;
+    try {
+      return await this.push(settings, due, started, down);
+    } finally {
+      for (const row of due) store.unclaim(this.name, row.seq);
+    }
+  }
+
+  /** Pushes the claimed `due`, and records the outcome. */
+  private async push(settings: DestinationSettings, due: DeliveryRow[], started: number, down: boolean): Promise<boolean> {
+    const { store } = this.host;
+    const webhook = settings.webhook!;
     // If this object dies mid-batch, the alarm, set first, comes back for what is left.
-    await this.host.wake(started + settings.webhook.timeoutMs + 1_000);
+    await this.host.wake(started + webhook.timeoutMs + 1_000);
     const report = await pushBatch(
       {
         app: this.host.app,
         destination: this.name,
-        webhook: settings.webhook,
+        webhook,
         store,
         inFlight: this.inFlight,
         concurrency: Math.min(PUSH_LIMITS.concurrency, settings.rate?.maxInFlight ?? PUSH_LIMITS.concurrency),
@@ -109,7 +123,7 @@ export class Pusher {
         pause: () => this.host.current(store) && store.setPaused(this.name, true),
         body: (row: DeliveryRow) => deliveryBody(settings, row, Date.now()),
         send: (row: DeliveryRow, body: string, attempt: number) =>
-          sendWebhook(settings.webhook!, row.id, body, attempt, new Date(), settings.webhook!.service === undefined ? undefined : this.host.binding(settings.webhook!.service)),
+          sendWebhook(webhook, row.id, body, attempt, new Date(), webhook.service === undefined ? undefined : this.host.binding(webhook.service)),
         sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
       },
       due,

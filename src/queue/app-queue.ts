@@ -264,14 +264,26 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   /**
    * Stores an accepted callback durably, with a delivery per destination it
    * matched; the Worker answers WeCom only after this returns. Callbacks
-   * that arrive together run in one turn and share its commit (./group.ts);
-   * two copies of one callback among them still store it once, as the
-   * insert is unique by event id.
+   * that arrive together run in one turn and share its commit (./group.ts).
    */
   async enqueue(app: string, settingsJson: string, event: QueuedEvent): Promise<EnqueueResult> {
     await this.group.join();
     const now = Date.now();
     await this.adopt(app, settingsJson);
+    const result = this.storeEvent(event, now);
+    // An opened stream's purge needs the alarm, whether or not a push destination (whose pump sets it) takes the message.
+    if (event.stream && (result.status === "queued" || result.status === "unrouted" || result.status === "full")) {
+      await this.wake(event.stream.expiresAt + STREAM_KEEP_MS);
+    }
+    return result;
+  }
+
+  /**
+   * enqueue's work, without a break from its duplicate check to its answer:
+   * the callbacks of one group each run whole, in the order they came, so
+   * that a copy among them is a duplicate and limits hold.
+   */
+  private storeEvent(event: QueuedEvent, now: number): EnqueueResult {
     if (event.credential !== undefined) this.credentials.count(event.credential, now);
     if (event.ticket) this.tickets.keep(event.ticket, now);
     if (this.events.seen(event.id, now)) return this.duplicate(event.id, now);
@@ -283,11 +295,7 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
     if (size > QUEUE_LIMITS.maxEventBytes) {
       return { status: "too_large", reason: `event is ${size} bytes; at most ${QUEUE_LIMITS.maxEventBytes} are queued` };
     }
-    if (event.stream) {
-      this.streams.open(event.stream.id, event.stream.placeholder, event.stream.expiresAt, now);
-      // Its purge needs the alarm, whether or not a push destination (whose pump sets it) takes the message.
-      await this.wake(event.stream.expiresAt + STREAM_KEEP_MS);
-    }
+    if (event.stream) this.streams.open(event.stream.id, event.stream.placeholder, event.stream.expiresAt, now);
     if (event.routes.length === 0) {
       if (this.events.holds(event.id)) return this.duplicate(event.id, now);
       this.events.unrouted(event.id, event.kind, now);
@@ -970,7 +978,11 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
 
   /** Makes sure an alarm comes at or before `at`. */
   private async wake(at: number): Promise<void> {
-    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt === undefined) {
+      const stored = await this.ctx.storage.getAlarm();
+      // Another wake may have set it meanwhile (callbacks of one group run together): that one stands.
+      if (this.alarmAt === undefined) this.alarmAt = stored;
+    }
     if (this.alarmAt === null || this.alarmAt > at) await this.setAlarm(at);
   }
 
@@ -1005,8 +1017,14 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
   }
 
   private async setAlarm(at: number): Promise<void> {
-    await this.ctx.storage.setAlarm(at);
+    // Known before the write is done, so that a wake meanwhile writes only an earlier alarm, after this one.
     this.alarmAt = at;
+    try {
+      await this.ctx.storage.setAlarm(at);
+    } catch (error) {
+      this.alarmAt = undefined;
+      throw error;
+    }
   }
 }
 

@@ -49,12 +49,29 @@ describe("group commit", () => {
     expect((await queueStub(app).pull(app, PULL, "default", 10, 600)).ids).toEqual(["evt_group_a", "evt_group_b", "evt_group_c"]);
   });
 
-  it("opens an AI-bot message's stream once when two copies of it arrive together", async () => {
+  it("answers the second of two copies of an unrouted AI-bot message as a duplicate, and counts it once", async () => {
     const app = newBucket("group-bot");
+    // The queue knows its settings already.
+    await queueStub(app).enqueue(app, PULL, event("evt_group_before"));
     const stream = { id: "stream-group-1", placeholder: "思考中…", expiresAt: Date.now() + 600_000 };
-    const answers = await Promise.all([queueStub(app).enqueue(app, PULL, event("evt_group_bot", { stream })), queueStub(app).enqueue(app, PULL, event("evt_group_bot", { stream }))]);
-    expect(answers.map((a) => a.status).sort()).toEqual(["duplicate", "queued"]);
+    const message = event("evt_group_bot", { stream, routes: [], kind: "text" });
+    const answers = await runInDurableObject(queueStub(app), (queue: AppQueue) => Promise.all([queue.enqueue(app, PULL, message), queue.enqueue(app, PULL, message)]));
+    expect(answers.map((a) => a.status)).toEqual(["unrouted", "duplicate"]);
     const stats = await queueStub(app).stats(app);
-    expect([stats.depth, stats.streamBytes]).toEqual([1, new TextEncoder().encode("思考中…").length]);
+    expect([stats.depth, stats.unrouted, stats.streamBytes]).toEqual([1, { text: 1 }, new TextEncoder().encode("思考中…").length]);
+  });
+
+  it("keeps the earliest of the alarms asked for together", async () => {
+    const app = newBucket("group-alarm");
+    await queueStub(app).stats(app);
+    const [alarm, asked] = await runInDurableObject(queueStub(app), async (queue: AppQueue, state) => {
+      await state.storage.deleteAlarm();
+      const internals = queue as unknown as { alarmAt: number | null | undefined; wake(at: number): Promise<void> };
+      internals.alarmAt = undefined;
+      const now = Date.now();
+      await Promise.all([internals.wake(now + 60_000), internals.wake(now + 900_000)]);
+      return [await state.storage.getAlarm(), now + 60_000];
+    });
+    expect(alarm).toBe(asked);
   });
 });

@@ -6,7 +6,25 @@
  */
 import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { callbackRequest, callWorker, errorOf, fillQueue, newBucket, queueRows, queueStub, rowsRead, TEST_APP, testEnv } from "../support/wecom.js";
+import { PUSH_LIMITS } from "../../src/destinations/push.js";
+import {
+  adminApi,
+  callbackRequest,
+  callWorker,
+  drain,
+  errorOf,
+  fillQueue,
+  newBucket,
+  queueRows,
+  queueStub,
+  received,
+  receiverUrl,
+  rowsRead,
+  TEST_APP,
+  testEnv,
+  waitUntil,
+  webhookApp,
+} from "../support/wecom.js";
 
 const KF_TOKEN = "kf-token-for-the-tests-0123456789abcdef";
 const PULL_TOKEN = "kf-pull-token-for-the-tests-0123456789";
@@ -104,6 +122,27 @@ describe("coalescing", () => {
       ["t1", undefined],
       ["t3", 2],
     ]);
+  });
+
+  it("a callback does not fold into an event a push batch has read, even one still waiting for its turn to be sent", async () => {
+    // Pushed to a receiver that answers only when released, one batch: more events than it sends at once.
+    const app = newBucket("kf-batch");
+    const environment = testEnv({ apps: { [app]: webhookApp(`hold/${app}`, { kf: { token: KF_TOKEN } }, { timeoutMs: 120_000 }) } });
+    const admin = adminApi(environment);
+    const accounts = Array.from({ length: PUSH_LIMITS.concurrency + 1 }, (_, i) => `wk${String(i).padStart(28, "0")}`);
+    expect((await admin("POST", `/${app}/pause`)).body).toEqual({ paused: true });
+    for (const [i, account] of accounts.entries()) expect((await send(app, environment, kfXml(account, `first-${i}`, 1765000100 + i))).status).toBe(200);
+    expect((await admin("POST", `/${app}/resume`)).body).toEqual({ paused: false });
+    // The first ones are out; the last one's event is read, waiting for a place.
+    await waitUntil(app, async () => (await received(app)).length === PUSH_LIMITS.concurrency);
+    const last = accounts.at(-1)!;
+    const later = await send(app, environment, kfXml(last, "second", 1765000200));
+    expect([later.status, later.headers.get("wecom-edge-coalesced")]).toEqual([200, null]);
+    await fetch(`${receiverUrl()}/hold/${app}/release`, { method: "PUT" });
+    await drain(app);
+    // Each of the last account's callbacks reached the intranet, neither lost in a fold its push did not carry.
+    const tokens = (await received(app)).map((r) => (JSON.parse(r.body) as { event: { OpenKfId: string; Token: string } }).event).filter((e) => e.OpenKfId === last).map((e) => e.Token);
+    expect(tokens).toEqual([`first-${accounts.length - 1}`, "second"]);
   });
 
   it("folding reads as many rows with a backlog of 2,000 as with none", async () => {
