@@ -293,9 +293,8 @@ class Consumer {
    * Acks or nacks `id` on `socket`, with a credit for it (the frame's
    * `credit`): gathered while others keep settling (SETTLE_QUIET_MS,
    * SETTLE_MAX_MS), so that a busy consumer sends a frame per batch, not
-   * per event. Resolves once sent (or
-   * once the socket is gone: the gateway then released the event, and it
-   * comes back).
+   * per event. Resolves once sent (or once the socket is gone: the gateway
+   * then released the event, and it comes back).
    */
   settle(socket, id, outcome) {
     let batch = this.batches.get(socket);

@@ -276,13 +276,14 @@ export class DeliveryStore {
   // ---- push ----
 
   /**
-   * Claims delivery `seq` for a push attempt just before it leaves, in memory
-   * only: until its batch ends (`unclaim`), no pull leases it and no 微信客服
-   * callback folds into it. Nothing is written: its row stays due as it was,
-   * so that an object that stops mid-flight finds it due at once when it
-   * wakes (docs/delivery.md, "Delivery guarantees"), and the attempt is
-   * counted when its answer is recorded (retry, kill) or the delivery leaves
-   * (delivered). False when it is out already.
+   * Claims delivery `seq` for a push batch, in memory only, in the turn the
+   * batch reads it (Pusher.batch): until the batch ends (`unclaim`), no pull
+   * leases it and no 微信客服 callback folds into it. Nothing is written:
+   * its row stays due as it was, so that an object that stops mid-flight
+   * finds it due at once when it wakes (docs/delivery.md, "Delivery
+   * guarantees"), and the attempt is counted when its answer is recorded
+   * (retry, kill) or the delivery leaves (delivered). False when it is out
+   * already.
    */
   claim(name: string, seq: number): boolean {
     let out = this.out.get(name);

@@ -100,8 +100,6 @@ describe("pushBatch with rate {perSecond: 5, maxInFlight: 2} on a fake clock", (
     let most = 0;
     const delivered: string[] = [];
     const store = {
-      claim: () => true,
-      unclaim: () => {},
       retry: () => {},
       kill: () => true,
       delivered: (_: string, done: readonly DeliveryRow[]) => {
@@ -182,7 +180,7 @@ describe("a pump with rate {perSecond: 2} in workerd, against the real receiver"
       "rate",
     );
     // Each push's start as the pump counts it (the test and the queue share one isolate): the moment the
-    // window takes it. Its fetch follows after the claim and the signing, a few ms later by a clock that
+    // window takes it. Its fetch follows after the body and the signing, a few ms later by a clock that
     // moves only on I/O, so fetch times could stray by those ms either way; the window's own cannot.
     const starts: number[] = [];
     const take = RateWindow.prototype.take;

@@ -24,8 +24,8 @@ afterEach(() => {
 describe("pushBatch reports when each attempt failed and when the last one went through", () => {
   const webhook = parseConfig({ WECOM_APPS: JSON.stringify({ a: webhookApp("ok/a", {}, { maxAttempts: 5, minBackoffMs: 1000, maxBackoffMs: 1000 }) }) }).apps.get("a")!.webhook!;
   const rows: DeliveryRow[] = ["evt_1", "evt_2", "evt_3"].map((id, i) => ({ seq: i + 1, id, body: "{}", size: 2, attempts: 0, receivedAt: 0, key: null }));
-  /** A store that accepts every claim and keeps nothing: pushBatch's bookkeeping is what is checked. */
-  const store = { claim: () => true, unclaim: () => {}, retry: () => {}, kill: () => true, delivered: (_: string, done: readonly DeliveryRow[]) => done.length } as unknown as DeliveryStore;
+  /** A store that keeps nothing (its caller claims the rows): pushBatch's bookkeeping is what is checked. */
+  const store = { retry: () => {}, kill: () => true, delivered: (_: string, done: readonly DeliveryRow[]) => done.length } as unknown as DeliveryStore;
 
   async function run(outcomes: readonly WebhookOutcome[]) {
     // The attempts are made together (concurrency 6) and answered one after another, at 1000, 2000 and 3000.
