@@ -2,7 +2,8 @@
  * Deliveries: one row per (destination, event) until that destination has
  * the event, plus one row per destination with its counters, pause, health
  * and last error. Each destination's attempts, leases, backoff and dead
- * letters are its own; the event they share is stored once (../queue/events.ts).
+ * letters are its own; the event they share is stored once (../queue/events.ts),
+ * in the delivery's own row when it goes to one destination alone.
  *
  * Ordered destinations keep one delivery per order key `queued` (the head);
  * the others of that key are `held` and become `queued`, in commit order,
@@ -28,6 +29,8 @@ export type DeliveryRow = {
   readonly receivedAt: number;
   /** The order key; null for an unordered destination. */
   readonly key: string | null;
+  /** The event's unfinished deliveries when read; null when this delivery carries the event, its only one. */
+  readonly pending: number | null;
 };
 
 export type DeadRow = DeliveryRow & { readonly lastError: string | null };
@@ -64,9 +67,19 @@ type Row = {
   failing_since: number | null;
 };
 
-/** Deliveries with their events, walking the due index (SQLite keeps no statistics here: the index is named). */
-const SELECT_DELIVERY_DUE = `SELECT d.seq AS seq, e.id AS id, e.body AS body, e.size AS size, d.attempts AS attempts,
-  e.received_at AS receivedAt, d.order_key AS key FROM deliveries d INDEXED BY deliveries_due JOIN events e ON e.seq = d.seq`;
+/**
+ * Deliveries with their events, walking the due index (SQLite keeps no
+ * statistics here: the index is named). A delivery that holds its event's
+ * JSON (the event went to it alone) is read alone: the join's key is then
+ * null, and SQLite looks nothing up in `events`. Otherwise the event's row
+ * is read too.
+ */
+const SELECT_DELIVERY = `SELECT d.seq AS seq, COALESCE(d.id, e.id) AS id, COALESCE(d.body, e.body) AS body, COALESCE(d.size, e.size) AS size,
+  d.attempts AS attempts, COALESCE(d.received_at, e.received_at) AS receivedAt, d.order_key AS key, e.pending AS pending`;
+const WITH_EVENT = "LEFT JOIN events e ON e.seq = CASE WHEN d.body IS NULL THEN d.seq END";
+
+/** The event a delivery carries (an event that goes to one destination), or null for one shared with others. */
+export type CarriedEvent = { readonly id: string; readonly body: string; readonly size: number; readonly receivedAt: number } | null;
 
 export class DeliveryStore {
   private readonly states = new Map<string, DestinationState>();
@@ -196,18 +209,23 @@ export class DeliveryStore {
   /**
    * Adds the deliveries of a new event, inside the transaction that stores
    * it: reads one index entry per ordered route, to see whether an earlier
-   * event of its key is still undelivered.
+   * event of its key is still undelivered. `event`: the event, when its one
+   * route's row holds it (see ../queue/events.ts, `insert`).
    */
-  add(seq: number, routes: readonly { readonly name: string; readonly key: string | null }[], now: number): void {
+  add(seq: number, routes: readonly { readonly name: string; readonly key: string | null }[], now: number, event: CarriedEvent): void {
     for (const { name, key } of routes) {
       if (key !== null) this.keyed.add(name);
       this.db.sql.exec(
-        "INSERT INTO deliveries (dest, seq, state, available_at, order_key) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO deliveries (dest, seq, state, available_at, order_key, id, body, size, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         name,
         seq,
         this.behind(name, key) ? "held" : "queued",
         now,
         key,
+        event?.id ?? null,
+        event?.body ?? null,
+        event?.size ?? null,
+        event?.receivedAt ?? null,
       );
       this.change(name, {}, { live: 1 });
     }
@@ -227,17 +245,24 @@ export class DeliveryStore {
     );
   }
 
+  /** A 微信客服 callback folded into event `seq`, whose JSON delivery `name` holds: the new JSON and its size (docs/kf.md). */
+  refold(name: string, seq: number, body: string, size: number): void {
+    this.db.sql.exec("UPDATE deliveries SET body = ?, size = ? WHERE dest = ? AND seq = ?", body, size, name, seq);
+  }
+
   // ---- reading what is due ----
 
   /**
    * Destination `name`'s deliveries due at `now`, in the order they became
    * due: up to `max`, fewer once their JSON would pass `maxBytes` (always at
-   * least one). Reads two rows each: the delivery's index entry and its event.
+   * least one). Reads one row each, the delivery's index entry, and the
+   * event's row as well for an event that other destinations share.
    */
   due(name: string, now: number, max: number, maxBytes: number): DeliveryRow[] {
     return readWithin(
       this.db.sql.exec<DeliveryRow>(
-        `${SELECT_DELIVERY_DUE} WHERE d.dest = ? AND d.state = 'queued' AND d.available_at <= ? ORDER BY d.available_at, d.seq LIMIT ?`,
+        `${SELECT_DELIVERY} FROM deliveries d INDEXED BY deliveries_due ${WITH_EVENT}
+         WHERE d.dest = ? AND d.state = 'queued' AND d.available_at <= ? ORDER BY d.available_at, d.seq LIMIT ?`,
         name,
         now,
         max,
@@ -417,7 +442,7 @@ export class DeliveryStore {
     return this.db.transaction(() => {
       const acked = new Set<string>();
       for (const id of ids) {
-        const event = this.db.sql.exec<{ seq: number; size: number }>("SELECT seq, size FROM events WHERE id = ?", id).toArray()[0];
+        const event = this.db.sql.exec<{ seq: number; size: number; pending: number }>("SELECT seq, size, pending FROM events WHERE id = ?", id).toArray()[0];
         if (event === undefined) continue;
         const where = `DELETE FROM deliveries WHERE dest = ? AND seq = ? AND state = 'queued'${lease === null ? "" : " AND lease = ? AND available_at > ?"}`;
         const bindings = lease === null ? [name, event.seq] : [name, event.seq, lease, now];
@@ -431,7 +456,7 @@ export class DeliveryStore {
           continue;
         }
         acked.add(id);
-        this.events.finish(event.seq, 1, now, true, { id, size: event.size });
+        this.events.finish(event.seq, 1, now, true, { id, size: event.size, pending: event.pending });
         if (key !== null) this.releaseNext(name, key, now);
       }
       if (acked.size > 0) this.change(name, { lastDelivered: now }, { live: -acked.size, delivered: acked.size });
@@ -477,9 +502,7 @@ export class DeliveryStore {
   deadLetters(name: string, limit: number, maxBytes: number): DeadRow[] {
     return readWithin(
       this.db.sql.exec<DeadRow>(
-        `SELECT d.seq AS seq, e.id AS id, e.body AS body, e.size AS size, d.attempts AS attempts, e.received_at AS receivedAt,
-           d.order_key AS key, d.last_error AS lastError
-         FROM deliveries d INDEXED BY deliveries_due JOIN events e ON e.seq = d.seq
+        `${SELECT_DELIVERY}, d.last_error AS lastError FROM deliveries d INDEXED BY deliveries_due ${WITH_EVENT}
          WHERE d.dest = ? AND d.state = 'dead' ORDER BY d.available_at, d.seq LIMIT ?`,
         name,
         limit,
@@ -493,7 +516,7 @@ export class DeliveryStore {
     return (
       this.db.sql
         .exec<{ body: string }>(
-          "SELECT e.body AS body FROM events e JOIN deliveries d ON d.seq = e.seq AND d.dest = ? WHERE e.id = ? AND d.state = 'dead'",
+          "SELECT COALESCE(d.body, e.body) AS body FROM events e JOIN deliveries d ON d.seq = e.seq AND d.dest = ? WHERE e.id = ? AND d.state = 'dead'",
           name,
           id,
         )

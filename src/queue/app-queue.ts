@@ -310,8 +310,10 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
         : { status: "full", reason: `queue holds ${bytes} bytes (limit ${QUEUE_LIMITS.maxBytes})` };
     }
     const stored = this.db.transaction(() => {
-      const seq = this.events.insert(event.id, event.body, size, event.receivedAt, event.routes.length);
-      if (seq !== null) this.deliveries.add(seq, event.routes, now);
+      // An event that goes to one destination is stored in its delivery's row: delivering it reads that row alone.
+      const carried = event.routes.length === 1 ? { id: event.id, body: event.body, size, receivedAt: event.receivedAt } : null;
+      const seq = this.events.insert(event.id, carried === null ? event.body : null, size, event.receivedAt, event.routes.length);
+      if (seq !== null) this.deliveries.add(seq, event.routes, now, carried);
       if (seq !== null && event.kf) this.kf.holding(event.kf.openKfId, seq, 1);
       return seq !== null;
     });
@@ -337,10 +339,11 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
       if (held === null || event.routes.length === 0) return null;
       if (!this.deliveries.untouched(held.seq, event.routes.map((r) => r.name))) return null;
       const count = held.n + 1;
-      const id = this.events.fold(held.seq, event.routes.length, event.id, (heldId) => coalescedBody(event.body, heldId, count), now);
-      if (id === null) return null;
+      const folded = this.events.fold(held.seq, event.routes.length, event.id, (heldId) => coalescedBody(event.body, heldId, count), now);
+      if (folded === null) return null;
+      if (folded.inDelivery) this.deliveries.refold(event.routes[0]!.name, held.seq, folded.body, folded.size);
       this.kf.folded(kf.openKfId, count);
-      return { status: "coalesced" as const, id, count };
+      return { status: "coalesced" as const, id: folded.id, count };
     });
   }
 

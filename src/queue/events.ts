@@ -1,6 +1,8 @@
 /**
  * Events, stored once however many destinations they go to, and the ids
- * remembered for dedup. An event row lives while any of its deliveries is
+ * remembered for dedup. The JSON of an event that goes to one destination
+ * is stored in that delivery's row instead (its `body` here is ''), so that
+ * delivering it reads one row, not two (docs/architecture.md, "Storage schema"). An event row lives while any of its deliveries is
  * unfinished (waiting, leased, backing off, or a dead letter); when the last
  * one finishes it leaves, and its id is remembered for the dedup window, so
  * that WeCom's resend is not queued again. docs/delivery.md, "Delivery guarantees".
@@ -96,15 +98,16 @@ export class EventStore {
   /**
    * Stores a new event with `pending` deliveries; answers its seq, or null
    * when an event with this id is held already. Inside the caller's
-   * transaction, with its deliveries.
+   * transaction, with its deliveries. `body` null: its one delivery holds
+   * its JSON (../destinations/store.ts, `add`), and the row keeps ''.
    */
-  insert(id: string, body: string, size: number, receivedAt: number, pending: number): number | null {
+  insert(id: string, body: string | null, size: number, receivedAt: number, pending: number): number | null {
     const row = this.db.sql
       .exec<{ seq: number }>(
         `INSERT INTO events (id, body, size, received_at, pending) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING RETURNING seq`,
         id,
-        body,
+        body ?? "",
         size,
         receivedAt,
         pending,
@@ -119,9 +122,15 @@ export class EventStore {
    * `finished` of event `seq`'s deliveries are done for good (delivered or
    * purged); when none is left, the event leaves and, when `remember`, its
    * id is remembered for the dedup window. Inside the caller's transaction.
+   * `known`: the event's id and size, and its `pending` count as the caller
+   * read it (null when its one delivery carries it), which saves reads.
    */
-  finish(seq: number, finished: number, now: number, remember = true, known?: { readonly id: string; readonly size: number }): void {
-    // Most events go to one destination: the delete is tried first, the decrement only when others wait.
+  finish(seq: number, finished: number, now: number, remember = true, known?: { readonly id: string; readonly size: number; readonly pending?: number | null }): void {
+    // Most events go to one destination: the delete is tried first, the decrement only when others wait,
+    // or first when the caller read that others did (`pending`): either order is right, the first that matches costs one read.
+    if (known?.pending != null && known.pending > finished) {
+      if (written(this.db.sql.exec("UPDATE events SET pending = pending - ? WHERE seq = ? AND pending > ?", finished, seq, finished)) > 0) return;
+    }
     // With the id and size known (a push read them), no RETURNING: it costs a second read.
     const row = known
       ? written(this.db.sql.exec("DELETE FROM events WHERE seq = ? AND pending <= ?", seq, finished)) > 0
@@ -140,24 +149,30 @@ export class EventStore {
    * Folds a later callback into held event `seq`, which must have exactly
    * `pending` deliveries: its JSON becomes `body` under the held event's id,
    * and `id`, the later callback's own, is remembered as seen (WeCom's retry
-   * of it is a duplicate). Answers the held event's id, or null when `seq`
-   * is gone or has other deliveries. docs/kf.md, "Coalescing".
+   * of it is a duplicate). Answers the held event's id and the new JSON with
+   * its size, which the caller writes into the one delivery that holds the
+   * JSON when `inDelivery`; or null when `seq` is gone or has other
+   * deliveries. docs/kf.md, "Coalescing".
    */
-  fold(seq: number, pending: number, id: string, body: (heldId: string) => string, now: number): string | null {
-    const row = this.db.sql.exec<{ id: string; size: number; pending: number }>("SELECT id, size, pending FROM events WHERE seq = ?", seq).toArray()[0];
+  fold(
+    seq: number,
+    pending: number,
+    id: string,
+    body: (heldId: string) => string,
+    now: number,
+  ): { id: string; body: string; size: number; inDelivery: boolean } | null {
+    const row = this.db.sql
+      .exec<{ id: string; size: number; pending: number; inDelivery: number }>("SELECT id, size, pending, body = '' AS inDelivery FROM events WHERE seq = ?", seq)
+      .toArray()[0];
     // WeCom's retry of the held callback itself is a duplicate, not a later callback.
     if (row === undefined || row.pending !== pending || row.id === id) return null;
     const text = body(row.id);
     const size = encodeUtf8(text).length;
-    this.db.sql.exec("UPDATE events SET body = ?, size = ? WHERE seq = ?", text, size, seq);
+    const inDelivery = row.inDelivery === 1;
+    this.db.sql.exec("UPDATE events SET body = ?, size = ? WHERE seq = ?", inDelivery ? "" : text, size, seq);
     this.count({ events: 0, bytes: size - row.size });
     this.remember(id, now);
-    return row.id;
-  }
-
-  /** The stored JSON of event `seq`. */
-  body(seq: number): string | null {
-    return this.db.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq = ?", seq).toArray()[0]?.body ?? null;
+    return { id: row.id, body: text, size, inDelivery };
   }
 
   /**

@@ -76,7 +76,7 @@ describe("RateWindow", () => {
 
 describe("pushBatch with rate {perSecond: 5, maxInFlight: 2} on a fake clock", () => {
   const webhook = parseConfig({ WECOM_APPS: JSON.stringify({ a: webhookApp("ok/a", {}, { maxAttempts: 5, minBackoffMs: 1000, maxBackoffMs: 1000 }) }) }).apps.get("a")!.webhook!;
-  const rows = (n: number): DeliveryRow[] => Array.from({ length: n }, (_, i) => ({ seq: i + 1, id: `evt_${i + 1}`, body: "{}", size: 2, attempts: 0, receivedAt: 0, key: null }));
+  const rows = (n: number): DeliveryRow[] => Array.from({ length: n }, (_, i) => ({ seq: i + 1, id: `evt_${i + 1}`, body: "{}", size: 2, attempts: 0, receivedAt: 0, key: null, pending: null }));
 
   /**
    * Runs one batch of `n` deliveries, each answered `answerMs` after it

@@ -25,6 +25,7 @@ import {
   waitUntil,
   xmlCallback,
   type AppSettings,
+  STORED_EVENTS,
 } from "../support/wecom.js";
 import type { ReceivedRequest } from "../support/receiver.js";
 
@@ -200,7 +201,7 @@ const ids = (requests: ReceivedRequest[]) => requests.map((r) => r.headers["webh
 /** The stored event JSON of each event the queue holds, by id. */
 function storedBodies(app: string): Promise<Map<string, string>> {
   return runInDurableObject(queueStub(app), (_, state) => {
-    const rows = state.storage.sql.exec<{ id: string; body: string }>("SELECT id, body FROM events ORDER BY seq").toArray();
+    const rows = state.storage.sql.exec<{ id: string; body: string }>(`${STORED_EVENTS} ORDER BY e.seq`).toArray();
     return new Map(rows.map((row) => [row.id, row.body]));
   });
 }

@@ -23,7 +23,7 @@ afterEach(() => {
 
 describe("pushBatch reports when each attempt failed and when the last one went through", () => {
   const webhook = parseConfig({ WECOM_APPS: JSON.stringify({ a: webhookApp("ok/a", {}, { maxAttempts: 5, minBackoffMs: 1000, maxBackoffMs: 1000 }) }) }).apps.get("a")!.webhook!;
-  const rows: DeliveryRow[] = ["evt_1", "evt_2", "evt_3"].map((id, i) => ({ seq: i + 1, id, body: "{}", size: 2, attempts: 0, receivedAt: 0, key: null }));
+  const rows: DeliveryRow[] = ["evt_1", "evt_2", "evt_3"].map((id, i) => ({ seq: i + 1, id, body: "{}", size: 2, attempts: 0, receivedAt: 0, key: null, pending: null }));
   /** A store that keeps nothing (its caller claims the rows): pushBatch's bookkeeping is what is checked. */
   const store = { retry: () => {}, kill: () => true, delivered: (_: string, done: readonly DeliveryRow[]) => done.length } as unknown as DeliveryStore;
 

@@ -112,7 +112,7 @@ describe("a queue of wecom-edge 0.3 (schema 6)", () => {
       },
     ]);
     expect(inside.meta).toEqual(["app", "registered", "schema", "settings"]);
-    expect(inside.schema).toBe("11");
+    expect(inside.schema).toBe("12");
     expect(stats).toMatchObject({ mode: "pull", paused: true, depth: 3, dead: 1, delivered: 7, events: 4, bytes: heldBytes, refreshes: 2 });
 
     // The lease still holds, the waiting event is pulled, the backing-off one waits, the dead one stays dead.
@@ -128,5 +128,12 @@ describe("a queue of wecom-edge 0.3 (schema 6)", () => {
     expect(await stub.enqueue(app, PULL_V6, { id: "evt_new", body: '{"id":"evt_new"}', receivedAt: Date.now(), ...DEFAULT_ROUTE })).toEqual({ status: "queued" });
     const newSeq = await runInDurableObject(stub, (_, state) => state.storage.sql.exec<{ seq: number }>("SELECT seq FROM events WHERE id = 'evt_new'").one().seq);
     expect(newSeq).toBe(6);
+    // Stored as v12 stores an event of one destination, beside those kept as they were: its JSON in its delivery's row.
+    const stored = await runInDurableObject(stub, (_, state) =>
+      state.storage.sql.exec("SELECT e.body AS inEvents, d.body AS inDelivery FROM events e JOIN deliveries d ON d.seq = e.seq WHERE e.id = 'evt_new'").one(),
+    );
+    expect(stored).toEqual({ inEvents: "", inDelivery: '{"id":"evt_new"}' });
+    const next = await stub.pull(app, PULL_V6, "default", 10, 60);
+    expect([next.ids, next.events]).toEqual([["evt_new"], ['{"id":"evt_new"}']]);
   });
 });

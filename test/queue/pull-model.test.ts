@@ -634,7 +634,7 @@ class Run {
           rows: sql
             .exec(
               `SELECT d.seq AS seq, e.id AS id, d.state AS state, d.attempts AS attempts, d.available_at AS available_at, d.lease AS lease,
-                 d.last_error AS last_error, e.size AS size, e.body AS body, e.received_at AS received_at
+                 d.last_error AS last_error, COALESCE(d.size, e.size) AS size, COALESCE(d.body, e.body) AS body, COALESCE(d.received_at, e.received_at) AS received_at
                FROM deliveries d JOIN events e ON e.seq = d.seq ORDER BY d.seq`,
             )
             .toArray() as unknown as Row[],

@@ -16,9 +16,11 @@ const DEPTH = 10_000;
 /**
  * Rows read per event, at most (plus 10 per operation), whatever the depth
  * and whatever other destinations hold (docs/architecture.md, "Storage
- * schema"): a delivery's index entry and its event, then the writes.
+ * schema"): the delivery's index entry (its row carries the event of one
+ * destination), then the writes. An event shared by several destinations,
+ * or stored before v12, is read from `events` too: one more.
  */
-const PER_EVENT = { pull: 3, ack: 3, push: 4, failingPush: 3 } as const;
+const PER_EVENT = { pull: 2, ack: 3, push: 3, failingPush: 2, sharedPush: 4 } as const;
 const PULL = JSON.stringify({ mode: "pull", maxAttempts: 20 });
 
 /**
@@ -59,7 +61,7 @@ describe("cost per operation at a backlog of 10,000", () => {
     expect((await queueStub(app).stats(app)).depth).toBe(DEPTH - 10 + 6);
   });
 
-  it("a pull batch and an ack read at most 3 rows per event plus 10, with the whole backlog due or leased", async () => {
+  it("a pull batch reads at most 2 rows per event plus 10 and an ack 3, with the whole backlog due or leased", async () => {
     const app = newBucket("scale-pull");
     await queueStub(app).enqueue(app, PULL, event(0));
     await fillQueue(app, DEPTH - 1);
@@ -78,7 +80,7 @@ describe("cost per operation at a backlog of 10,000", () => {
     expect(ackRows, ackPerQuery).toBeLessThanOrEqual(PER_EVENT.ack * 100 + 10);
   }, 60_000);
 
-  it("a push batch reads at most 4 rows per event plus 10", async () => {
+  it("a push batch reads at most 3 rows per event plus 10", async () => {
     const app = newBucket("scale-push");
     const settings = encodeSettings(parseConfig({ WECOM_APPS: JSON.stringify({ [app]: webhookApp(`ok/${app}`) }) }).apps.get(app)!);
     await queueStub(app).setPaused(true, undefined, app, settings);
@@ -90,7 +92,19 @@ describe("cost per operation at a backlog of 10,000", () => {
     expect((await queueStub(app).stats(app)).depth).toBe(DEPTH - PUSH_LIMITS.batch);
   }, 60_000);
 
-  it("a push batch that fails throughout (the intranet is down) reads at most 3 rows per event plus 10", async () => {
+  it("a push batch of events stored before v12 (their JSON in `events`) reads at most 4 rows per event plus 10", async () => {
+    const app = newBucket("scale-push-v11");
+    const settings = encodeSettings(parseConfig({ WECOM_APPS: JSON.stringify({ [app]: webhookApp(`ok/${app}`) }) }).apps.get(app)!);
+    await queueStub(app).setPaused(true, undefined, app, settings);
+    await fillQueue(app, DEPTH, "filler", "default", "inEvents");
+    const { rows, perQuery } = await rowsRead(app, (queue) => alarmOnce(queue, app));
+    const pushed = await received(app);
+    expect(pushed.map((r) => r.body).sort()).toEqual(Array.from({ length: PUSH_LIMITS.batch }, (_, i) => JSON.stringify({ id: `filler-${i}` })).sort());
+    expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.sharedPush * PUSH_LIMITS.batch + 10);
+    expect((await queueStub(app).stats(app)).depth).toBe(DEPTH - PUSH_LIMITS.batch);
+  }, 60_000);
+
+  it("a push batch that fails throughout (the intranet is down) reads at most 2 rows per event plus 10", async () => {
     const app = newBucket("scale-down");
     const settings = encodeSettings(
       parseConfig({ WECOM_APPS: JSON.stringify({ [app]: webhookApp(`status/503/${app}`, {}, { minBackoffMs: 600_000, maxBackoffMs: 600_000 }) }) }).apps.get(app)!,
@@ -199,6 +213,28 @@ describe("cost per operation with several destinations, each holding 10,000 of i
     });
     expect((await received(app)).length).toBe(PUSH_LIMITS.batch);
     expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.push * PUSH_LIMITS.batch + 10);
+  }, 60_000);
+
+  it("a push batch of events another destination shares reads one row more per event: their JSON, stored once in `events`", async () => {
+    const app = newBucket("fan-push-shared");
+    const settings = settingsOf(app);
+    await queueStub(app).setPaused(true, undefined, app, settings);
+    await fillQueue(app, DEPTH, "theirs", "d3");
+    for (let i = 0; i < PUSH_LIMITS.batch; i++) await queueStub(app).enqueue(app, settings, routed(i, ["p", "d3"]));
+    await evictDurableObject(queueStub(app));
+    const { rows, perQuery } = await rowsRead(app, async (queue) => {
+      const internals = queue as unknown as { deliveries: { setPaused(name: string, paused: boolean): void }; pusher(app: string, name: string): { batch(): Promise<boolean> } };
+      internals.deliveries.setPaused("p", false);
+      try {
+        await internals.pusher(app, "p").batch();
+      } finally {
+        internals.deliveries.setPaused("p", true);
+      }
+    });
+    expect((await received(app)).map((r) => r.body).sort()).toEqual(Array.from({ length: PUSH_LIMITS.batch }, (_, i) => JSON.stringify({ id: `evt_fan_${i}`, n: i })).sort());
+    expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.sharedPush * PUSH_LIMITS.batch + 10);
+    const stats = await queueStub(app).stats(app);
+    expect([stats.events, stats.destinations.filter((d) => d.depth > 0).map((d) => [d.name, d.depth])]).toEqual([DEPTH + PUSH_LIMITS.batch, [["d3", DEPTH + PUSH_LIMITS.batch]]]);
   }, 60_000);
 });
 

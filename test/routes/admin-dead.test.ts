@@ -19,7 +19,7 @@ async function oneDeadLetter() {
   expect((await callWorker(await callbackRequest(app, textMessage("byte for byte", BIG_MSG_ID)), environment)).status).toBe(200);
   await drain(app);
   const stored = await runInDurableObject(queueStub(app), (_, state) =>
-    state.storage.sql.exec<{ id: string; body: string }>("SELECT e.id AS id, e.body AS body FROM events e JOIN deliveries d ON d.seq = e.seq WHERE d.state = 'dead'").one(),
+    state.storage.sql.exec<{ id: string; body: string }>("SELECT e.id AS id, COALESCE(d.body, e.body) AS body FROM events e JOIN deliveries d ON d.seq = e.seq WHERE d.state = 'dead'").one(),
   );
   const get = (path: string, token: string | null = ADMIN) =>
     callWorker(

@@ -23,6 +23,7 @@ import {
   textMessage,
   webhookApp,
   type AppSettings,
+  STORED_EVENTS,
 } from "../support/wecom.js";
 
 const ADMIN = "admin-token-for-tests-only-0123456789";
@@ -64,7 +65,7 @@ describe("dead letters", () => {
     const answer = await admin(environment, "GET", `/${app}/dead`);
     expect(answer.status).toBe(200);
     expect(answer.text).toContain(`,"format":"json","event":${plaintext},"raw":${JSON.stringify(plaintext)}}`);
-    const stored = await runInDurableObject(queueStub(app), (_, state) => state.storage.sql.exec<{ body: string }>("SELECT body FROM events").one().body);
+    const stored = await runInDurableObject(queueStub(app), (_, state) => state.storage.sql.exec<{ body: string }>(STORED_EVENTS).one().body);
     expect(answer.text).toContain(`"lastError":"attempt 1: webhook answered 503","event":${stored}}`);
   });
 

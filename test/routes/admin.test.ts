@@ -17,6 +17,7 @@ import {
   testEnv,
   textMessage,
   webhookApp,
+  STORED_EVENTS,
 } from "../support/wecom.js";
 
 const ADMIN = (env as unknown as { ADMIN_TOKEN: string }).ADMIN_TOKEN;
@@ -58,7 +59,7 @@ describe("admin API", () => {
     const { status, body } = await admin("GET", `/${app}`);
     expect(status).toBe(200);
     const bytes = await runInDurableObject(queueStub(app), (_, state) =>
-      state.storage.sql.exec<{ n: number }>("SELECT SUM(length(CAST(body AS BLOB))) AS n FROM events").one().n,
+      state.storage.sql.exec<{ n: number }>(`SELECT SUM(length(CAST(body AS BLOB))) AS n FROM (${STORED_EVENTS})`).one().n,
     );
     expect(bytes).toBeGreaterThan(400);
     expect(body).toEqual({

@@ -145,9 +145,10 @@ export function queueStub(app: string): DurableObjectStub<AppQueue> {
 /**
  * Fills a queue with `n` small live events for `destination` in one go (as
  * many enqueues would, counters included), then restarts its Durable Object
- * so that it reads them.
+ * so that it reads them. `layout`: where their JSON is, as today's enqueue
+ * stores it or as a queue before schema v12 did.
  */
-export async function fillQueue(app: string, n: number, prefix = "filler", destination = "default"): Promise<void> {
+export async function fillQueue(app: string, n: number, prefix = "filler", destination = "default", layout: "carried" | "inEvents" = "carried"): Promise<void> {
   await runInDurableObject(queueStub(app), (_, state) => {
     const sql = state.storage.sql;
     const now = Date.now();
@@ -155,10 +156,18 @@ export async function fillQueue(app: string, n: number, prefix = "filler", desti
       for (let i = 0; i < n; i++) {
         const id = `${prefix}-${i}`;
         const body = JSON.stringify({ id });
+        // As an enqueue stores an event of one destination: its JSON in the delivery's row (src/queue/events.ts);
+        // "inEvents": as a queue before v12 stored it, its JSON in `events`.
+        const carried = layout === "carried";
         const { seq } = sql
-          .exec<{ seq: number }>("INSERT INTO events (id, body, size, received_at, pending) VALUES (?, ?, ?, ?, 1) RETURNING seq", id, body, body.length, now)
+          .exec<{ seq: number }>("INSERT INTO events (id, body, size, received_at, pending) VALUES (?, ?, ?, ?, 1) RETURNING seq", id, carried ? "" : body, body.length, now)
           .one();
-        sql.exec("INSERT INTO deliveries (dest, seq, state, attempts, available_at) VALUES (?, ?, 'queued', 0, 0)", destination, seq);
+        sql.exec(
+          "INSERT INTO deliveries (dest, seq, state, attempts, available_at, id, body, size, received_at) VALUES (?, ?, 'queued', 0, 0, ?, ?, ?, ?)",
+          destination,
+          seq,
+          ...(carried ? [id, body, body.length, now] : [null, null, null, null]),
+        );
       }
       sql.exec("UPDATE counters SET events = events + ?, bytes = bytes + ?", n, n * JSON.stringify({ id: `${prefix}-0` }).length);
       sql.exec("INSERT INTO destinations (name, live) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET live = live + excluded.live", destination, n);
@@ -373,13 +382,21 @@ export interface DeliveryView {
   body: string;
 }
 
+/**
+ * Every stored event with its JSON, wherever it is kept: in `events`, or in
+ * the row of the one delivery it goes to (src/queue/events.ts, `insert`).
+ * For inspection in tests: it looks deliveries up by seq alone.
+ */
+export const STORED_EVENTS = `SELECT e.seq AS seq, e.id AS id, COALESCE(d.body, e.body) AS body, e.size AS size, e.received_at AS received_at, e.pending AS pending
+  FROM events e LEFT JOIN deliveries d ON d.seq = e.seq AND d.body IS NOT NULL`;
+
 /** Every delivery of the app's queue with its event, in commit order (then destination). */
 export function deliveryRows(app: string): Promise<DeliveryView[]> {
   return runInDurableObject(queueStub(app), (_, state) =>
     state.storage.sql
       .exec(
         `SELECT d.dest AS dest, e.id AS id, d.state AS state, d.attempts AS attempts, d.available_at AS available_at, d.pushing AS pushing,
-           d.order_key AS key, d.last_error AS last_error, e.body AS body
+           d.order_key AS key, d.last_error AS last_error, COALESCE(d.body, e.body) AS body
          FROM deliveries d JOIN events e ON e.seq = d.seq ORDER BY d.seq, d.dest`,
       )
       .toArray() as unknown as DeliveryView[],
