@@ -199,9 +199,9 @@ export const MIGRATIONS: readonly string[] = [
   // its row left due (DeliveryStore.claim): `pushing` is no longer written.
   // Rows a v10 object left claimed are due at once, as its restart would have
   // made them. The column and its index stay, always 0 and empty (so they
-  // cost no write), so that a rollback to v10, which reads the index when it
-  // wakes, still works. The order-key index holds only deliveries that have
-  // a key, so an unordered destination's rows no longer write it.
+  // cost no write): a v10 object read the index when it woke, and dropping
+  // a column rewrites every row. The order-key index holds only deliveries
+  // that have a key, so an unordered destination's rows no longer write it.
   `UPDATE deliveries INDEXED BY deliveries_pushing SET pushing = 0, available_at = 0 WHERE pushing = 1;
    DROP INDEX deliveries_by_key;
    CREATE INDEX deliveries_by_key ON deliveries (dest, order_key, seq) WHERE order_key IS NOT NULL AND state <> 'dead';`,
@@ -211,6 +211,8 @@ export const MIGRATIONS: readonly string[] = [
   // as well; its `events` row keeps the id, size and count, with body ''.
   // Events stored before, and those of several destinations, keep their
   // JSON in `events` (these columns null). Adding columns rewrites no row.
+  // A build before v12 would read '' for the moved JSON: there is no going
+  // back (docs/architecture.md, "Storage schema").
   `ALTER TABLE deliveries ADD COLUMN id TEXT;
    ALTER TABLE deliveries ADD COLUMN body TEXT;
    ALTER TABLE deliveries ADD COLUMN size INTEGER;
