@@ -59,6 +59,13 @@ export const QUEUE_LIMITS = {
   refusalsKept: 100,
   /** Event JSON read at once: for one pull answer, one list of dead letters, one push batch (RPC allows 32 MiB). */
   readBytes: 16 * 1024 * 1024,
+  /**
+   * Bytes of JSON, at most, that the one delivery of an event carries in its
+   * row (docs/architecture.md, "Storage schema"). Larger JSON stays in
+   * `events`: SQLite would spill the row onto overflow pages, and rewrite
+   * them on every lease and retry.
+   */
+  carriedBytes: 800,
 } as const;
 
 export interface QueuedEvent {
@@ -310,8 +317,8 @@ export class AppQueue extends DurableObject<QueueEnv & RaiseEnv> {
         : { status: "full", reason: `queue holds ${bytes} bytes (limit ${QUEUE_LIMITS.maxBytes})` };
     }
     const stored = this.db.transaction(() => {
-      // An event that goes to one destination is stored in its delivery's row: delivering it reads that row alone.
-      const carried = event.routes.length === 1 ? { id: event.id, body: event.body, size, receivedAt: event.receivedAt } : null;
+      // An event that goes to one destination is stored in its delivery's row, when small: delivering it reads that row alone.
+      const carried = event.routes.length === 1 && size <= QUEUE_LIMITS.carriedBytes ? { id: event.id, body: event.body, size, receivedAt: event.receivedAt } : null;
       const seq = this.events.insert(event.id, carried === null ? event.body : null, size, event.receivedAt, event.routes.length);
       if (seq !== null) this.deliveries.add(seq, event.routes, now, carried);
       if (seq !== null && event.kf) this.kf.holding(event.kf.openKfId, seq, 1);

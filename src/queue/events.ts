@@ -1,6 +1,6 @@
 /**
  * Events, stored once however many destinations they go to, and the ids
- * remembered for dedup. The JSON of an event that goes to one destination
+ * remembered for dedup. The JSON of a small event that goes to one destination
  * is stored in that delivery's row instead (its `body` here is ''), so that
  * delivering it reads one row, not two (docs/architecture.md, "Storage schema"). An event row lives while any of its deliveries is
  * unfinished (waiting, leased, backing off, or a dead letter); when the last

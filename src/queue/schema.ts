@@ -206,7 +206,8 @@ export const MIGRATIONS: readonly string[] = [
    DROP INDEX deliveries_by_key;
    CREATE INDEX deliveries_by_key ON deliveries (dest, order_key, seq) WHERE order_key IS NOT NULL AND state <> 'dead';`,
   // v12. One row read fewer per delivered event. An event that goes to one
-  // destination has its JSON, id, size and receipt time in that delivery's
+  // destination, with JSON of at most QUEUE_LIMITS.carriedBytes (app-queue.ts),
+  // has its JSON, id, size and receipt time in that delivery's
   // row, so a pull or a push reads the row it walks to and not the event's
   // as well; its `events` row keeps the id, size and count, with body ''.
   // Events stored before, and those of several destinations, keep their

@@ -3,10 +3,10 @@
  * events, the SQL cursors of an enqueue, a pull batch and a push batch read
  * no more rows than docs/architecture.md promises ("Storage schema").
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.js";
-import type { AppQueue } from "../../src/queue/app-queue.js";
+import { QUEUE_LIMITS, type AppQueue } from "../../src/queue/app-queue.js";
 import { PUSH_LIMITS } from "../../src/destinations/push.js";
 import { encodeSettings } from "../../src/queue/settings.js";
 import { DEFAULT_ROUTE, fillQueue, newBucket, queueStub, received, receiverUrl, rowsRead, TEST_APP, WEBHOOK_SECRET, webhookApp } from "../support/wecom.js";
@@ -17,8 +17,9 @@ const DEPTH = 10_000;
  * Rows read per event, at most (plus 10 per operation), whatever the depth
  * and whatever other destinations hold (docs/architecture.md, "Storage
  * schema"): the delivery's index entry (its row carries the event of one
- * destination), then the writes. An event shared by several destinations,
- * or stored before v12, is read from `events` too: one more.
+ * destination, up to QUEUE_LIMITS.carriedBytes of JSON), then the writes.
+ * An event shared by several destinations, larger, or stored before v12,
+ * is read from `events` too: one more.
  */
 const PER_EVENT = { pull: 2, ack: 3, push: 3, failingPush: 2, sharedPush: 4 } as const;
 const PULL = JSON.stringify({ mode: "pull", maxAttempts: 20 });
@@ -103,6 +104,25 @@ describe("cost per operation at a backlog of 10,000", () => {
     expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.sharedPush * PUSH_LIMITS.batch + 10);
     expect((await queueStub(app).stats(app)).depth).toBe(DEPTH - PUSH_LIMITS.batch);
   }, 60_000);
+
+  it("an event of one destination is carried in its delivery's row up to carriedBytes of JSON; a larger one stays in `events`", async () => {
+    const app = newBucket("scale-carried");
+    const bodyOf = (id: string, bytes: number) => JSON.stringify({ id, pad: "x".repeat(bytes - JSON.stringify({ id, pad: "" }).length) });
+    const small = bodyOf("evt_small", QUEUE_LIMITS.carriedBytes);
+    const large = bodyOf("evt_large", QUEUE_LIMITS.carriedBytes + 1);
+    expect([small.length, large.length]).toEqual([QUEUE_LIMITS.carriedBytes, QUEUE_LIMITS.carriedBytes + 1]);
+    for (const [id, body] of [["evt_small", small], ["evt_large", large]] as const) {
+      expect(await queueStub(app).enqueue(app, PULL, { id, body, receivedAt: Date.now(), credential: "3fa2c1d0", ...DEFAULT_ROUTE })).toEqual({ status: "queued" });
+    }
+    const stored = await runInDurableObject(queueStub(app), (_, state) =>
+      state.storage.sql.exec("SELECT e.id AS id, e.body AS inEvents, d.body AS inDelivery FROM events e JOIN deliveries d ON d.seq = e.seq ORDER BY e.seq").toArray(),
+    );
+    expect(stored).toEqual([
+      { id: "evt_small", inEvents: "", inDelivery: small },
+      { id: "evt_large", inEvents: large, inDelivery: null },
+    ]);
+    expect((await queueStub(app).pull(app, PULL, "default", 10, 600)).events).toEqual([small, large]);
+  });
 
   it("a push batch that fails throughout (the intranet is down) reads at most 2 rows per event plus 10", async () => {
     const app = newBucket("scale-down");
