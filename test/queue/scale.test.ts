@@ -25,17 +25,18 @@ const PER_EVENT = { pull: 2, ack: 3, push: 3, failingPush: 2, sharedPush: 4 } as
 const PULL = JSON.stringify({ mode: "pull", maxAttempts: 20 });
 
 /**
- * One push batch of a paused destination, run as if it were not paused: its
- * pump and workerd's alarms stay idle, so the batch measured is the only one.
+ * One push batch of a paused destination (`default` unless named), run as if
+ * it were not paused: its pump and workerd's alarms stay idle, so the batch
+ * measured is the only one.
  */
-async function alarmOnce(queue: AppQueue, app: string): Promise<void> {
+async function alarmOnce(queue: AppQueue, app: string, name = "default"): Promise<void> {
   const internals = queue as unknown as { deliveries: { setPaused(name: string, paused: boolean): void }; pusher(app: string, name: string): { batch(): Promise<boolean> } };
-  internals.deliveries.setPaused("default", false);
+  internals.deliveries.setPaused(name, false);
   try {
     // Unpaused in storage only: nothing starts the pump meanwhile, and the alarm the batch sets is far off.
-    await internals.pusher(app, "default").batch();
+    await internals.pusher(app, name).batch();
   } finally {
-    internals.deliveries.setPaused("default", true);
+    internals.deliveries.setPaused(name, true);
   }
 }
 
@@ -222,15 +223,7 @@ describe("cost per operation with several destinations, each holding 10,000 of i
     await queueStub(app).setPaused(true, undefined, app, settings);
     await fillQueue(app, DEPTH, "push", "p");
     await fillQueue(app, DEPTH, "theirs", "d3");
-    const { rows, perQuery } = await rowsRead(app, async (queue) => {
-      const internals = queue as unknown as { deliveries: { setPaused(name: string, paused: boolean): void }; pusher(app: string, name: string): { batch(): Promise<boolean> } };
-      internals.deliveries.setPaused("p", false);
-      try {
-        await internals.pusher(app, "p").batch();
-      } finally {
-        internals.deliveries.setPaused("p", true);
-      }
-    });
+    const { rows, perQuery } = await rowsRead(app, (queue) => alarmOnce(queue, app, "p"));
     expect((await received(app)).length).toBe(PUSH_LIMITS.batch);
     expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.push * PUSH_LIMITS.batch + 10);
   }, 60_000);
@@ -242,15 +235,7 @@ describe("cost per operation with several destinations, each holding 10,000 of i
     await fillQueue(app, DEPTH, "theirs", "d3");
     for (let i = 0; i < PUSH_LIMITS.batch; i++) await queueStub(app).enqueue(app, settings, routed(i, ["p", "d3"]));
     await evictDurableObject(queueStub(app));
-    const { rows, perQuery } = await rowsRead(app, async (queue) => {
-      const internals = queue as unknown as { deliveries: { setPaused(name: string, paused: boolean): void }; pusher(app: string, name: string): { batch(): Promise<boolean> } };
-      internals.deliveries.setPaused("p", false);
-      try {
-        await internals.pusher(app, "p").batch();
-      } finally {
-        internals.deliveries.setPaused("p", true);
-      }
-    });
+    const { rows, perQuery } = await rowsRead(app, (queue) => alarmOnce(queue, app, "p"));
     expect((await received(app)).map((r) => r.body).sort()).toEqual(Array.from({ length: PUSH_LIMITS.batch }, (_, i) => JSON.stringify({ id: `evt_fan_${i}`, n: i })).sort());
     expect(rows, perQuery).toBeLessThanOrEqual(PER_EVENT.sharedPush * PUSH_LIMITS.batch + 10);
     const stats = await queueStub(app).stats(app);
