@@ -1,8 +1,9 @@
 /**
  * Events, stored once however many destinations they go to, and the ids
- * remembered for dedup. The JSON of a small event that goes to one destination
- * is stored in that delivery's row instead (its `body` here is ''), so that
- * delivering it reads one row, not two (docs/architecture.md, "Storage schema"). An event row lives while any of its deliveries is
+ * remembered for dedup. The JSON of a small event that goes to one
+ * destination is stored in that delivery's row instead (its `body` here is
+ * ''), so that delivering it reads one row, not two (docs/architecture.md,
+ * "Storage schema"). An event row lives while any of its deliveries is
  * unfinished (waiting, leased, backing off, or a dead letter); when the last
  * one finishes it leaves, and its id is remembered for the dedup window, so
  * that WeCom's resend is not queued again. docs/delivery.md, "Delivery guarantees".
